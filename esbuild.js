@@ -1,0 +1,62 @@
+// Builds Enclave's bundles: the extension host entry, the engine process entry, the CLI
+// (`enclave serve`), the chat webview script and the in-host test suite.
+// node-llama-cpp (native, ESM with top-level await) and vscode stay external.
+const esbuild = require('esbuild');
+const path = require('node:path');
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode', 'node-llama-cpp'],
+  minify: production,
+  sourcemap: !production,
+  logLevel: 'warning',
+};
+
+/** @type {import('esbuild').BuildOptions[]} */
+const builds = [
+  { ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { worker: 'src/engine/worker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { cli: 'src/engine/cli.ts' }, outdir: 'dist' },
+  {
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    entryPoints: { chat: 'media/chat/main.ts' },
+    outdir: 'dist/webview',
+    minify: production,
+    sourcemap: production ? false : 'inline',
+    logLevel: 'warning',
+  },
+];
+if (!production) {
+  // The mocha suite that runs inside the real extension host (test/e2e/host).
+  builds.push({
+    ...node,
+    entryPoints: { index: 'test/e2e/host/index.ts' },
+    outdir: 'out/test',
+    external: ['vscode', 'node-llama-cpp', 'mocha'],
+  });
+}
+
+async function main() {
+  const existing = builds.filter((b) => Object.values(b.entryPoints).every((p) => require('node:fs').existsSync(path.join(__dirname, p))));
+  if (watch) {
+    for (const b of existing) await (await esbuild.context(b)).watch();
+    return;
+  }
+  const started = Date.now();
+  await Promise.all(existing.map((b) => esbuild.build(b)));
+  console.log(`esbuild: ${existing.length} bundles (${production ? 'production' : 'development'}) in ${Date.now() - started} ms`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,191 @@
+// The one contract between Enclave's features and whatever runs the model.
+// Imported by both sides of the engine process boundary (client and worker) and by the
+// remote backend, so it holds plain data types only — no vscode, no node-llama-cpp.
+
+/** How speculative decoding proposes tokens. `auto` = draft model when configured, else lookup. */
+export type SpeculativeMode = 'auto' | 'draft' | 'lookup' | 'off';
+
+/** FIM prompt families Enclave knows, detected from a model's special tokens. */
+export type FimFamily = 'qwen' | 'deepseek' | 'codellama' | 'starcoder' | 'codestral';
+
+export interface EngineSettings {
+  modelPath: string;
+  /** Optional draft model for speculative decoding; must share the target's vocabulary. */
+  draftModelPath?: string;
+  speculative: SpeculativeMode;
+  contextSize: number;
+  /** How many KV sequences (document prompt caches) the context holds. */
+  sequences: number;
+  /** CPU threads; 0 = choose from the machine's cores. */
+  threads: number;
+  batchSize: number;
+  /** 'auto' picks CUDA / Vulkan / Metal when a working binary is present, else CPU. */
+  gpu: 'auto' | 'cpu';
+  adapters: AdapterSpec[];
+}
+
+export interface AdapterSpec {
+  path: string;
+  scale: number;
+}
+
+export type EngineState =
+  | { kind: 'stopped' }
+  | { kind: 'starting' }
+  | { kind: 'loading'; progress: number; file: string }
+  | { kind: 'ready' }
+  | { kind: 'error'; message: string }
+  | { kind: 'crashed'; message: string; restartInMs?: number };
+
+export interface EngineInfo {
+  backend: 'local' | 'remote';
+  /** 'cuda' | 'vulkan' | 'metal' | 'cpu' for the local engine; the server's URL for remote. */
+  gpu: string;
+  gpuDeviceNames: string[];
+  layersOffloaded: number;
+  totalLayers: number;
+  vram: { total: number; used: number; free: number };
+  ram: { total: number; used: number; free: number };
+  cpuCores: number;
+  threads: number;
+  contextSize: number;
+  sequences: number;
+  modelPath: string;
+  modelName: string;
+  architecture: string;
+  modelSizeBytes: number;
+  fimFamily: FimFamily | null;
+  draftModelPath?: string;
+  speculative: SpeculativeMode;
+  adapters: AdapterSpec[];
+  loadTimeMs: number;
+}
+
+export interface RequestStats {
+  /** Prompt tokens of this request. */
+  promptTokens: number;
+  /** Prompt tokens actually evaluated (not found in the sequence's KV cache). */
+  evaluatedTokens: number;
+  /** Prompt tokens reused from the KV cache. */
+  reusedTokens: number;
+  generatedTokens: number;
+  draft?: { accepted: number; rejected: number };
+  timeToFirstTokenMs: number;
+  totalMs: number;
+  /** Milliseconds the request waited in the scheduler queue. */
+  queuedMs: number;
+  stopReason: 'eos' | 'stop' | 'maxTokens' | 'maxTime' | 'abort';
+}
+
+export interface FimRequest {
+  /** Key of the KV sequence to use — normally the document URI (the LRU prompt cache). */
+  documentKey: string;
+  /** The whole FIM prompt, special tokens written as text (built by completion/prompt.ts). */
+  prompt: string;
+  maxTokens: number;
+  /** Stop generating after this long (the anchors use ~500 ms for responsiveness). */
+  maxTimeMs?: number;
+  /** Text that ends generation (not included in the result). */
+  stop?: string[];
+  /** Overrides the engine's speculative mode for this request. */
+  speculative?: SpeculativeMode;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+}
+
+export interface StructuredRequest {
+  messages: ChatMessage[];
+  /** A JSON schema the output must match (node-llama-cpp's grammar support guarantees it). */
+  schema: object;
+  maxTokens: number;
+  temperature?: number;
+  seed?: number;
+}
+
+export interface GenerationResult {
+  text: string;
+  stats: RequestStats;
+}
+
+export interface StructuredResult extends GenerationResult {
+  value: unknown;
+}
+
+export interface AdapterSwitchResult {
+  adapters: AdapterSpec[];
+  switchMs: number;
+  modelReloaded: boolean;
+}
+
+export interface EngineMetrics {
+  requests: number;
+  cancelled: number;
+  failed: number;
+  promptTokens: number;
+  evaluatedTokens: number;
+  reusedTokens: number;
+  generatedTokens: number;
+  draftAccepted: number;
+  draftRejected: number;
+  lastLatencyMs: number;
+  lastTokensPerSecond: number;
+  sequenceEvictions: number;
+  restarts: number;
+}
+
+/** Per-call options: cancellation and streaming. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  onText?: (chunk: string) => void;
+}
+
+/**
+ * What every feature talks to. Two implementations: the local engine process
+ * (engine/client.ts) and a remote OpenAI-compatible server (engine/remote.ts).
+ */
+export interface Backend {
+  readonly kind: 'local' | 'remote';
+  info(): Promise<EngineInfo>;
+  completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult>;
+  chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult>;
+  generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult>;
+  countTokens(text: string): Promise<number>;
+  setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult>;
+  metrics(): Promise<EngineMetrics>;
+  /** Subscribe to state changes (starting, loading %, ready, error); returns an unsubscribe. */
+  onState(listener: (state: EngineState) => void): () => void;
+  dispose(): Promise<void>;
+}
+
+/** Errors that cross the process boundary carry a code so callers can react, not just print. */
+export type EngineErrorCode =
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INVALID'
+  | 'MODEL_TOO_LARGE'
+  | 'ADAPTER_MISMATCH'
+  | 'DRAFT_MISMATCH'
+  | 'NO_FIM'
+  | 'CANCELLED'
+  | 'ENGINE_CRASHED'
+  | 'ENGINE_UNAVAILABLE'
+  | 'BAD_REQUEST'
+  | 'INTERNAL';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

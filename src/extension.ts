@@ -1,0 +1,50 @@
+import * as vscode from 'vscode';
+
+import { Config } from './config';
+import type { EnclaveContext } from './context';
+import { Log } from './log';
+
+/** Enclave's public API (used by the in-host tests and by other extensions). */
+export interface EnclaveApi {
+  readonly activationMs: number;
+}
+
+export async function activate(extension: vscode.ExtensionContext): Promise<EnclaveApi> {
+  const started = performance.now();
+  const log = new Log();
+  const config = new Config();
+  extension.subscriptions.push(log, config);
+  const logger = log.for('main');
+  try {
+    const ctx: EnclaveContext = {
+      extension,
+      config,
+      log,
+      backend: () => {
+        throw new Error('The engine is not wired yet.');
+      },
+      trusted: () => vscode.workspace.isTrusted,
+    };
+    extension.subscriptions.push(registerPlaceholderChat(ctx), vscode.commands.registerCommand('enclave.showLog', () => log.show()));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.error(err instanceof Error ? err : message);
+    void vscode.window.showErrorMessage(`Enclave failed to start: ${message}. See the Enclave log.`, 'Show Log').then((choice) => {
+      if (choice) log.show();
+    });
+  }
+  const activationMs = performance.now() - started;
+  logger.info(`activated in ${activationMs.toFixed(1)} ms`);
+  return { activationMs };
+}
+
+export function deactivate(): void {}
+
+function registerPlaceholderChat(_ctx: EnclaveContext): vscode.Disposable {
+  return vscode.window.registerWebviewViewProvider('enclave.chat', {
+    resolveWebviewView(view) {
+      view.webview.options = { enableScripts: false };
+      view.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none';"></head><body><p>Enclave chat is coming.</p></body></html>`;
+    },
+  });
+}
