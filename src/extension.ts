@@ -25,7 +25,11 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       },
       trusted: () => vscode.workspace.isTrusted,
     };
-    extension.subscriptions.push(registerPlaceholderChat(ctx), vscode.commands.registerCommand('enclave.showLog', () => log.show()));
+    // Features: one registerX(ctx) each (feature owners add their line here).
+    extension.subscriptions.push(
+      registerPlaceholderChat(ctx),
+      vscode.commands.registerCommand('enclave.showLog', () => log.show()),
+    );
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     logger.error(err instanceof Error ? err : message);
