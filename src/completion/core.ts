@@ -1,0 +1,371 @@
+// The inline-completion logic over plain data: a document, a cursor and a Backend in, items to show
+// out. The vscode provider is a thin shell over this; the engine tests and the benchmark drive it
+// directly. It times its own work (everything but the engine call and the debounce wait).
+import type { Backend, EngineInfo, RequestStats, SpeculativeMode } from '../engine/protocol';
+import { nullLogger, type Logger } from '../logger';
+import { CompletionCache } from './cache';
+import type { ExtraContextRing } from './context';
+import { AdaptiveDebounce, sleep } from './debounce';
+import { postprocess } from './postprocess';
+import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt } from './prompt';
+import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
+
+export interface CompletionSettings {
+  maxLines: number;
+  maxTokens: number;
+  maxTimeMs: number;
+  /** Token budget for the prefix and suffix windows. */
+  contextTokens: number;
+  extraContext: boolean;
+  /** Milliseconds, or -1 for adaptive. */
+  debounceMs: number;
+  speculative: SpeculativeMode;
+}
+
+export const defaultCompletionSettings: CompletionSettings = {
+  maxLines: 8,
+  maxTokens: 64,
+  maxTimeMs: 500,
+  contextTokens: 1536,
+  extraContext: true,
+  debounceMs: -1,
+  speculative: 'auto',
+};
+
+export interface CompletionRequest {
+  text: string;
+  offset: number;
+  languageId: string;
+  /** Document URI: the engine's KV sequence key and the key for leaving the file out of extra context. */
+  uri: string;
+  /** Path shown to the model (workspace-relative when possible); defaults to the URI's last segment. */
+  path?: string;
+  repoName?: string;
+  trigger: 'automatic' | 'manual';
+  /** The suggest widget's selected item (offsets into `text`): completions extend it. */
+  selected?: { start: number; end: number; text: string };
+  tabSize?: number;
+}
+
+/** Insert `text` replacing document offsets [start, end). */
+export interface CompletionItem {
+  text: string;
+  start: number;
+  end: number;
+}
+
+export type CompletionSource = 'model' | 'cache' | 'typeThrough' | 'skipped' | 'cancelled' | 'error';
+
+export interface CompletionOutcome {
+  items: CompletionItem[];
+  source: CompletionSource;
+  /** The extension's own time: total minus engine calls, debounce wait and waiting for model info. */
+  overheadMs: number;
+  modelMs: number;
+  debounceMs: number;
+  totalMs: number;
+  modelCalls: number;
+  /** Engine stats of the (last) model call. */
+  stats?: RequestStats;
+  /** Characters the user typed along a cached suggestion (type-through). */
+  typed?: number;
+  error?: string;
+  /** Why an automatic trigger was skipped. */
+  reason?: string;
+}
+
+export type CompletionEvent =
+  | { kind: 'generating' }
+  | { kind: 'done'; outcome: CompletionOutcome; latencyMs: number; tokensPerSecond: number }
+  | { kind: 'error'; message: string };
+
+export interface CoreCounters {
+  requests: number;
+  modelCalls: number;
+  prefetchCalls: number;
+  cacheHits: number;
+  typeThroughHits: number;
+  skipped: number;
+  cancelled: number;
+  errors: number;
+}
+
+export interface CompletionCoreOptions {
+  backend: () => Backend;
+  settings?: () => CompletionSettings;
+  ring?: ExtraContextRing;
+  log?: Logger;
+  /** After showing a suggestion, compute the completion for the state where it was accepted. */
+  prefetchAccepted?: boolean;
+  onEvent?: (event: CompletionEvent) => void;
+  /** Most characters right of the cursor for an automatic trigger to go ahead. */
+  maxRightChars?: number;
+  cacheSize?: number;
+}
+
+interface ModelView {
+  info: EngineInfo;
+  template: FimTemplate;
+  key: string;
+}
+
+export class CompletionCore {
+  readonly cache: CompletionCache;
+  readonly estimator = new CharsPerTokenEstimator();
+  readonly counters: CoreCounters = { requests: 0, modelCalls: 0, prefetchCalls: 0, cacheHits: 0, typeThroughHits: 0, skipped: 0, cancelled: 0, errors: 0 };
+  private debounce: AdaptiveDebounce;
+  private debounceSetting: number;
+  private model?: { backend: Backend; view: Promise<ModelView>; unsubscribe: () => void; stale: boolean; resolved: boolean };
+  private current?: AbortController;
+  private prefetch?: AbortController;
+  private readonly log: Logger;
+  private readonly settings: () => CompletionSettings;
+
+  constructor(private readonly options: CompletionCoreOptions) {
+    this.log = options.log ?? nullLogger;
+    this.settings = options.settings ?? (() => defaultCompletionSettings);
+    this.cache = new CompletionCache(options.cacheSize ?? 256);
+    this.debounceSetting = this.settings().debounceMs;
+    this.debounce = new AdaptiveDebounce({ fixedMs: this.debounceSetting });
+  }
+
+  /** The delay an automatic request waits now. */
+  get debounceDelayMs(): number {
+    return this.debounce.delayMs();
+  }
+
+  async provide(request: CompletionRequest, signal?: AbortSignal): Promise<CompletionOutcome> {
+    const started = performance.now();
+    const outcome: CompletionOutcome = { items: [], source: 'model', overheadMs: 0, modelMs: 0, debounceMs: 0, totalMs: 0, modelCalls: 0 };
+    let waitedForInfo = 0;
+    const finish = (source: CompletionSource, extra: Partial<CompletionOutcome> = {}) => {
+      Object.assign(outcome, extra, { source });
+      outcome.totalMs = performance.now() - started;
+      outcome.overheadMs = Math.max(0, outcome.totalMs - outcome.modelMs - outcome.debounceMs - waitedForInfo);
+      if (source === 'cancelled') this.counters.cancelled++;
+      if (source === 'skipped') this.counters.skipped++;
+      if (source === 'error') this.counters.errors++;
+      return outcome;
+    };
+    this.counters.requests++;
+    this.current?.abort();
+    const controller = new AbortController();
+    this.current = controller;
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal?.aborted) return finish('cancelled');
+      const settings = this.settings();
+      if (settings.debounceMs !== this.debounceSetting) {
+        this.debounceSetting = settings.debounceMs;
+        this.debounce = new AdaptiveDebounce({ fixedMs: settings.debounceMs });
+      }
+
+      // The suggest widget's selected item counts as typed: complete after it, replace its range.
+      const selected = request.selected;
+      const text = selected ? request.text.slice(0, selected.start) + selected.text + request.text.slice(selected.end) : request.text;
+      const offset = selected ? selected.start + selected.text.length : request.offset;
+      const replace = selected ? { start: selected.start, end: selected.end, lead: selected.text } : { start: request.offset, end: request.offset, lead: '' };
+      const toItems = (texts: string[]) => texts.map((t) => ({ text: replace.lead + t, start: replace.start, end: replace.end }));
+
+      if (request.trigger === 'automatic') {
+        const reason = this.skipReason(text, offset);
+        if (reason) return finish('skipped', { reason });
+      }
+
+      const infoStarted = performance.now();
+      let model: ModelView;
+      try {
+        model = await this.modelView();
+      } catch (err) {
+        waitedForInfo = performance.now() - infoStarted;
+        const message = err instanceof Error ? err.message : String(err);
+        this.options.onEvent?.({ kind: 'error', message });
+        return finish('error', { error: message });
+      }
+      waitedForInfo = performance.now() - infoStarted;
+      if (controller.signal.aborted) return finish('cancelled');
+
+      const hit = this.cache.lookup(model.key, text, offset);
+      if (hit) {
+        if (hit.typed > 0) this.counters.typeThroughHits++;
+        else this.counters.cacheHits++;
+        return finish(hit.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(hit.texts), typed: hit.typed });
+      }
+      // A model call is coming: a prefetch still running would only compete with it.
+      this.prefetch?.abort();
+
+      if (request.trigger === 'automatic') {
+        const delay = this.debounce.delayMs();
+        const debounceStarted = performance.now();
+        const waited = await sleep(delay, controller.signal);
+        outcome.debounceMs = performance.now() - debounceStarted;
+        if (!waited) return finish('cancelled');
+      }
+
+      const built = this.build(model, request, text, offset, settings);
+      const variants = this.variants(request.trigger, built, model.template, settings);
+      const texts: string[] = [];
+      for (const variant of variants) {
+        const callStarted = performance.now();
+        this.options.onEvent?.({ kind: 'generating' });
+        let result;
+        try {
+          outcome.modelCalls++;
+          this.counters.modelCalls++;
+          result = await this.options.backend().completeFim(
+            {
+              documentKey: request.uri,
+              prompt: built.prompt,
+              maxTokens: variant.maxTokens,
+              maxTimeMs: variant.maxTimeMs,
+              stop: variant.stop,
+              speculative: settings.speculative,
+            },
+            { signal: controller.signal },
+          );
+        } catch (err) {
+          outcome.modelMs += performance.now() - callStarted;
+          if (controller.signal.aborted) return finish('cancelled');
+          const message = err instanceof Error ? err.message : String(err);
+          this.log.warn(`completion failed: ${message}`);
+          this.options.onEvent?.({ kind: 'error', message });
+          return finish('error', { error: message });
+        }
+        const elapsed = performance.now() - callStarted;
+        outcome.modelMs += elapsed;
+        outcome.stats = result.stats;
+        if (controller.signal.aborted || result.stats.stopReason === 'abort') return finish('cancelled');
+        this.debounce.record(elapsed);
+        this.estimator.calibrate(built.prompt.length, result.stats.promptTokens);
+        const shown = this.postprocess(result.text, built, settings, request);
+        if (shown && !texts.includes(shown)) texts.push(shown);
+        const seconds = result.stats.totalMs / 1000;
+        this.options.onEvent?.({
+          kind: 'done',
+          outcome,
+          latencyMs: elapsed,
+          tokensPerSecond: seconds > 0 ? result.stats.generatedTokens / seconds : 0,
+        });
+      }
+      this.cache.set(this.cache.key(model.key, text, offset), texts);
+      if (texts.length > 0 && this.options.prefetchAccepted !== false) this.startPrefetch(model, request, text, offset, texts[0], settings);
+      return finish('model', { items: toItems(texts) });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (this.current === controller) this.current = undefined;
+    }
+  }
+
+  /** Forgets the model view (call after the engine restarted or the model changed). */
+  resetModel(): void {
+    this.model?.unsubscribe();
+    this.model = undefined;
+  }
+
+  dispose(): void {
+    this.current?.abort();
+    this.prefetch?.abort();
+    this.resetModel();
+  }
+
+  /** Why an automatic trigger would not help here, or undefined when it may. */
+  skipReason(text: string, offset: number): string | undefined {
+    const lineEnd = text.indexOf('\n', offset);
+    const right = text.slice(offset, lineEnd === -1 ? text.length : lineEnd);
+    if (/^\w/.test(right)) return 'cursor inside a word';
+    if (right.trim().length > (this.options.maxRightChars ?? 8)) return 'code right of the cursor';
+    return undefined;
+  }
+
+  private modelView(): Promise<ModelView> {
+    const backend = this.options.backend();
+    if (this.model?.backend === backend && !this.model.stale) return this.model.view;
+    this.resetModel();
+    const view = backend.info().then((info) => {
+      if (!info.fimFamily) throw new Error(noFimMessage(info.modelName || info.modelPath));
+      const adapters = info.adapters.map((a) => `${a.path}@${a.scale}`).join(',');
+      return { info, template: fimTemplate(info.fimFamily), key: `${info.modelPath}|${adapters}` };
+    });
+    const entry = { backend, view, unsubscribe: () => {}, stale: false, resolved: false };
+    // A reload (new model, new adapters, restart) after the view was read makes it stale.
+    entry.unsubscribe = backend.onState((state) => {
+      if (state.kind !== 'ready' && entry.resolved) entry.stale = true;
+    });
+    view.then(
+      () => (entry.resolved = true),
+      () => (entry.stale = true),
+    );
+    this.model = entry;
+    return view;
+  }
+
+  private build(model: ModelView, request: CompletionRequest, text: string, offset: number, settings: CompletionSettings): BuiltPrompt {
+    const files = settings.extraContext && this.options.ring ? this.options.ring.chunks(request.uri) : [];
+    return buildPrompt(
+      model.template,
+      {
+        text,
+        offset,
+        languageId: request.languageId,
+        path: request.path ?? request.uri.slice(request.uri.lastIndexOf('/') + 1),
+        repoName: request.repoName ?? '',
+        files,
+      },
+      { contextTokens: settings.contextTokens, extraTokens: settings.extraContext ? Math.floor(settings.contextTokens / 2) : 0 },
+      this.estimator,
+    );
+  }
+
+  private variants(trigger: CompletionRequest['trigger'], built: BuiltPrompt, template: FimTemplate, settings: CompletionSettings) {
+    const singleLine = built.lineSuffix.trim().length > 0;
+    const stop = singleLine ? [...template.stop, '\n'] : [...template.stop];
+    const base = { maxTokens: settings.maxTokens, maxTimeMs: settings.maxTimeMs, stop };
+    if (trigger === 'automatic' || singleLine) return [base];
+    // Manual: alternatives that differ in length — the whole block, one line, a longer block.
+    return [
+      base,
+      { maxTokens: Math.min(settings.maxTokens, 32), maxTimeMs: settings.maxTimeMs, stop: [...template.stop, '\n'] },
+      { maxTokens: settings.maxTokens * 2, maxTimeMs: settings.maxTimeMs * 2, stop },
+    ];
+  }
+
+  private postprocess(raw: string, built: BuiltPrompt, settings: CompletionSettings, request: CompletionRequest): string {
+    return postprocess(raw, {
+      linePrefix: built.linePrefix,
+      lineSuffix: built.lineSuffix,
+      nextText: built.suffix.slice(built.lineSuffix.length + 1),
+      prefix: built.prefix,
+      maxLines: settings.maxLines,
+      tabSize: request.tabSize,
+    });
+  }
+
+  /** Computes and caches the completion for the document as it will be once `shown` is accepted. */
+  private startPrefetch(model: ModelView, request: CompletionRequest, text: string, offset: number, shown: string, settings: CompletionSettings): void {
+    this.prefetch?.abort();
+    const controller = new AbortController();
+    this.prefetch = controller;
+    const acceptedText = text.slice(0, offset) + shown + text.slice(offset);
+    const acceptedOffset = offset + shown.length;
+    if (this.skipReason(acceptedText, acceptedOffset)) return;
+    const built = this.build(model, request, acceptedText, acceptedOffset, settings);
+    const [variant] = this.variants('automatic', built, model.template, settings);
+    this.counters.prefetchCalls++;
+    this.options
+      .backend()
+      .completeFim(
+        { documentKey: request.uri, prompt: built.prompt, maxTokens: variant.maxTokens, maxTimeMs: variant.maxTimeMs, stop: variant.stop, speculative: settings.speculative },
+        { signal: controller.signal },
+      )
+      .then((result) => {
+        if (controller.signal.aborted || result.stats.stopReason === 'abort') return;
+        const next = this.postprocess(result.text, built, settings, request);
+        if (next) this.cache.set(this.cache.key(model.key, acceptedText, acceptedOffset), [next]);
+      })
+      .catch(() => {})
+      .finally(() => {
+        if (this.prefetch === controller) this.prefetch = undefined;
+      });
+  }
+}
