@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { ensureFixtures } from '../fixtures/generate';
+import { DownloadError, downloadFile, partialPath, type DownloadProgress } from '../../src/models/download';
+
+interface Seen {
+  range?: string;
+  bytesSent: number;
+}
+
+/** A real HTTP server on 127.0.0.1 serving one file, with or without Range support, optionally slowly. */
+class FileServer {
+  readonly seen: Seen[] = [];
+  ignoreRange = false;
+  chunkDelayMs = 0;
+  status = 200;
+  private server!: Server;
+  url = '';
+
+  constructor(readonly body: Buffer) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const seen: Seen = { range: req.headers.range, bytesSent: 0 };
+      this.seen.push(seen);
+      if (this.status !== 200) {
+        res.writeHead(this.status).end();
+        return;
+      }
+      let start = 0;
+      const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (match && !this.ignoreRange) {
+        start = Number(match[1]);
+        if (start >= this.body.length) {
+          res.writeHead(416, { 'Content-Range': `bytes */${this.body.length}` }).end();
+          return;
+        }
+        res.writeHead(206, {
+          'Content-Length': this.body.length - start,
+          'Content-Range': `bytes ${start}-${this.body.length - 1}/${this.body.length}`,
+          'Accept-Ranges': 'bytes',
+        });
+      } else {
+        res.writeHead(200, { 'Content-Length': this.body.length, 'Accept-Ranges': this.ignoreRange ? 'none' : 'bytes' });
+      }
+      const chunk = 64 * 1024;
+      let offset = start;
+      const pump = () => {
+        if (res.destroyed) return;
+        if (offset >= this.body.length) {
+          res.end();
+          return;
+        }
+        const piece = this.body.subarray(offset, offset + chunk);
+        offset += piece.length;
+        seen.bytesSent += piece.length;
+        const more = res.write(piece);
+        const next = () => (this.chunkDelayMs > 0 ? setTimeout(pump, this.chunkDelayMs) : setImmediate(pump));
+        if (more) next();
+        else res.once('drain', next);
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/model.gguf`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('downloadFile against a local HTTP server', () => {
+  let server: FileServer;
+  let body: Buffer;
+  let sha: string;
+  let dir: string;
+  let n = 0;
+  const freshDir = async () => mkdtemp(join(dir, `d${n++}-`));
+
+  before(async () => {
+    const fixtures = await ensureFixtures();
+    body = await readFile(fixtures.draft);
+    sha = createHash('sha256').update(body).digest('hex');
+    server = new FileServer(body);
+    await server.start();
+    dir = await mkdtemp(join(tmpdir(), 'enclave-download-'));
+  });
+  after(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('downloads, reports progress up to the full size, verifies size and sha256, and renames into place', async () => {
+    server.ignoreRange = false;
+    server.chunkDelayMs = 0;
+    const directory = await freshDir();
+    const events: DownloadProgress[] = [];
+    const result = await downloadFile({
+      url: server.url,
+      directory,
+      fileName: 'draft.gguf',
+      expectedSize: body.length,
+      sha256: sha,
+      onProgress: (p) => events.push(p),
+      progressIntervalMs: 0,
+    });
+    assert.equal(result.path, join(directory, 'draft.gguf'));
+    assert.equal(result.sha256, sha);
+    assert.equal(result.resumedFrom, 0);
+    assert.deepEqual(await readFile(result.path), body);
+    assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
+    assert.ok(events.length > 2, `${events.length} progress events`);
+    for (let i = 1; i < events.length; i++) assert.ok(events[i].receivedBytes >= events[i - 1].receivedBytes);
+    assert.equal(events.at(-1)?.receivedBytes, body.length);
+    assert.equal(events.at(-1)?.totalBytes, body.length);
+  });
+
+  it('cancels with an AbortSignal, keeps only the partial file, then resumes with a Range request for the rest', async () => {
+    server.ignoreRange = false;
+    server.chunkDelayMs = 5;
+    const directory = await freshDir();
+    const controller = new AbortController();
+    await assert.rejects(
+      downloadFile({
+        url: server.url,
+        directory,
+        fileName: 'draft.gguf',
+        expectedSize: body.length,
+        sha256: sha,
+        signal: controller.signal,
+        progressIntervalMs: 0,
+        onProgress: (p) => {
+          if (p.receivedBytes >= 512 * 1024) controller.abort();
+        },
+      }),
+      (error: unknown) => error instanceof DownloadError && error.code === 'CANCELLED',
+    );
+    assert.equal(existsSync(join(directory, 'draft.gguf')), false, 'nothing under the final name');
+    const partialSize = (await stat(partialPath(directory, 'draft.gguf'))).size;
+    assert.ok(partialSize >= 512 * 1024 && partialSize < body.length, `partial holds ${partialSize} of ${body.length}`);
+
+    server.chunkDelayMs = 0;
+    const before = server.seen.length;
+    const result = await downloadFile({ url: server.url, directory, fileName: 'draft.gguf', expectedSize: body.length, sha256: sha });
+    const resumed = server.seen.slice(before);
+    assert.equal(resumed.length, 1);
+    assert.equal(resumed[0].range, `bytes=${partialSize}-`);
+    assert.equal(resumed[0].bytesSent, body.length - partialSize, 'only the rest was sent');
+    assert.equal(result.resumedFrom, partialSize);
+    assert.equal(result.sha256, sha);
+    assert.deepEqual(await readFile(result.path), body);
+    assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
+  });
+
+  it('restarts from zero when the server ignores Range (a stale partial cannot corrupt the file)', async () => {
+    server.ignoreRange = true;
+    server.chunkDelayMs = 0;
+    const directory = await freshDir();
+    await writeFile(partialPath(directory, 'draft.gguf'), Buffer.alloc(100_000, 0xab));
+    const before = server.seen.length;
+    const result = await downloadFile({ url: server.url, directory, fileName: 'draft.gguf', sha256: sha });
+    assert.equal(server.seen[before].range, 'bytes=100000-');
+    assert.equal(server.seen[before].bytesSent, body.length);
+    assert.equal(result.resumedFrom, 0);
+    assert.equal(result.sha256, sha);
+    assert.deepEqual(await readFile(result.path), body);
+    server.ignoreRange = false;
+  });
+
+  it('a partial that is already complete finishes on the 416 answer without re-downloading', async () => {
+    const directory = await freshDir();
+    await writeFile(partialPath(directory, 'draft.gguf'), body);
+    const before = server.seen.length;
+    const result = await downloadFile({ url: server.url, directory, fileName: 'draft.gguf', sha256: sha });
+    assert.equal(server.seen[before].bytesSent, 0);
+    assert.equal(result.resumedFrom, body.length);
+    assert.equal(result.sha256, sha);
+  });
+
+  it('refuses a checksum mismatch with a clear error and removes the partial', async () => {
+    const directory = await freshDir();
+    const wrong = 'f'.repeat(64);
+    await assert.rejects(
+      downloadFile({ url: server.url, directory, fileName: 'draft.gguf', sha256: wrong }),
+      (error: unknown) =>
+        error instanceof DownloadError && error.code === 'CHECKSUM_MISMATCH' && error.message.includes(sha) && error.message.includes(wrong),
+    );
+    assert.equal(existsSync(join(directory, 'draft.gguf')), false);
+    assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
+  });
+
+  it('refuses a size mismatch and removes the partial', async () => {
+    const directory = await freshDir();
+    await assert.rejects(
+      downloadFile({ url: server.url, directory, fileName: 'draft.gguf', expectedSize: body.length + 1 }),
+      (error: unknown) => error instanceof DownloadError && error.code === 'SIZE_MISMATCH' && /expected/.test(error.message),
+    );
+    assert.equal(existsSync(join(directory, 'draft.gguf')), false);
+    assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
+  });
+
+  it('reports an HTTP error status and leaves nothing behind', async () => {
+    const directory = await freshDir();
+    server.status = 404;
+    try {
+      await assert.rejects(
+        downloadFile({ url: server.url, directory, fileName: 'draft.gguf' }),
+        (error: unknown) => error instanceof DownloadError && error.code === 'HTTP' && /404/.test(error.message),
+      );
+    } finally {
+      server.status = 200;
+    }
+    assert.equal(existsSync(join(directory, 'draft.gguf')), false);
+  });
+
+  it('a verified file already in place is not fetched again', async () => {
+    const directory = await freshDir();
+    await writeFile(join(directory, 'draft.gguf'), body);
+    const before = server.seen.length;
+    const result = await downloadFile({ url: server.url, directory, fileName: 'draft.gguf', sha256: sha });
+    assert.equal(result.alreadyPresent, true);
+    assert.equal(server.seen.length, before);
+  });
+});
