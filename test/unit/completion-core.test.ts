@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { CompletionCore, defaultCompletionSettings, type CompletionRequest } from '../../src/completion/core';
+import { ExtraContextRing } from '../../src/completion/context';
+import type { Backend, EngineInfo, EngineState, FimRequest, GenerationResult, RequestOptions } from '../../src/engine/protocol';
+
+/** A hand-written Backend: answers FIM requests from a script, honours abort, records calls. */
+class ScriptedBackend implements Backend {
+  readonly kind = 'local' as const;
+  readonly requests: FimRequest[] = [];
+  fimFamily: EngineInfo['fimFamily'] = 'qwen';
+  delayMs = 0;
+  private listeners = new Set<(s: EngineState) => void>();
+
+  constructor(private readonly answer: (request: FimRequest) => string) {}
+
+  async info(): Promise<EngineInfo> {
+    return { modelPath: '/m.gguf', modelName: 'Scripted', fimFamily: this.fimFamily, adapters: [] } as unknown as EngineInfo;
+  }
+
+  completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
+    this.requests.push(request);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const text = this.answer(request);
+        resolve({
+          text,
+          stats: { promptTokens: 10, evaluatedTokens: 10, reusedTokens: 0, generatedTokens: 3, timeToFirstTokenMs: 1, totalMs: this.delayMs, queuedMs: 0, stopReason: 'eos' },
+        });
+      }, this.delayMs);
+      options.signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new Error('aborted'));
+      });
+    });
+  }
+
+  emit(state: EngineState): void {
+    for (const l of this.listeners) l(state);
+  }
+  onState(listener: (s: EngineState) => void) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  chat = () => Promise.reject(new Error('unused'));
+  generateStructured = () => Promise.reject(new Error('unused'));
+  countTokens = async (text: string) => text.length;
+  setAdapters = () => Promise.reject(new Error('unused'));
+  metrics = () => Promise.reject(new Error('unused'));
+  dispose = async () => {};
+}
+
+const settings = { ...defaultCompletionSettings, debounceMs: 0 };
+const text = 'function sum(xs: number[]) {\n  return \n}\n';
+const offset = text.indexOf('return ') + 'return '.length;
+const request = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({ text, offset, languageId: 'typescript', uri: 'file:///sum.ts', trigger: 'automatic', ...over });
+
+function core(backend: Backend, extra: Partial<ConstructorParameters<typeof CompletionCore>[0]> = {}) {
+  return new CompletionCore({ backend: () => backend, settings: () => settings, prefetchAccepted: false, ...extra });
+}
+
+test('a model call builds the FIM prompt for the document and returns an item at the cursor', async () => {
+  const backend = new ScriptedBackend(() => 'xs.reduce((a, b) => a + b, 0);');
+  const outcome = await core(backend).provide(request());
+  assert.equal(outcome.source, 'model');
+  assert.deepEqual(outcome.items, [{ text: 'xs.reduce((a, b) => a + b, 0);', start: offset, end: offset }]);
+  assert.equal(backend.requests.length, 1);
+  const sent = backend.requests[0];
+  assert.equal(sent.documentKey, 'file:///sum.ts');
+  assert.equal(sent.prompt, '<|fim_prefix|>function sum(xs: number[]) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
+  assert.ok(sent.stop?.includes('<|endoftext|>'));
+  assert.ok(outcome.overheadMs >= 0 && outcome.overheadMs <= outcome.totalMs);
+});
+
+test('the same position again and typing along the suggestion need no model call', async () => {
+  const backend = new ScriptedBackend(() => 'xs.length;');
+  const c = core(backend);
+  await c.provide(request());
+  const again = await c.provide(request());
+  assert.equal(again.source, 'cache');
+  const typed = text.slice(0, offset) + 'xs.' + text.slice(offset);
+  const through = await c.provide(request({ text: typed, offset: offset + 3 }));
+  assert.equal(through.source, 'typeThrough');
+  assert.deepEqual(through.items.map((i) => i.text), ['length;']);
+  assert.equal(backend.requests.length, 1);
+  assert.equal(c.counters.typeThroughHits, 1);
+});
+
+test('after a suggestion, the accepted state is computed ahead and then served from the cache', async () => {
+  const backend = new ScriptedBackend((r) => (r.prompt.endsWith('xs.length;') ? '// done' : 'xs.length;'));
+  const c = core(backend, { prefetchAccepted: true });
+  await c.provide(request());
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(backend.requests.length, 2, 'one prefetch');
+  const accepted = text.slice(0, offset) + 'xs.length;' + text.slice(offset);
+  const next = await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
+  assert.equal(next.source, 'cache');
+  assert.deepEqual(next.items.map((i) => i.text), ['// done']);
+  assert.equal(backend.requests.length, 2);
+});
+
+test('automatic triggers are skipped in the middle of code; manual ones are not', async () => {
+  const backend = new ScriptedBackend(() => 'x');
+  const busy = 'const value = compute(alpha, beta, gamma);\n';
+  const c = core(backend);
+  const skipped = await c.provide(request({ text: busy, offset: busy.indexOf('compute') }));
+  assert.equal(skipped.source, 'skipped');
+  assert.equal(backend.requests.length, 0);
+  const manual = await c.provide(request({ text: busy, offset: busy.indexOf('compute'), trigger: 'manual' }));
+  assert.equal(manual.source, 'model');
+  assert.deepEqual(backend.requests[0].stop?.includes('\n'), true, 'code right of the cursor: one line');
+});
+
+test('a cancelled request leaves no completion and does not fill the cache', async () => {
+  const backend = new ScriptedBackend(() => 'late;');
+  backend.delayMs = 50;
+  const c = core(backend);
+  const controller = new AbortController();
+  const pending = c.provide(request(), controller.signal);
+  setTimeout(() => controller.abort(), 10);
+  const outcome = await pending;
+  assert.equal(outcome.source, 'cancelled');
+  assert.deepEqual(outcome.items, []);
+  backend.delayMs = 0;
+  assert.equal((await c.provide(request())).source, 'model');
+});
+
+test('a newer request cancels the one still running', async () => {
+  const backend = new ScriptedBackend(() => 'a;');
+  backend.delayMs = 40;
+  const c = core(backend);
+  const first = c.provide(request());
+  await new Promise((r) => setTimeout(r, 5));
+  const second = c.provide(request({ trigger: 'manual' }));
+  assert.equal((await first).source, 'cancelled');
+  assert.equal((await second).source, 'model');
+});
+
+test('the debounce waits before an automatic call and gives way to cancellation', async () => {
+  const backend = new ScriptedBackend(() => 'a;');
+  const c = new CompletionCore({ backend: () => backend, settings: () => ({ ...settings, debounceMs: 30 }), prefetchAccepted: false });
+  const controller = new AbortController();
+  const pending = c.provide(request(), controller.signal);
+  setTimeout(() => controller.abort(), 5);
+  assert.equal((await pending).source, 'cancelled');
+  assert.equal(backend.requests.length, 0, 'cancelled during the debounce: no model call');
+  const outcome = await c.provide(request());
+  assert.ok(outcome.debounceMs >= 25, `debounced ${outcome.debounceMs} ms`);
+});
+
+test('manual triggers offer up to three different alternatives', async () => {
+  let n = 0;
+  const backend = new ScriptedBackend(() => ['xs.length;', 'xs.length;', 'xs[0];'][n++]);
+  const outcome = await core(backend).provide(request({ trigger: 'manual' }));
+  assert.equal(backend.requests.length, 3);
+  assert.deepEqual(outcome.items.map((i) => i.text), ['xs.length;', 'xs[0];'], 'duplicates removed');
+  assert.ok(backend.requests[1].stop?.includes('\n'));
+  assert.ok(backend.requests[2].maxTokens > backend.requests[0].maxTokens);
+});
+
+test("the suggest widget's selected item is extended and its range replaced", async () => {
+  const doc = 'const n = xs.le\n';
+  const backend = new ScriptedBackend(() => ' * 2;');
+  const at = doc.indexOf('le') + 2;
+  const outcome = await core(backend).provide(
+    request({ text: doc, offset: at, selected: { start: doc.indexOf('le'), end: at, text: 'length' } }),
+  );
+  assert.ok(backend.requests[0].prompt.endsWith('<|fim_middle|>const n = xs.length'));
+  assert.deepEqual(outcome.items, [{ text: 'length * 2;', start: doc.indexOf('le'), end: at }]);
+});
+
+test('a model without FIM tokens is a clear error, not garbage', async () => {
+  const backend = new ScriptedBackend(() => 'x');
+  backend.fimFamily = null;
+  const outcome = await core(backend).provide(request());
+  assert.equal(outcome.source, 'error');
+  assert.match(outcome.error ?? '', /fill-in-the-middle/);
+  assert.equal(backend.requests.length, 0);
+});
+
+test('other files from the ring go first in the prompt; the current file is left out', async () => {
+  const ring = new ExtraContextRing();
+  ring.add({ uri: 'file:///util.ts', path: 'util.ts', text: 'export const one = 1;\nexport const two = 2;\nexport const three = 3;' });
+  ring.add({ uri: 'file:///sum.ts', path: 'sum.ts', text: 'old\ncopy\nof\nsum' });
+  const backend = new ScriptedBackend(() => 'x;');
+  await core(backend, { ring }).provide(request({ repoName: 'demo', path: 'src/sum.ts' }));
+  const prompt = backend.requests[0].prompt;
+  assert.ok(prompt.startsWith('<|repo_name|>demo\n<|file_sep|>util.ts\nexport const one = 1;'));
+  assert.ok(!prompt.includes('old\ncopy'));
+  assert.ok(prompt.includes('<|file_sep|>src/sum.ts\n<|fim_prefix|>'));
+});
+
+test('after a reload the model is read again (a new model is a new cache key)', async () => {
+  const backend = new ScriptedBackend(() => 'x;');
+  const c = core(backend);
+  await c.provide(request());
+  backend.emit({ kind: 'loading', progress: 0, file: '/other.gguf' });
+  backend.fimFamily = null;
+  assert.equal((await c.provide(request())).source, 'error');
+});
