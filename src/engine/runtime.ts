@@ -1,0 +1,813 @@
+// The engine itself: node-llama-cpp in this process — one model (+ optional draft model), one
+// context with several sequences used as an LRU prompt cache, an own greedy decoding loop for FIM
+// with speculative decoding (draft model or prompt lookup, verified token-for-token), chat and
+// JSON-schema structured output through the model's own chat template, LoRA switching on the
+// loaded model. Runs inside the engine process (worker.ts); benchmarks also call it directly.
+import { open, stat } from 'node:fs/promises';
+import * as os from 'node:os';
+
+import type {
+  ChatHistoryItem,
+  GgufFileInfo,
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaGrammar,
+  LlamaModel,
+  Token,
+} from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+
+import { validateAdapter } from './adapterValidation';
+import type { Logger } from '../logger';
+import { nullLogger } from '../logger';
+import {
+  EngineError,
+  type AdapterSpec,
+  type AdapterSwitchResult,
+  type ChatMessage,
+  type ChatRequest,
+  type EngineInfo,
+  type EngineMetrics,
+  type EngineSettings,
+  type FimFamily,
+  type FimRequest,
+  type GenerationResult,
+  type RequestOptions,
+  type RequestStats,
+  type SpeculativeMode,
+  type StructuredRequest,
+  type StructuredResult,
+} from './protocol';
+import { Scheduler, type JobClass } from './scheduler';
+
+type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
+let nodeLlamaCpp: Promise<NodeLlamaCpp> | undefined;
+
+/** node-llama-cpp is ESM with top-level await: it can only be loaded with a dynamic import. */
+export function loadNodeLlamaCpp(): Promise<NodeLlamaCpp> {
+  return (nodeLlamaCpp ??= import('node-llama-cpp'));
+}
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  onProgress?: (progress: { progress: number; file: string }) => void;
+  /** Requests that may run at once (≤ sequences); default min(sequences, 4). */
+  parallel?: number;
+}
+
+/** Threads for inference when the setting is 0: all cores but one for the editor, at most 8. */
+export function defaultThreads(cores = os.availableParallelism()): number {
+  return Math.max(1, Math.min(8, cores > 2 ? cores - 1 : cores === 2 ? 1 : 1));
+}
+
+interface Slot {
+  seq: LlamaContextSequence;
+  draft?: LlamaContextSequence;
+  key: string | null;
+  lastUsed: number;
+  busy: boolean;
+}
+
+interface GreedyOptions {
+  maxTokens: number;
+  deadline: number;
+  stop: string[];
+  mode: SpeculativeMode;
+  signal: AbortSignal;
+  onText?: (chunk: string) => void;
+}
+
+interface GreedyOutcome {
+  text: string;
+  tokens: Token[];
+  evaluated: number;
+  reused: number;
+  draftAccepted: number;
+  draftRejected: number;
+  firstTokenAt: number;
+  stopReason: RequestStats['stopReason'];
+}
+
+const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
+const greedyNext = { generateNext: { token: true } } as const;
+
+export class EngineRuntime {
+  private readonly scheduler: Scheduler;
+  private readonly logger: Logger;
+  private slots: Slot[] = [];
+  private context!: LlamaContext;
+  private draftContext?: LlamaContext;
+  private adapters: AdapterSpec[] = [];
+  private readonly grammars = new Map<string, LlamaGrammar>();
+  private readonly counters: EngineMetrics = {
+    requests: 0,
+    cancelled: 0,
+    failed: 0,
+    promptTokens: 0,
+    evaluatedTokens: 0,
+    reusedTokens: 0,
+    generatedTokens: 0,
+    draftAccepted: 0,
+    draftRejected: 0,
+    lastLatencyMs: 0,
+    lastTokensPerSecond: 0,
+    sequenceEvictions: 0,
+    restarts: 0,
+  };
+  private disposed = false;
+  readonly fimFamily: FimFamily | null;
+
+  private constructor(
+    private readonly nlc: NodeLlamaCpp,
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly draftModel: LlamaModel | undefined,
+    private readonly settings: EngineSettings,
+    private readonly threads: number,
+    private loadTimeMs: number,
+    options: RuntimeOptions,
+  ) {
+    this.logger = options.logger ?? nullLogger;
+    this.scheduler = new Scheduler({ concurrency: Math.min(settings.sequences, options.parallel ?? 4) });
+    this.fimFamily = detectFimFamily(model);
+  }
+
+  /** Loads the model (and draft model) and creates the context; throws EngineError with a code. */
+  static async load(settings: EngineSettings, options: RuntimeOptions = {}): Promise<EngineRuntime> {
+    const logger = options.logger ?? nullLogger;
+    const started = performance.now();
+    const nlc = await loadNodeLlamaCpp();
+    const threads = settings.threads > 0 ? settings.threads : defaultThreads();
+    const llama = await nlc.getLlama({
+      gpu: settings.gpu === 'cpu' ? false : 'auto',
+      build: 'never',
+      maxThreads: threads,
+      logLevel: nlc.LlamaLogLevel.error,
+      logger: (level, message) => {
+        const line = message.trimEnd();
+        if (line) logger.debug(`llama.cpp ${level}: ${line}`);
+      },
+    });
+    await checkGgufFile(nlc, settings.modelPath, 'model');
+    if (settings.draftModelPath) await checkGgufFile(nlc, settings.draftModelPath, 'draft model');
+
+    const model = await loadModelFile(llama, settings.modelPath, (p) => options.onProgress?.({ progress: p, file: settings.modelPath }));
+    let draftModel: LlamaModel | undefined;
+    try {
+      if (settings.draftModelPath) {
+        draftModel = await loadModelFile(llama, settings.draftModelPath, (p) =>
+          options.onProgress?.({ progress: p, file: settings.draftModelPath! }),
+        );
+        const mismatch = vocabularyMismatch(model, draftModel);
+        if (mismatch) {
+          throw new EngineError(
+            'DRAFT_MISMATCH',
+            `The draft model ${settings.draftModelPath} cannot draft for ${settings.modelPath}: ${mismatch}. ` +
+              'Choose a draft model from the same family (same tokenizer), or clear enclave.model.draftPath.',
+          );
+        }
+      }
+      const runtime = new EngineRuntime(nlc, llama, model, draftModel, settings, threads, 0, options);
+      await runtime.createContexts(settings.adapters);
+      runtime.loadTimeMs = performance.now() - started;
+      logger.info(
+        `loaded ${settings.modelPath} in ${Math.round(runtime.loadTimeMs)} ms (gpu ${llama.gpu || 'cpu'}, ` +
+          `${model.gpuLayers}/${model.fileInsights.totalLayers} layers offloaded, ${threads} threads)`,
+      );
+      return runtime;
+    } catch (err) {
+      await draftModel?.dispose().catch(() => undefined);
+      await model.dispose().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async createContexts(adapters: AdapterSpec[]): Promise<void> {
+    for (const adapter of adapters) await this.checkAdapter(adapter);
+    const { settings } = this;
+    const context = await this.model
+      .createContext({
+        sequences: settings.sequences,
+        contextSize: settings.contextSize,
+        batchSize: settings.batchSize,
+        threads: this.threads,
+        lora: adapters.length > 0 ? { adapters: adapters.map((a) => ({ filePath: a.path, scale: a.scale })) } : undefined,
+      })
+      .catch((err: unknown) => {
+        throw mapLoadError(err, settings.modelPath, 'context');
+      });
+    if (this.draftModel && !this.draftContext) {
+      this.draftContext = await this.draftModel.createContext({
+        sequences: settings.sequences,
+        contextSize: settings.contextSize,
+        batchSize: settings.batchSize,
+        threads: this.threads,
+      });
+    }
+    const old = this.context;
+    this.context = context;
+    this.adapters = adapters.map((a) => ({ ...a }));
+    const drafts = this.slots.map((s) => s.draft);
+    this.slots = Array.from({ length: settings.sequences }, (_, i) => ({
+      seq: context.getSequence(),
+      draft: drafts[i] ?? this.draftContext?.getSequence(),
+      key: null,
+      lastUsed: 0,
+      busy: false,
+    }));
+    await old?.dispose();
+  }
+
+  private async checkAdapter(adapter: AdapterSpec): Promise<void> {
+    const result = await validateAdapter(adapter.path, this.settings.modelPath);
+    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} does not fit ${this.settings.modelPath}: ${result.reason}`);
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  info(): Promise<EngineInfo> {
+    return this.buildInfo();
+  }
+
+  async completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
+    if (!this.fimFamily) {
+      throw new EngineError('NO_FIM', `${this.settings.modelPath} has no fill-in-the-middle tokens; choose a coder base model (e.g. Qwen2.5-Coder) for inline completions.`);
+    }
+    validateFim(request);
+    return this.track('completion', options, request.documentKey, async (signal, queuedMs) => {
+      const started = performance.now();
+      const tokens = this.model.tokenize(request.prompt, true);
+      const slot = this.acquireSlot(`fim:${request.documentKey}`);
+      try {
+        const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
+        const out = await this.generateGreedy(slot, tokens, {
+          maxTokens: request.maxTokens,
+          deadline: request.maxTimeMs !== undefined ? started + request.maxTimeMs : Infinity,
+          stop: request.stop ?? [],
+          mode,
+          signal,
+          onText: options.onText,
+        });
+        const totalMs = performance.now() - started;
+        const stats: RequestStats = {
+          promptTokens: tokens.length,
+          evaluatedTokens: out.evaluated,
+          reusedTokens: out.reused,
+          generatedTokens: out.tokens.length,
+          timeToFirstTokenMs: (out.firstTokenAt || performance.now()) - started,
+          totalMs,
+          queuedMs,
+          stopReason: out.stopReason,
+        };
+        if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected };
+        return { text: out.text, stats };
+      } finally {
+        this.releaseSlot(slot);
+      }
+    });
+  }
+
+  async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
+    validateMessages(request.messages, request.maxTokens);
+    return this.track('chat', options, undefined, async (signal, queuedMs) => {
+      const out = await this.runChat('chat', request.messages, {
+        maxTokens: request.maxTokens,
+        temperature: request.temperature ?? 0,
+        signal,
+        onText: options.onText,
+      });
+      out.stats.queuedMs = queuedMs;
+      return out;
+    });
+  }
+
+  async generateStructured(request: StructuredRequest, options: RequestOptions = {}): Promise<StructuredResult> {
+    validateMessages(request.messages, request.maxTokens);
+    return this.track('structured', options, undefined, async (signal, queuedMs) => {
+      const grammar = await this.grammarFor(request.schema);
+      const out = await this.runChat('structured', request.messages, {
+        maxTokens: request.maxTokens,
+        temperature: request.temperature ?? 0,
+        seed: request.seed,
+        grammar,
+        signal,
+        onText: options.onText,
+      });
+      out.stats.queuedMs = queuedMs;
+      let value: unknown;
+      try {
+        value = grammar.parse(out.text);
+      } catch (err) {
+        throw new EngineError(
+          'INTERNAL',
+          `Structured output did not parse (${out.stats.stopReason === 'maxTokens' ? `cut off at maxTokens ${request.maxTokens}` : errorMessage(err)}).`,
+        );
+      }
+      return { ...out, value };
+    });
+  }
+
+  async countTokens(text: string): Promise<number> {
+    return this.model.tokenize(text, true).length;
+  }
+
+  /** Switches LoRA adapters on the loaded model: a new context, the base model stays loaded. */
+  async setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
+    for (const adapter of adapters) await this.checkAdapter(adapter);
+    const { value } = await this.scheduler.run('exclusive', async () => {
+      const started = performance.now();
+      await this.createContexts(adapters);
+      const switchMs = performance.now() - started;
+      this.logger.info(`adapters switched in ${Math.round(switchMs)} ms: ${adapters.map((a) => `${a.path}×${a.scale}`).join(', ') || 'none'}`);
+      return { adapters: this.adapters.map((a) => ({ ...a })), switchMs, modelReloaded: false };
+    });
+    return value;
+  }
+
+  async metrics(): Promise<EngineMetrics> {
+    return { ...this.counters };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.scheduler.cancelAll(new EngineError('ENGINE_UNAVAILABLE', 'The engine is shutting down.'));
+    await this.context?.dispose().catch(() => undefined);
+    await this.draftContext?.dispose().catch(() => undefined);
+    await this.draftModel?.dispose().catch(() => undefined);
+    await this.model.dispose().catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ bookkeeping
+
+  private async track<T extends GenerationResult>(
+    cls: JobClass,
+    options: RequestOptions,
+    key: string | undefined,
+    work: (signal: AbortSignal, queuedMs: number) => Promise<T>,
+  ): Promise<T> {
+    if (this.disposed) throw new EngineError('ENGINE_UNAVAILABLE', 'The engine has been shut down.');
+    const enqueued = performance.now();
+    this.counters.requests++;
+    try {
+      const { value } = await this.scheduler.run(cls, (signal) => work(signal, performance.now() - enqueued), { signal: options.signal, key });
+      const { stats } = value;
+      this.counters.promptTokens += stats.promptTokens;
+      this.counters.evaluatedTokens += stats.evaluatedTokens;
+      this.counters.reusedTokens += stats.reusedTokens;
+      this.counters.generatedTokens += stats.generatedTokens;
+      this.counters.draftAccepted += stats.draft?.accepted ?? 0;
+      this.counters.draftRejected += stats.draft?.rejected ?? 0;
+      this.counters.lastLatencyMs = stats.totalMs;
+      const genMs = stats.totalMs - stats.timeToFirstTokenMs;
+      if (stats.generatedTokens > 1 && genMs > 0) this.counters.lastTokensPerSecond = ((stats.generatedTokens - 1) * 1000) / genMs;
+      return value;
+    } catch (err) {
+      const mapped = err instanceof EngineError ? err : options.signal?.aborted ? new EngineError('CANCELLED', 'Request cancelled.') : new EngineError('INTERNAL', errorMessage(err));
+      if (mapped.code === 'CANCELLED') this.counters.cancelled++;
+      else this.counters.failed++;
+      throw mapped;
+    }
+  }
+
+  /** The LRU prompt cache: the free sequence last used for `key`, else the least recently used one. */
+  private acquireSlot(key: string): Slot {
+    const free = this.slots.filter((s) => !s.busy);
+    if (free.length === 0) throw new EngineError('INTERNAL', 'No free sequence (scheduler concurrency exceeds sequences).');
+    let slot = free.find((s) => s.key === key);
+    if (!slot) {
+      slot = free.reduce((a, b) => (b.key === null && a.key !== null ? b : a.key === null && b.key !== null ? a : b.lastUsed < a.lastUsed ? b : a));
+      if (slot.key !== null) {
+        this.counters.sequenceEvictions++;
+        this.logger.debug(`prompt cache: ${slot.key} evicted for ${key}`);
+      }
+      slot.key = key;
+    }
+    slot.busy = true;
+    slot.lastUsed = performance.now();
+    return slot;
+  }
+
+  private releaseSlot(slot: Slot): void {
+    slot.busy = false;
+    slot.lastUsed = performance.now();
+  }
+
+  private resolveMode(mode: SpeculativeMode): SpeculativeMode {
+    if (mode === 'auto') return this.draftModel ? 'draft' : 'lookup';
+    if (mode === 'draft' && !this.draftModel) return 'lookup';
+    return mode;
+  }
+
+  private async grammarFor(schema: object): Promise<LlamaGrammar & { parse(text: string): unknown }> {
+    const key = JSON.stringify(schema);
+    let grammar = this.grammars.get(key);
+    if (!grammar) {
+      try {
+        grammar = await this.llama.createGrammarForJsonSchema(schema as never);
+      } catch (err) {
+        throw new EngineError('BAD_REQUEST', `The JSON schema is not supported: ${errorMessage(err)}`);
+      }
+      if (this.grammars.size > 32) this.grammars.clear();
+      this.grammars.set(key, grammar);
+    }
+    return grammar as LlamaGrammar & { parse(text: string): unknown };
+  }
+
+  // ------------------------------------------------------------------ FIM: own greedy loop
+
+  /**
+   * Makes `seq` hold `tokens` minus the last one (the divergent tail erased, only the missing
+   * tokens evaluated) and returns how many were reused; the last token is left for the caller to
+   * evaluate together with the first generation step.
+   */
+  private async syncPrefix(seq: LlamaContextSequence, tokens: Token[], signal: AbortSignal): Promise<number> {
+    const held = seq.contextTokens;
+    let common = 0;
+    const limit = Math.min(held.length, tokens.length - 1);
+    while (common < limit && held[common] === tokens[common]) common++;
+    if (common < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: common, end: seq.nextTokenIndex }]);
+    const batch = this.settings.batchSize;
+    for (let i = common; i < tokens.length - 1; i += batch) {
+      throwIfAborted(signal);
+      await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(i, Math.min(i + batch, tokens.length - 1)));
+    }
+    return common;
+  }
+
+  private async generateGreedy(slot: Slot, prompt: Token[], o: GreedyOptions): Promise<GreedyOutcome> {
+    const { seq } = slot;
+    const model = this.model;
+    const reused = await this.syncPrefix(seq, prompt, o.signal);
+    const all = prompt.slice();
+    const generated: Token[] = [];
+    const out: GreedyOutcome = {
+      text: '',
+      tokens: generated,
+      evaluated: prompt.length - reused,
+      reused,
+      draftAccepted: 0,
+      draftRejected: 0,
+      firstTokenAt: 0,
+      stopReason: 'maxTokens',
+    };
+    let pending: Token = prompt[prompt.length - 1];
+    let emitted = 0;
+    let done = false;
+    const maxHold = Math.max(0, ...o.stop.map((s) => s.length - 1));
+
+    /** Takes one generated token; returns false when generation is over. */
+    const take = (token: Token): boolean => {
+      if (done) return false;
+      if (!out.firstTokenAt) out.firstTokenAt = performance.now();
+      if (model.isEogToken(token) || model.isSpecialToken(token)) {
+        out.stopReason = 'eos';
+        done = true;
+        return false;
+      }
+      generated.push(token);
+      all.push(token);
+      let text = model.detokenize(generated, false);
+      let stopAt = -1;
+      for (const s of o.stop) {
+        if (!s) continue;
+        const at = text.indexOf(s, Math.max(0, emitted - s.length));
+        if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+      }
+      if (stopAt >= 0) {
+        text = text.slice(0, stopAt);
+        out.stopReason = 'stop';
+        done = true;
+      } else if (generated.length >= o.maxTokens) {
+        out.stopReason = 'maxTokens';
+        done = true;
+      } else if (performance.now() >= o.deadline) {
+        out.stopReason = 'maxTime';
+        done = true;
+      }
+      out.text = text;
+      if (o.onText && !o.signal.aborted) {
+        let safe = done ? text.length : text.length - holdBack(text, o.stop, maxHold);
+        if (!done && text.endsWith('\uFFFD')) safe = Math.min(safe, text.length - 1);
+        if (safe > emitted) {
+          o.onText(text.slice(emitted, safe));
+          emitted = safe;
+        }
+      }
+      return !done;
+    };
+
+    // Adaptive draft length: grows while drafts are accepted, backs off (plain decoding for a
+    // growing stretch) while they are not, so a poor draft costs little.
+    const mode = o.mode;
+    let draftLength = mode === 'draft' ? 4 : 6;
+    let cooldown = 0;
+    let plainStretch = 4;
+
+    const spec = async (): Promise<boolean> => {
+      const room = o.maxTokens - generated.length - 1;
+      const k = Math.min(draftLength, room);
+      if (k <= 0) return false;
+      const draft = mode === 'lookup' ? lookupDraft(all, k) : await this.draftTokens(slot, all, k, o.signal);
+      if (draft.length === 0) return false;
+      throwIfAborted(o.signal);
+      const results = await seq.controlledEvaluate([[pending, greedyNext], ...draft.map((t) => [t, greedyNext] as [Token, typeof greedyNext])]);
+      let accepted = 0;
+      while (accepted < draft.length && results[accepted]?.next.token === draft[accepted]) accepted++;
+      const next = results[accepted]?.next.token;
+      if (accepted < draft.length) {
+        const end = seq.nextTokenIndex;
+        await seq.eraseContextTokenRanges([{ start: end - (draft.length - accepted), end }]);
+      }
+      out.draftAccepted += accepted;
+      out.draftRejected += draft.length - accepted;
+      if (accepted === draft.length) draftLength = Math.min(MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'], draftLength + 2);
+      else draftLength = Math.max(2, accepted + 1);
+      if (mode === 'draft') {
+        if (accepted === 0) {
+          cooldown = plainStretch;
+          plainStretch = Math.min(64, plainStretch * 2);
+        } else plainStretch = 4;
+      }
+      for (let i = 0; i < accepted; i++) if (!take(draft[i])) return true;
+      if (next === undefined || next === null) {
+        out.stopReason = 'eos';
+        done = true;
+        return true;
+      }
+      if (!take(next)) return true;
+      pending = next;
+      return true;
+    };
+
+    while (!done) {
+      throwIfAborted(o.signal);
+      if (mode !== 'off' && cooldown <= 0) {
+        if (await spec()) continue;
+      }
+      // A plain stretch on node-llama-cpp's evaluate loop (one sampler, no per-token setup); it
+      // breaks out as soon as prompt lookup has a proposal or the draft cooldown is over.
+      const iterator = seq.evaluate([pending], { temperature: 0 });
+      let last: Token | undefined;
+      for await (const token of iterator) {
+        last = token;
+        if (!take(token) || o.signal.aborted) break;
+        pending = token;
+        if (mode === 'draft' && --cooldown <= 0) break;
+        if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
+      }
+      if (last === undefined) {
+        out.stopReason = 'eos';
+        done = true;
+      }
+      if (o.signal.aborted) break;
+    }
+    throwIfAborted(o.signal);
+    return out;
+  }
+
+  /** Drafts up to k tokens after `all` with the draft model, keeping its sequence in step (KV reuse). */
+  private async draftTokens(slot: Slot, all: Token[], k: number, signal: AbortSignal): Promise<Token[]> {
+    const seq = slot.draft;
+    if (!seq) return [];
+    await this.syncPrefix(seq, all, signal);
+    const draft: Token[] = [];
+    for await (const token of seq.evaluate([all[all.length - 1]], { temperature: 0 })) {
+      if (this.model.isEogToken(token)) break;
+      draft.push(token);
+      if (draft.length >= k) break;
+    }
+    return draft;
+  }
+
+  // ------------------------------------------------------------------ chat and structured
+
+  private async runChat(
+    cls: 'chat' | 'structured',
+    messages: ChatMessage[],
+    o: { maxTokens: number; temperature: number; seed?: number; grammar?: LlamaGrammar; signal: AbortSignal; onText?: (chunk: string) => void },
+  ): Promise<GenerationResult> {
+    const started = performance.now();
+    const slot = this.acquireSlot(cls);
+    const chat = new this.nlc.LlamaChat({ contextSequence: slot.seq, chatWrapper: 'auto', autoDisposeSequence: false });
+    try {
+      const before = slot.seq.contextTokens;
+      const inputBefore = slot.seq.tokenMeter.usedInputTokens;
+      let firstTokenAt = 0;
+      const history: ChatHistoryItem[] = messages.map((m) =>
+        m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
+      );
+      history.push({ type: 'model', response: [] });
+      let aborted = false;
+      const response = await chat.generateResponse(history, {
+        maxTokens: o.maxTokens,
+        temperature: o.temperature,
+        seed: o.seed,
+        grammar: o.grammar,
+        signal: o.signal,
+        stopOnAbortSignal: true,
+        onTextChunk: (chunk) => {
+          if (!firstTokenAt) firstTokenAt = performance.now();
+          if (o.signal.aborted) aborted = true;
+          else if (chunk) o.onText?.(chunk);
+        },
+      });
+      if (aborted || o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
+      const after = slot.seq.contextTokens;
+      const generatedTokens = Math.max(0, slot.seq.tokenMeter.usedOutputTokens > 0 ? this.model.tokenize(response.response, false).length : 0);
+      const evaluatedInputs = slot.seq.tokenMeter.usedInputTokens - inputBefore;
+      // The sequence now holds the prompt plus the generated tokens but the last.
+      const promptTokens = Math.max(0, after.length - Math.max(0, generatedTokens - 1));
+      let reused = 0;
+      while (reused < before.length && reused < promptTokens && before[reused] === after[reused]) reused++;
+      const evaluatedTokens = Math.max(0, Math.min(promptTokens - reused, evaluatedInputs));
+      const stopReason: RequestStats['stopReason'] = response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
+      return {
+        text: response.response,
+        stats: {
+          promptTokens,
+          evaluatedTokens,
+          reusedTokens: promptTokens - evaluatedTokens,
+          generatedTokens,
+          timeToFirstTokenMs: (firstTokenAt || performance.now()) - started,
+          totalMs: performance.now() - started,
+          queuedMs: 0,
+          stopReason,
+        },
+      };
+    } finally {
+      chat.dispose({ disposeSequence: false });
+      this.releaseSlot(slot);
+    }
+  }
+
+  // ------------------------------------------------------------------ info
+
+  private async buildInfo(): Promise<EngineInfo> {
+    const vram = await this.llama.getVramState().catch(() => ({ total: 0, used: 0, free: 0 }));
+    const total = os.totalmem();
+    const free = os.freemem();
+    const metadata = this.model.fileInfo.metadata as unknown as { general?: { name?: string; architecture?: string } };
+    return {
+      backend: 'local',
+      gpu: this.llama.gpu || 'cpu',
+      gpuDeviceNames: await this.llama.getGpuDeviceNames().catch(() => []),
+      layersOffloaded: this.model.gpuLayers,
+      totalLayers: this.model.fileInsights.totalLayers,
+      vram: { total: vram.total, used: vram.used, free: vram.free },
+      ram: { total, used: total - free, free },
+      cpuCores: os.availableParallelism(),
+      threads: this.threads,
+      contextSize: this.context.contextSize,
+      sequences: this.settings.sequences,
+      modelPath: this.settings.modelPath,
+      modelName: metadata.general?.name ?? this.settings.modelPath.split(/[\\/]/).pop() ?? '',
+      architecture: metadata.general?.architecture ?? String(this.model.fileInfo.metadata.general?.architecture ?? ''),
+      modelSizeBytes: this.model.size,
+      fimFamily: this.fimFamily,
+      draftModelPath: this.settings.draftModelPath || undefined,
+      speculative: this.settings.speculative,
+      adapters: this.adapters.map((a) => ({ ...a })),
+      loadTimeMs: this.loadTimeMs,
+    };
+  }
+}
+
+// -------------------------------------------------------------------- helpers
+
+/** Prompt lookup: the continuation after the latest earlier occurrence of the last n tokens. */
+export function lookupDraft(tokens: readonly Token[], k: number, maxNgram = 4, minNgram = 2): Token[] {
+  const n = tokens.length;
+  for (let size = Math.min(maxNgram, n - 1); size >= minNgram; size--) {
+    const start = n - size;
+    for (let i = start - 1; i >= 0; i--) {
+      let match = true;
+      for (let j = 0; j < size; j++) {
+        if (tokens[i + j] !== tokens[start + j]) {
+          match = false;
+          break;
+        }
+      }
+      if (match && i + size < n) return tokens.slice(i + size, Math.min(n, i + size + k)) as Token[];
+    }
+  }
+  return [];
+}
+
+/** Characters at the end of `text` that could be the start of a stop string. */
+function holdBack(text: string, stops: string[], maxHold: number): number {
+  for (let len = Math.min(maxHold, text.length); len > 0; len--) {
+    const tail = text.slice(text.length - len);
+    if (stops.some((s) => s.startsWith(tail))) return len;
+  }
+  return 0;
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function validateFim(request: FimRequest): void {
+  if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new EngineError('BAD_REQUEST', 'FIM request without a prompt.');
+  if (!(request.maxTokens >= 1)) throw new EngineError('BAD_REQUEST', 'FIM request needs maxTokens ≥ 1.');
+}
+
+function validateMessages(messages: ChatMessage[], maxTokens: number): void {
+  if (!Array.isArray(messages) || messages.length === 0) throw new EngineError('BAD_REQUEST', 'Chat request without messages.');
+  if (!(maxTokens >= 1)) throw new EngineError('BAD_REQUEST', 'Chat request needs maxTokens ≥ 1.');
+}
+
+const fimFamilies: Array<[FimFamily, RegExp]> = [
+  ['qwen', /^<\|fim_prefix\|>$/],
+  ['deepseek', /fim.begin/],
+  ['codestral', /^\[PREFIX\]$/],
+  ['codellama', /<PRE>/],
+  ['starcoder', /^<fim_prefix>$/],
+];
+
+function detectFimFamily(model: LlamaModel): FimFamily | null {
+  const { infill } = model.tokens;
+  if (infill.prefix === null || infill.suffix === null || infill.middle === null) return null;
+  const text = (infill.prefixString ?? '').trim();
+  return fimFamilies.find(([, pattern]) => pattern.test(text))?.[0] ?? null;
+}
+
+/** Why the draft cannot draft for the target, or null when the vocabularies agree. */
+function vocabularyMismatch(target: LlamaModel, draft: LlamaModel): string | null {
+  const targetSize = vocabularySize(target);
+  const draftSize = vocabularySize(draft);
+  if (Math.abs(targetSize - draftSize) > 128) return `its vocabulary has ${draftSize} tokens, the model's ${targetSize}`;
+  if (target.tokens.eos !== draft.tokens.eos) return 'its end-of-sequence token differs';
+  const sample = 'function fim(a, b) {\n  return a + b; // ünïcode 中文\n}';
+  const a = target.tokenize(sample, false);
+  const b = draft.tokenize(sample, false);
+  if (a.length !== b.length || a.some((t, i) => t !== b[i])) return 'it tokenizes text differently';
+  const step = Math.max(1, Math.floor(Math.min(targetSize, draftSize) / 1000));
+  for (let id = 0; id < Math.min(targetSize, draftSize); id += step) {
+    if (target.detokenize([id as Token], true) !== draft.detokenize([id as Token], true)) return `token ${id} differs`;
+  }
+  return null;
+}
+
+function vocabularySize(model: LlamaModel): number {
+  const tokens = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: unknown[] } } }).tokenizer?.ggml?.tokens;
+  return Array.isArray(tokens) ? tokens.length : 0;
+}
+
+async function checkGgufFile(nlc: NodeLlamaCpp, filePath: string, what: string): Promise<GgufFileInfo> {
+  if (!filePath) throw new EngineError('MODEL_NOT_FOUND', `No ${what} file is set. Choose a GGUF model (enclave.model.path).`);
+  let size: number;
+  try {
+    const st = await stat(filePath);
+    if (!st.isFile()) throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof EngineError) throw err;
+    throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
+  }
+  const magic = Buffer.alloc(4);
+  const handle = await open(filePath, 'r');
+  try {
+    await handle.read(magic, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  if (magic.toString('latin1') !== 'GGUF') {
+    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
+  }
+  let info: GgufFileInfo;
+  try {
+    info = await nlc.readGgufFileInfo(filePath, { readTensorInfo: true });
+  } catch (err) {
+    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${errorMessage(err)}). Download it again.`);
+  }
+  const lastOffset = Math.max(0, ...(info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
+  if (lastOffset >= size) {
+    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is truncated (${size} bytes, tensor data expected past ${lastOffset}). Download it again.`);
+  }
+  return info;
+}
+
+async function loadModelFile(llama: Llama, modelPath: string, onProgress: (p: number) => void): Promise<LlamaModel> {
+  try {
+    return await llama.loadModel({ modelPath, gpuLayers: 'auto', onLoadProgress: onProgress });
+  } catch (err) {
+    throw mapLoadError(err, modelPath, 'model');
+  }
+}
+
+function mapLoadError(err: unknown, modelPath: string, what: 'model' | 'context'): EngineError {
+  if (err instanceof EngineError) return err;
+  const message = errorMessage(err);
+  if (/insufficient|not enough|too large|out of memory|InsufficientMemory/i.test(message) || (err as Error)?.name === 'InsufficientMemoryError') {
+    return new EngineError(
+      'MODEL_TOO_LARGE',
+      `${modelPath} does not fit in this machine's memory (${message}). Choose a smaller model or quantisation, or a smaller enclave.engine.contextSize.`,
+    );
+  }
+  return new EngineError('MODEL_INVALID', `Could not load the ${what} for ${modelPath}: ${message}. The file may be damaged or not a supported model; download it again.`);
+}
