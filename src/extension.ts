@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 
+import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
 import { Log } from './log';
@@ -27,6 +28,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     };
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(
+      registerCompletion(ctx),
       registerPlaceholderChat(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );

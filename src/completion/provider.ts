@@ -1,0 +1,68 @@
+import * as vscode from 'vscode';
+
+import type { Config } from '../config';
+import type { CompletionCore, CompletionOutcome, CompletionSettings } from './core';
+
+export function completionSettings(config: Config): CompletionSettings {
+  const c = config.completion;
+  return {
+    maxLines: c.maxLines,
+    maxTokens: c.maxTokens,
+    maxTimeMs: c.maxTimeMs,
+    contextTokens: c.contextTokens,
+    extraContext: c.extraContext,
+    debounceMs: c.debounceMs,
+    speculative: c.speculative,
+  };
+}
+
+/** The vscode shell over CompletionCore: documents and positions in, ghost text out. */
+export class InlineProvider implements vscode.InlineCompletionItemProvider {
+  constructor(
+    private readonly core: CompletionCore,
+    private readonly config: Config,
+    private readonly onOutcome: (outcome: CompletionOutcome) => void = () => {},
+  ) {}
+
+  async provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    if (!this.config.completion.enabled || !this.config.isLanguageEnabled(document.languageId)) return undefined;
+    const controller = new AbortController();
+    const cancellation = token.onCancellationRequested(() => controller.abort());
+    try {
+      const selected = context.selectedCompletionInfo;
+      const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+      const editor = vscode.window.activeTextEditor;
+      const tabSize = editor?.document === document && typeof editor.options.tabSize === 'number' ? editor.options.tabSize : undefined;
+      const outcome = await this.core.provide(
+        {
+          text: document.getText(),
+          offset: document.offsetAt(position),
+          languageId: document.languageId,
+          uri: document.uri.toString(),
+          path: vscode.workspace.asRelativePath(document.uri, false),
+          repoName: folder?.name ?? '',
+          trigger: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'manual' : 'automatic',
+          selected: selected && {
+            start: document.offsetAt(selected.range.start),
+            end: document.offsetAt(selected.range.end),
+            text: selected.text,
+          },
+          tabSize,
+        },
+        controller.signal,
+      );
+      this.onOutcome(outcome);
+      if (token.isCancellationRequested || outcome.items.length === 0) return undefined;
+      return outcome.items.map(
+        (item) => new vscode.InlineCompletionItem(item.text, new vscode.Range(document.positionAt(item.start), document.positionAt(item.end))),
+      );
+    } finally {
+      cancellation.dispose();
+    }
+  }
+}
