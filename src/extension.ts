@@ -4,6 +4,7 @@ import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
 import { Log } from './log';
+import { registerReview } from './review';
 
 /** Enclave's public API (used by the in-host tests and by other extensions). */
 export interface EnclaveApi {
@@ -29,6 +30,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(
       registerCompletion(ctx),
+      registerReview(ctx),
       registerPlaceholderChat(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
