@@ -1,0 +1,378 @@
+// Exports a workspace as a training set for a per-project LoRA adapter: fill-in-the-middle samples
+// in the model's FIM format (what inline completion asks of the model) and a chat-style variant,
+// as JSONL, with a README on training a QLoRA adapter and converting it to GGUF. It respects
+// .gitignore and leaves out what must not or need not be trained on: secrets, binaries, huge and
+// generated files. Plain Node; no vscode.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { extname, join, relative, sep } from 'node:path';
+
+import ignore, { type Ignore } from 'ignore';
+
+export interface FimFormat {
+  prefix: string;
+  suffix: string;
+  middle: string;
+  end: string;
+}
+
+/** Qwen2.5-Coder's FIM tokens (single tokens in its vocabulary) and end-of-text. */
+export const qwenFim: FimFormat = { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', end: '<|endoftext|>' };
+
+export type SkipReason = 'secret' | 'binary' | 'huge' | 'generated' | 'empty';
+
+export interface DatasetOptions {
+  root: string;
+  /** Where fim.jsonl, chat.jsonl and README.md go (created; ignored by the walk when inside root). */
+  outDir: string;
+  fim?: FimFormat;
+  maxFileBytes?: number;
+  /** Characters of prefix / suffix kept around the middle. */
+  prefixChars?: number;
+  suffixChars?: number;
+  /** Token counter (the real tokenizer or the engine's); default: an estimate of 1 token per 3.5 characters. */
+  countTokens?: (text: string) => number | Promise<number>;
+  signal?: AbortSignal;
+}
+
+export interface DatasetReport {
+  files: number;
+  fimSamples: number;
+  chatSamples: number;
+  tokens: number;
+  tokensEstimated: boolean;
+  skipped: Record<SkipReason, number>;
+  skippedFiles: { path: string; reason: SkipReason; detail: string }[];
+  fimPath: string;
+  chatPath: string;
+  readmePath: string;
+}
+
+export interface FimSample {
+  path: string;
+  prefix: string;
+  middle: string;
+  suffix: string;
+}
+
+const ALWAYS_SKIPPED_DIRS = new Set(['.git', 'node_modules', '.enclave', '.hg', '.svn', '__pycache__', '.venv', '.tox']);
+
+const secretFileNames = [
+  /^\.env(\..*)?$/i,
+  /\.(pem|key|p12|pfx|jks|keystore|crt|cer|der|asc|gpg|kdbx|ovpn)$/i,
+  /^id_(rsa|dsa|ecdsa|ed25519)(\.pub)?$/i,
+  /^credentials(\.json|\.ya?ml|\.xml)?$/i,
+  /^(\.npmrc|\.pypirc|\.netrc|\.pgpass|\.htpasswd|\.git-credentials|\.dockercfg)$/i,
+  /^secrets?\.(json|ya?ml|toml|ini|txt)$/i,
+  /^(service-account|serviceaccount).*\.json$/i,
+  /\.tfstate(\.backup)?$/i,
+];
+
+const lockFiles = new Set([
+  'package-lock.json',
+  'npm-shrinkwrap.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'bun.lockb',
+  'cargo.lock',
+  'poetry.lock',
+  'pipfile.lock',
+  'gemfile.lock',
+  'composer.lock',
+  'go.sum',
+  'packages.lock.json',
+  'uv.lock',
+  'flake.lock',
+]);
+
+const generatedNames = [/\.min\.(js|css|mjs)$/i, /\.(map|bundle\.js)$/i, /\.pb\.go$/i, /_pb2\.py$/i, /\.g\.(cs|dart)$/i, /\.designer\.cs$/i];
+
+const secretPatterns: [RegExp, string][] = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
+  [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, 'an AWS access key id'],
+  [/\bgh[pousr]_[A-Za-z0-9]{36,}\b/, 'a GitHub token'],
+  [/\bgithub_pat_[A-Za-z0-9_]{40,}\b/, 'a GitHub token'],
+  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
+  [/\bsk-(proj-|ant-)?[A-Za-z0-9_-]{32,}\b/, 'an API key'],
+  [/\bAIza[0-9A-Za-z_-]{35}\b/, 'a Google API key'],
+  [/\b(sk|rk)_live_[0-9a-zA-Z]{24,}\b/, 'a Stripe key'],
+];
+
+function shannonEntropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let entropy = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    entropy -= p * Math.log2(p);
+  }
+  return entropy;
+}
+
+/** A long random-looking token assigned to a secret-sounding name (AWS secret keys, passwords). */
+const secretAssignment = /(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|auth)[\w.-]*["']?\s*[:=]\s*["']?([A-Za-z0-9+/=_\-.]{20,})/gi;
+
+export function findSecret(text: string): string | undefined {
+  for (const [pattern, what] of secretPatterns) if (pattern.test(text)) return what;
+  for (const match of text.matchAll(secretAssignment)) {
+    const value = match[3];
+    if (/[A-Z]/.test(value) && /[a-z]/.test(value) && /\d/.test(value) && shannonEntropy(value) > 4) return 'a high-entropy secret value';
+  }
+  return undefined;
+}
+
+function looksBinary(bytes: Buffer): boolean {
+  const head = bytes.subarray(0, 8192);
+  if (head.includes(0)) return true;
+  const text = head.toString('utf8');
+  const replacements = text.split('\uFFFD').length - 1;
+  return replacements > head.length * 0.05;
+}
+
+function looksGenerated(text: string): string | undefined {
+  const head = text.slice(0, 1000);
+  if (/@generated|DO NOT EDIT|auto-generated|autogenerated by/i.test(head)) return 'marked as generated';
+  const lines = text.split('\n');
+  const longest = lines.reduce((m, l) => Math.max(m, l.length), 0);
+  if (longest > 1000 && text.length / lines.length > 200) return 'minified (very long lines)';
+  return undefined;
+}
+
+export type FileVerdict = { include: true; text: string } | { include: false; reason: SkipReason; detail: string };
+
+/** Decides whether one file belongs in the training set. */
+export function classifyFile(relPath: string, bytes: Buffer, maxFileBytes = 256 * 1024, size = bytes.length): FileVerdict {
+  const name = relPath.split('/').pop() ?? relPath;
+  if (secretFileNames.some((p) => p.test(name)) || /(^|\/)\.(aws|ssh|gnupg|docker)\//.test(relPath)) {
+    return { include: false, reason: 'secret', detail: 'a secrets or key file by name' };
+  }
+  if (lockFiles.has(name.toLowerCase())) return { include: false, reason: 'generated', detail: 'a lockfile' };
+  if (generatedNames.some((p) => p.test(name))) return { include: false, reason: 'generated', detail: 'a minified or generated file by name' };
+  if (size > maxFileBytes) return { include: false, reason: 'huge', detail: `${size} bytes (limit ${maxFileBytes})` };
+  if (looksBinary(bytes)) return { include: false, reason: 'binary', detail: 'binary content' };
+  const text = bytes.toString('utf8');
+  if (text.trim().length === 0) return { include: false, reason: 'empty', detail: 'empty' };
+  const secret = findSecret(text);
+  if (secret) return { include: false, reason: 'secret', detail: `contains ${secret}` };
+  const generated = looksGenerated(text);
+  if (generated) return { include: false, reason: 'generated', detail: generated };
+  return { include: true, text };
+}
+
+/** Walks the tree honouring every .gitignore on the way down (each relative to its own folder). */
+export async function listTrainingFiles(root: string, excludeDirs: readonly string[] = []): Promise<string[]> {
+  const out: string[] = [];
+  const excluded = new Set(excludeDirs);
+  const walk = async (dir: string, rules: { base: string; ig: Ignore }[]) => {
+    const gitignore = await readFile(join(dir, '.gitignore'), 'utf8').catch(() => undefined);
+    const scoped = gitignore === undefined ? rules : [...rules, { base: dir, ig: ignore().add(gitignore) }];
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      const isDir = entry.isDirectory();
+      if (isDir && (ALWAYS_SKIPPED_DIRS.has(entry.name) || excluded.has(path))) continue;
+      if (!isDir && !entry.isFile()) continue;
+      const ignored = scoped.some(({ base, ig }) => {
+        const rel = relative(base, path).split(sep).join('/');
+        return ig.ignores(isDir ? `${rel}/` : rel);
+      });
+      if (ignored) continue;
+      if (isDir) await walk(path, scoped);
+      else out.push(relative(root, path).split(sep).join('/'));
+    }
+  };
+  await walk(root, []);
+  return out;
+}
+
+/** A small deterministic generator, seeded per file, so the same workspace gives the same samples. */
+function seededRandom(seed: string): () => number {
+  let state = createHash('sha256').update(seed).digest().readUInt32LE(0) || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x1_0000_0000;
+  };
+}
+
+/**
+ * FIM samples from one file: about one per 40 lines (1–8), each hiding 1–6 whole lines or the rest
+ * of one line, with the prefix and suffix cut to windows at line boundaries.
+ */
+export function fimSamples(path: string, text: string, prefixChars = 6000, suffixChars = 3000): FimSample[] {
+  const lines = text.split('\n');
+  if (lines.length < 3) return [];
+  const random = seededRandom(`${path}\n${text.length}`);
+  const count = Math.min(8, Math.max(1, Math.round(lines.length / 40)));
+  const lineStarts: number[] = [];
+  let offset = 0;
+  for (const line of lines) {
+    lineStarts.push(offset);
+    offset += line.length + 1;
+  }
+  const samples: FimSample[] = [];
+  const used = new Set<number>();
+  for (let attempt = 0; samples.length < count && attempt < count * 4; attempt++) {
+    const line = 1 + Math.floor(random() * (lines.length - 2));
+    if (used.has(line) || lines[line].trim() === '') continue;
+    used.add(line);
+    let start: number;
+    let end: number;
+    if (random() < 0.35) {
+      // The rest of a line from inside it, like completing while typing.
+      const indent = lines[line].length - lines[line].trimStart().length;
+      const column = indent + Math.floor(random() * Math.max(1, lines[line].length - indent));
+      start = lineStarts[line] + column;
+      end = lineStarts[line] + lines[line].length;
+    } else {
+      const span = 1 + Math.floor(random() * 6);
+      const last = Math.min(lines.length - 1, line + span - 1);
+      start = lineStarts[line];
+      end = lineStarts[last] + lines[last].length + (last < lines.length - 1 ? 1 : 0);
+    }
+    const middle = text.slice(start, end);
+    if (middle.trim() === '') continue;
+    let prefix = text.slice(0, start);
+    if (prefix.length > prefixChars) {
+      const cut = prefix.indexOf('\n', prefix.length - prefixChars);
+      prefix = prefix.slice(cut < 0 ? prefix.length - prefixChars : cut + 1);
+    }
+    let suffix = text.slice(end);
+    if (suffix.length > suffixChars) {
+      const cut = suffix.lastIndexOf('\n', suffixChars);
+      suffix = suffix.slice(0, cut < 0 ? suffixChars : cut + 1);
+    }
+    samples.push({ path, prefix, middle, suffix });
+  }
+  return samples;
+}
+
+export function fimText(sample: FimSample, format: FimFormat = qwenFim): string {
+  return `${format.prefix}${sample.prefix}${format.suffix}${sample.suffix}${format.middle}${sample.middle}${format.end}`;
+}
+
+const CURSOR = '<CURSOR>';
+
+export function chatRecord(sample: FimSample): { messages: { role: 'system' | 'user' | 'assistant'; content: string }[] } {
+  const language = extname(sample.path).slice(1) || 'text';
+  return {
+    messages: [
+      { role: 'system', content: 'You complete code in this project. Answer with only the code that belongs at the cursor.' },
+      { role: 'user', content: `File ${sample.path}; complete the code at ${CURSOR}:\n\`\`\`${language}\n${sample.prefix}${CURSOR}${sample.suffix}\n\`\`\`` },
+      { role: 'assistant', content: sample.middle },
+    ],
+  };
+}
+
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, content);
+  await rename(temp, path);
+}
+
+export async function exportDataset(options: DatasetOptions): Promise<DatasetReport> {
+  const format = options.fim ?? qwenFim;
+  const maxFileBytes = options.maxFileBytes ?? 256 * 1024;
+  const countTokens = options.countTokens ?? ((text: string) => Math.ceil(text.length / 3.5));
+  await mkdir(options.outDir, { recursive: true });
+  const files = await listTrainingFiles(options.root, [options.outDir]);
+  const skipped: Record<SkipReason, number> = { secret: 0, binary: 0, huge: 0, generated: 0, empty: 0 };
+  const skippedFiles: DatasetReport['skippedFiles'] = [];
+  const fimLines: string[] = [];
+  const chatLines: string[] = [];
+  let included = 0;
+  let tokens = 0;
+  for (const rel of files) {
+    if (options.signal?.aborted) throw new Error('The dataset export was cancelled.');
+    const abs = join(options.root, rel);
+    const size = (await stat(abs)).size;
+    // Huge files are refused by size: their content is never read.
+    const bytes = size > maxFileBytes ? Buffer.alloc(0) : await readFile(abs);
+    const verdict = classifyFile(rel, bytes, maxFileBytes, size);
+    if (!verdict.include) {
+      skipped[verdict.reason]++;
+      skippedFiles.push({ path: rel, reason: verdict.reason, detail: verdict.detail });
+      continue;
+    }
+    included++;
+    for (const sample of fimSamples(rel, verdict.text, options.prefixChars, options.suffixChars)) {
+      const text = fimText(sample, format);
+      tokens += await countTokens(text);
+      fimLines.push(JSON.stringify({ text, path: rel }));
+      chatLines.push(JSON.stringify(chatRecord(sample)));
+    }
+  }
+  const fimPath = join(options.outDir, 'fim.jsonl');
+  const chatPath = join(options.outDir, 'chat.jsonl');
+  const readmePath = join(options.outDir, 'README.md');
+  await writeAtomically(fimPath, fimLines.map((l) => `${l}\n`).join(''));
+  await writeAtomically(chatPath, chatLines.map((l) => `${l}\n`).join(''));
+  const report: DatasetReport = {
+    files: included,
+    fimSamples: fimLines.length,
+    chatSamples: chatLines.length,
+    tokens,
+    tokensEstimated: options.countTokens === undefined,
+    skipped,
+    skippedFiles,
+    fimPath,
+    chatPath,
+    readmePath,
+  };
+  await writeAtomically(readmePath, datasetReadme(report));
+  return report;
+}
+
+export function datasetReadme(report: DatasetReport): string {
+  const skippedLine = Object.entries(report.skipped)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
+  return `# Training set for a project LoRA adapter
+
+Exported by Enclave from this workspace. Nothing here has left your machine.
+
+- files used: ${report.files}${skippedLine ? ` (skipped: ${skippedLine})` : ''}
+- \`fim.jsonl\`: ${report.fimSamples} fill-in-the-middle samples, one \`{"text": …, "path": …}\` per line, in
+  Qwen2.5-Coder's FIM format: \`<|fim_prefix|>…<|fim_suffix|>…<|fim_middle|>…<|endoftext|>\`
+- \`chat.jsonl\`: ${report.chatSamples} of the same samples as chat messages (\`{"messages": [...]}\`), for an
+  instruct model
+- tokens: ${report.tokens}${report.tokensEstimated ? ' (estimated)' : ''}
+
+Files ignored by .gitignore, secrets (.env files, keys, credentials, files containing tokens such as
+AWS keys), binaries, lockfiles, minified/generated and huge files were left out. Read the samples
+before you train: you are the judge of what your adapter should learn.
+
+## Train a QLoRA adapter
+
+Train on the **base** model your completions use (e.g. \`Qwen/Qwen2.5-Coder-7B\`) for \`fim.jsonl\`,
+or on the instruct model for \`chat.jsonl\`. Any of these open tools works; keep the rank small
+(8–16) and train 1–3 epochs:
+
+- **PEFT + TRL** (Hugging Face): \`SFTTrainer\` with \`dataset_text_field="text"\`, a
+  \`BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")\` base and a
+  \`LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"])\`.
+- **Unsloth**: \`FastLanguageModel.from_pretrained(..., load_in_4bit=True)\`, then
+  \`FastLanguageModel.get_peft_model(model, r=16, ...)\` and the same trainer.
+- **axolotl**: a config with \`adapter: qlora\`, \`load_in_4bit: true\` and
+  \`datasets: [{path: fim.jsonl, type: completion}]\`.
+
+Save the adapter (\`adapter_model.safetensors\` + \`adapter_config.json\`).
+
+## Convert it to GGUF for Enclave
+
+With a llama.cpp checkout (\`pip install -r requirements.txt\` there):
+
+\`\`\`sh
+python convert_lora_to_gguf.py path/to/adapter --base path/to/Qwen2.5-Coder-7B --outtype f16 \\
+  --outfile my-project.gguf
+\`\`\`
+
+Put \`my-project.gguf\` into this workspace's \`.enclave/adapters/\` (or a folder listed in the
+\`enclave.adapters.folders\` setting), then run **Enclave: Select LoRA Adapter for This Workspace**.
+Enclave checks that the adapter was made for the loaded model (architecture and tensor shapes)
+before applying it, and switches adapters without reloading the model.
+`;
+}
