@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 
+import { BackendHost } from './backend';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
@@ -18,13 +19,13 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
   extension.subscriptions.push(log, config);
   const logger = log.for('main');
   try {
+    const host = new BackendHost(extension, config, log);
+    extension.subscriptions.push(host);
     const ctx: EnclaveContext = {
       extension,
       config,
       log,
-      backend: () => {
-        throw new Error('The engine is not wired yet.');
-      },
+      backend: () => host.backend,
       trusted: () => vscode.workspace.isTrusted,
     };
     // Features: one registerX(ctx) each (feature owners add their line here).

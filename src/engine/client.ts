@@ -127,6 +127,11 @@ export class EngineClient implements Backend {
     return this.state;
   }
 
+  /** The adapters the engine applies (kept across restarts and settings changes). */
+  get currentAdapters(): AdapterSpec[] {
+    return this.settings.adapters.map((a) => ({ ...a }));
+  }
+
   /** Applies new settings: adapters switch in place; anything else restarts the engine (lazily). */
   async updateSettings(settings: EngineSettings): Promise<void> {
     const next = cloneSettings(settings);
