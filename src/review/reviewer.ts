@@ -1,6 +1,6 @@
 // Runs a review over any Backend, file by file. A file's findings are committed only when all of
 // its requests have answered, so a cancelled or failed review never leaves half a file behind.
-import { EngineError, type Backend, type ChatMessage, type EngineInfo } from '../engine/protocol';
+import { EngineError, type Backend, type ChatMessage, type EngineInfo, type StructuredResult } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
 import { chunkFile, type ReviewChunk } from './chunking';
 import { selectReviewable, splitLines, type FileDiff, type SkippedFile } from './diff';
@@ -68,6 +68,9 @@ export interface ReviewResult {
 
 /** Errors after which no further request can succeed: stop the review and tell the user. */
 const FATAL: ReadonlySet<string> = new Set(['ENGINE_UNAVAILABLE', 'ENGINE_CRASHED', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'MODEL_TOO_LARGE']);
+
+/** The limits of a second try after an answer that did not fit or did not parse. */
+const SHORT_ANSWER = { maxFindings: 1, maxMessageChars: 80, maxReplacementChars: 80 } as const;
 
 export const SYSTEM_PROMPT = [
   'You are a meticulous code reviewer. You are shown a change to one file: numbered lines of the new file,',
@@ -141,6 +144,7 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
   const instructionTokens = await backend.countTokens(reviewMessages({ path: '', text: '', tokens: 0, shownLines: [], changed: [] }).map((m) => m.content).join('\n'));
   const budgetTokens = options.budgetTokens ?? codeBudget(await backend.info(), options.maxTokens, instructionTokens);
   const count = (text: string) => backend.countTokens(text);
+  const tolerance = options.tolerance ?? 3;
 
   for (const [fileIndex, file] of review.entries()) {
     if (signal?.aborted) {
@@ -157,11 +161,25 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
       for (const [i, chunk] of chunks.entries()) {
         signal?.throwIfAborted();
         options.onProgress?.({ file: file.path, fileIndex, fileCount: review.length, request: i, requestCount: chunks.length });
-        const schemaOptions: SchemaOptions = { ...DEFAULT_LIMITS, ...options.schemaLimits, files: [file.path], lines: chunk.shownLines };
-        const answer = await backend.generateStructured(
-          { messages: reviewMessages(chunk), schema: findingsSchema(schemaOptions), maxTokens: options.maxTokens, temperature: options.temperature ?? 0, seed: options.seed },
-          { signal },
-        );
+        // The grammar lets the model cite only lines it was shown that are on (or near) the change.
+        const citable = chunk.shownLines.filter((n) => chunk.changed.some((r) => n >= r.start - tolerance && n <= r.end + tolerance));
+        if (citable.length === 0) continue;
+        let schemaOptions: SchemaOptions = { ...DEFAULT_LIMITS, ...options.schemaLimits, files: [file.path], lines: citable };
+        const ask = () =>
+          backend.generateStructured(
+            { messages: reviewMessages(chunk), schema: findingsSchema(schemaOptions), maxTokens: options.maxTokens, temperature: options.temperature ?? 0, seed: options.seed },
+            { signal },
+          );
+        let answer: StructuredResult;
+        try {
+          answer = await ask();
+        } catch (err) {
+          if (signal?.aborted || (err instanceof EngineError && (FATAL.has(err.code) || err.code === 'CANCELLED'))) throw err;
+          // Most often an answer cut off at maxTokens: ask once more for one short finding.
+          log.warn(`${file.path}: ${err instanceof Error ? err.message : String(err)}; asking again for a shorter answer`);
+          schemaOptions = { ...schemaOptions, ...SHORT_ANSWER };
+          answer = await ask();
+        }
         signal?.throwIfAborted();
         result.requests++;
         result.promptTokens += answer.stats.promptTokens;
@@ -173,7 +191,7 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
           path: file.path,
           changed: chunk.changed,
           lineCount,
-          tolerance: options.tolerance ?? 3,
+          tolerance,
           mapLine,
           outside: options.outside ?? 'drop',
         });
