@@ -1,10 +1,13 @@
-// Does a LoRA adapter GGUF fit a base model? Read from both files' GGUF headers (node-llama-cpp's
-// readGgufFileInfo reads only the header, not the weights), because llama.cpp itself only logs the
-// reason natively and throws "Failed to initialize LoRA adapter". Every refusal says why in words.
+// What the adapter picker shows about a LoRA adapter GGUF: its own header (an adapter? LoRA? rank,
+// targets), whether the file is complete (a truncated copy is named as such), and whether it fits
+// the loaded base model — the shape comparison itself is the engine's (engine/adapterValidation.ts),
+// so the picker and the engine refuse the same files for the same reasons.
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 
 import type { GgufFileInfo, GgufTensorInfo } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+
+import { compareAdapter } from '../engine/adapterValidation';
 
 export interface AdapterInfo {
   name?: string;
@@ -148,49 +151,23 @@ export async function inspectAdapter(adapterPath: string): Promise<AdapterValida
 }
 
 /**
- * Checks that an adapter fits a base model: same architecture, and for every `<t>.lora_a` [n_in, r]
- * and `<t>.lora_b` [r, n_out] the base has tensor `<t>` of shape [n_in, n_out].
+ * Checks that an adapter fits a base model: the engine's comparison (same architecture, and for
+ * every `<t>.lora_a` [n_in, r] / `<t>.lora_b` [r, n_out] a base tensor `<t>` of [n_in, n_out]),
+ * after both headers were read and checked for truncation, with the file names in the reason.
  */
 export async function validateAdapter(adapterPath: string, baseModelPath: string): Promise<AdapterValidation> {
   const own = await inspectAdapter(adapterPath);
   if (!own.ok) return own;
-  const adapter = own.adapter;
   const name = basename(adapterPath);
   const baseName = basename(baseModelPath);
+  let adapterInfo: GgufFileInfo;
   let base: GgufFileInfo;
   try {
-    base = await readGgufHeader(baseModelPath);
+    [adapterInfo, base] = await Promise.all([readGgufHeader(adapterPath), readGgufHeader(baseModelPath)]);
   } catch (error) {
-    return { ok: false, adapter, reason: `The base model cannot be read: ${(error as Error).message}` };
+    return { ok: false, adapter: own.adapter, reason: `The base model cannot be read: ${(error as Error).message}` };
   }
-  const baseArchitecture = metadataValue(base, 'general.architecture');
-  if (adapter.architecture !== baseArchitecture) {
-    return {
-      ok: false,
-      adapter,
-      reason: `${name} was made for the "${adapter.architecture ?? 'unknown'}" architecture but ${baseName} is "${String(baseArchitecture)}".`,
-    };
-  }
-  const baseTensors = new Map((base.tensorInfo ?? []).map((t) => [t.name, dims(t)]));
-  const info = await readGgufHeader(adapterPath);
-  const byName = new Map((info.tensorInfo ?? []).map((t) => [t.name, dims(t)]));
-  const problems: string[] = [];
-  for (const target of adapter.targets) {
-    const [nIn, rank] = byName.get(`${target}.lora_a`)!;
-    const [, nOut] = byName.get(`${target}.lora_b`)!;
-    const baseDims = baseTensors.get(target);
-    if (!baseDims) problems.push(`${target} does not exist in the base model`);
-    else if (baseDims[0] !== nIn || baseDims[1] !== nOut) {
-      problems.push(`${target} is ${baseDims[0]}×${baseDims[1]} in the base model but the adapter maps ${nIn}→${nOut} (rank ${rank})`);
-    }
-  }
-  if (problems.length > 0) {
-    const more = problems.length > 2 ? ` and ${problems.length - 2} more` : '';
-    return {
-      ok: false,
-      adapter,
-      reason: `${name} does not fit ${baseName} — it was made for a model of another size: ${problems.slice(0, 2).join('; ')}${more}.`,
-    };
-  }
-  return { ok: true, adapter };
+  const result = compareAdapter(adapterInfo, base);
+  if (!result.ok) return { ok: false, adapter: own.adapter, reason: `${name} does not fit ${baseName}: ${result.reason}.` };
+  return { ok: true, adapter: own.adapter };
 }
