@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 
 import { BackendHost } from './backend';
+import { registerChat } from './chat';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
@@ -32,7 +33,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     extension.subscriptions.push(
       registerCompletion(ctx),
       registerReview(ctx),
-      registerPlaceholderChat(ctx),
+      registerChat(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {
@@ -48,12 +49,3 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
 }
 
 export function deactivate(): void {}
-
-function registerPlaceholderChat(_ctx: EnclaveContext): vscode.Disposable {
-  return vscode.window.registerWebviewViewProvider('enclave.chat', {
-    resolveWebviewView(view) {
-      view.webview.options = { enableScripts: false };
-      view.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none';"></head><body><p>Enclave chat is coming.</p></body></html>`;
-    },
-  });
-}

@@ -55,16 +55,19 @@ export class ChatController {
   private autoDismissed = false;
   private explicit: PendingAttachment[] = [];
   private active: ActiveReply | undefined;
+  private sending = false;
   private readonly tokenCounts = new LRUCache<string, number>({ max: 2_000 });
   private readonly now: () => number;
+  private restoring: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ChatControllerOptions) {
     this.now = options.now ?? Date.now;
     this.conversation = this.emptyConversation();
   }
 
+  /** A question is being sent or answered. */
   get busy(): boolean {
-    return this.active !== undefined;
+    return this.active !== undefined || this.sending;
   }
 
   get current(): Readonly<Conversation> {
@@ -81,13 +84,20 @@ export class ChatController {
   }
 
   /** Opens the most recent conversation, so a reloaded window shows where the user left off. */
-  async restore(): Promise<void> {
-    const [latest] = await this.options.store.list();
-    const conversation = latest && (await this.options.store.load(latest.id));
-    if (conversation) this.conversation = conversation;
+  restore(): Promise<void> {
+    this.restoring = (async () => {
+      const [latest] = await this.options.store.list();
+      const conversation = latest && (await this.options.store.load(latest.id));
+      if (conversation && this.conversation.messages.length === 0) this.conversation = conversation;
+    })().catch((err: unknown) => {
+      this.options.logger.error(err instanceof Error ? err : String(err));
+      this.post({ type: 'notice', level: 'error', text: `The chat history could not be read: ${err instanceof Error ? err.message : String(err)}` });
+    });
+    return this.restoring;
   }
 
   async state(): Promise<HostMessage> {
+    await this.restoring;
     return {
       type: 'state',
       conversation: this.conversationView(),
@@ -146,34 +156,41 @@ export class ChatController {
    * the selection they were run on). Resolves when the reply has ended.
    */
   async send(text: string, attachments?: PendingAttachment[]): Promise<void> {
-    if (this.active) {
+    if (this.busy) {
       this.post({ type: 'notice', level: 'warning', text: 'Wait for the reply to finish, or press Stop.' });
       return;
     }
-    const pending = attachments ?? [...(this.auto && !this.autoDismissed ? [this.auto] : []), ...this.explicit];
-    const resolved: StoredAttachment[] = [];
-    for (const p of pending) {
-      try {
-        const a = await p.resolve();
-        if (a) resolved.push(a);
-      } catch (err) {
-        this.options.logger.warn(`attachment ${p.view.label} could not be read: ${err instanceof Error ? err.message : String(err)}`);
-        this.post({ type: 'notice', level: 'warning', text: `${p.view.label} could not be read and was not attached.` });
+    this.sending = true;
+    let conversation: Conversation;
+    try {
+      await this.restoring;
+      const pending = attachments ?? [...(this.auto && !this.autoDismissed ? [this.auto] : []), ...this.explicit];
+      const resolved: StoredAttachment[] = [];
+      for (const p of pending) {
+        try {
+          const a = await p.resolve();
+          if (a) resolved.push(a);
+        } catch (err) {
+          this.options.logger.warn(`attachment ${p.view.label} could not be read: ${err instanceof Error ? err.message : String(err)}`);
+          this.post({ type: 'notice', level: 'warning', text: `${p.view.label} could not be read and was not attached.` });
+        }
       }
+      if (text.trim() === '' && resolved.length === 0) return;
+      if (!attachments) {
+        this.explicit = [];
+        this.autoDismissed = false;
+        this.postAttachments();
+      }
+      conversation = this.conversation;
+      const user: StoredMessage = { id: newId(this.now()), role: 'user', content: text, time: this.now() };
+      if (resolved.length > 0) user.attachments = resolved;
+      conversation.messages.push(user);
+      if (conversation.messages.length === 1) conversation.title = titleFor(conversation);
+      conversation.updated = this.now();
+      this.post({ type: 'message', message: messageView(user) });
+    } finally {
+      this.sending = false;
     }
-    if (text.trim() === '' && resolved.length === 0) return;
-    if (!attachments) {
-      this.explicit = [];
-      this.autoDismissed = false;
-      this.postAttachments();
-    }
-    const conversation = this.conversation;
-    const user: StoredMessage = { id: newId(this.now()), role: 'user', content: text, time: this.now() };
-    if (resolved.length > 0) user.attachments = resolved;
-    conversation.messages.push(user);
-    if (conversation.messages.length === 1) conversation.title = titleFor(conversation);
-    conversation.updated = this.now();
-    this.post({ type: 'message', message: messageView(user) });
     await this.reply(conversation);
   }
 
@@ -282,7 +299,7 @@ export class ChatController {
 
   /** Answers the last question again, replacing the reply to it. */
   async regenerate(): Promise<void> {
-    if (this.active) return;
+    if (this.busy) return;
     const conversation = this.conversation;
     while (conversation.messages.at(-1)?.role === 'assistant') conversation.messages.pop();
     if (conversation.messages.length === 0) return;
