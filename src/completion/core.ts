@@ -225,8 +225,12 @@ export class CompletionCore {
             { signal: controller.signal },
           );
         } catch (err) {
-          outcome.modelMs += performance.now() - callStarted;
-          if (controller.signal.aborted) return finish('cancelled');
+          const elapsed = performance.now() - callStarted;
+          outcome.modelMs += elapsed;
+          if (controller.signal.aborted) {
+            this.debounce.recordAtLeast(elapsed);
+            return finish('cancelled');
+          }
           const message = err instanceof Error ? err.message : String(err);
           this.log.warn(`completion failed: ${message}`);
           this.options.onEvent?.({ kind: 'error', message });

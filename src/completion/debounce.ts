@@ -35,6 +35,14 @@ export class AdaptiveDebounce {
     this.average = this.average === undefined ? latencyMs : this.average * 0.7 + latencyMs * 0.3;
   }
 
+  /**
+   * A request cancelled after `elapsedMs` took at least that long. On a machine too slow for the
+   * typing speed no request ever finishes; this still lets the delay grow.
+   */
+  recordAtLeast(elapsedMs: number): void {
+    if (this.average === undefined || elapsedMs > this.average) this.record(elapsedMs);
+  }
+
   get latencyMs(): number | undefined {
     return this.average;
   }

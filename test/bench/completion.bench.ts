@@ -103,7 +103,9 @@ async function trace(runtime: EngineRuntime, file: SourceFile, mode: 'real' | 'a
   const match = file.startAt.exec(original);
   if (!match) throw new Error(`${file.name}: start line not found`);
   const start = match.index + match[0].length + 1;
-  const target = original.slice(start, start + charsPerTrace * 3);
+  // The typed region ends at a line end, so the text after it starts on a line of its own.
+  const end = original.indexOf('\n', start + charsPerTrace * 3);
+  const target = original.slice(start, end === -1 ? original.length : end);
   const after = original.slice(start + target.length);
   const before = original.slice(0, start);
 

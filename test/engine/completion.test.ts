@@ -1,4 +1,5 @@
-// The completion core against the real engine (node-llama-cpp on the generated fixture model):
+// The completion core against the real engine (the engine process, node-llama-cpp on the generated
+// fixture model, over JSON-RPC):
 // the prompt it builds is one the engine evaluates incrementally, cancellation leaves nothing
 // behind, and the cache answers without the model. Random weights: no assertions on wording.
 import assert from 'node:assert/strict';
@@ -7,33 +8,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { CompletionCore, defaultCompletionSettings, type CompletionRequest } from '../../src/completion/core';
-import { EngineRuntime } from '../../src/engine/runtime';
-import type { Backend, EngineSettings } from '../../src/engine/protocol';
-import { ensureFixtures, type FixturePaths } from '../fixtures/generate';
-
-/** The in-process engine as a Backend (what the engine process serves over IPC). */
-function asBackend(runtime: EngineRuntime): Backend {
-  return {
-    kind: 'local',
-    info: () => runtime.info(),
-    completeFim: (r, o) => runtime.completeFim(r, o),
-    chat: (r, o) => runtime.chat(r, o),
-    generateStructured: (r, o) => runtime.generateStructured(r, o),
-    countTokens: (t) => runtime.countTokens(t),
-    setAdapters: (a) => runtime.setAdapters(a),
-    metrics: () => runtime.metrics(),
-    onState: () => () => {},
-    dispose: () => runtime.dispose(),
-  };
-}
-
-function engineSettings(modelPath: string): EngineSettings {
-  return { modelPath, speculative: 'off', contextSize: 4096, sequences: 2, threads: 0, batchSize: 512, gpu: 'cpu', adapters: [] };
-}
+import { EngineClient } from '../../src/engine/client';
+import type { Backend } from '../../src/engine/protocol';
+import { nullLogger } from '../../src/logger';
+import type { FixturePaths } from '../fixtures/generate';
+import { buildBundles, fixtures, settingsFor, workerPath } from './helpers';
 
 let paths: FixturePaths;
-let runtime: EngineRuntime;
-let backend: Backend;
+let backend: EngineClient;
 // A real source file nobody here wrote.
 let source: string;
 
@@ -48,15 +30,15 @@ function at(text: string, offset: number, trigger: CompletionRequest['trigger'] 
 }
 
 before(async () => {
-  paths = await ensureFixtures();
-  runtime = await EngineRuntime.load(engineSettings(paths.model));
-  backend = asBackend(runtime);
+  buildBundles();
+  paths = await fixtures();
+  backend = new EngineClient(settingsFor(paths, { contextSize: 4096, sequences: 2, batchSize: 512 }), nullLogger, { workerPath });
   const full = await readFile(join(__dirname, '..', '..', 'node_modules', 'lru-cache', 'dist', 'commonjs', 'index.js'), 'utf8');
   source = full.slice(0, 6000);
 });
 
 after(async () => {
-  await runtime?.dispose();
+  await backend?.dispose();
 });
 
 test('the next keystroke re-evaluates only the tail of the prompt (KV reuse)', async () => {
@@ -86,20 +68,33 @@ test('the next keystroke re-evaluates only the tail of the prompt (KV reuse)', a
 });
 
 test('a cancelled request leaves no completion, and the next one still works', async () => {
-  const core = newCore();
+  const controller = new AbortController();
+  // Cancel once the engine call is under way (as a keystroke does while the model is generating).
+  const core = new CompletionCore({
+    backend: () => backend,
+    settings: () => ({ ...settings, maxTokens: 64 }),
+    prefetchAccepted: false,
+    onEvent: (event) => {
+      if (event.kind === 'generating') setTimeout(() => controller.abort(), 5);
+    },
+  });
   const offset = source.indexOf('\n', 4000) + 1;
   const text = source.slice(0, offset) + '\n' + source.slice(offset);
   const cancelledBefore = (await backend.metrics()).cancelled;
-  const controller = new AbortController();
-  const pending = core.provide(at(text, offset, 'manual'), controller.signal);
-  setTimeout(() => controller.abort(), 1);
-  const outcome = await pending;
+  const outcome = await core.provide(at(text, offset, 'manual'), controller.signal);
   assert.equal(outcome.source, 'cancelled');
+  assert.equal(outcome.modelCalls, 1, 'cancelled during the engine call');
   assert.deepEqual(outcome.items, []);
   assert.equal(core.cache.size, 0, 'nothing cached from a cancelled request');
-  assert.ok((await backend.metrics()).cancelled > cancelledBefore || outcome.modelCalls === 0 || outcome.stats === undefined);
+  // The engine learns of the cancellation over IPC a moment after the client gave up on the call.
+  let cancelled = cancelledBefore;
+  for (let i = 0; i < 40 && cancelled === cancelledBefore; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    cancelled = (await backend.metrics()).cancelled;
+  }
+  assert.equal(cancelled, cancelledBefore + 1, 'the engine stopped the request');
 
-  const again = await core.provide(at(text, offset));
+  const again = await newCore().provide(at(text, offset));
   assert.equal(again.source, 'model');
 });
 
@@ -125,9 +120,9 @@ test('typing along a suggestion and accepting it are answered without the model'
 });
 
 test('a model without FIM tokens gives a clear error instead of a completion', async () => {
-  const noFim = await EngineRuntime.load({ ...engineSettings(paths.noFim), contextSize: 512, sequences: 2 });
+  const noFim: Backend = new EngineClient(settingsFor(paths, { modelPath: paths.noFim, contextSize: 512, sequences: 2 }), nullLogger, { workerPath });
   try {
-    const core = new CompletionCore({ backend: () => asBackend(noFim), settings: () => settings });
+    const core = new CompletionCore({ backend: () => noFim, settings: () => settings });
     const outcome = await core.provide(at('const x = ', 10));
     assert.equal(outcome.source, 'error');
     assert.match(outcome.error ?? '', /fill-in-the-middle/);

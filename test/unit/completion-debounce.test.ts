@@ -44,3 +44,13 @@ test('sleep resolves false as soon as the signal aborts', async () => {
   assert.equal(await sleep(1), true);
   assert.equal(await sleep(10, AbortSignal.abort()), false);
 });
+
+test('a cancelled request counts as a lower bound of the latency', () => {
+  const debounce = new AdaptiveDebounce({ factor: 0.5, maxMs: 500 });
+  debounce.recordAtLeast(300);
+  assert.equal(debounce.delayMs(), 150);
+  debounce.recordAtLeast(50); // shorter than what is known: no news
+  assert.equal(debounce.delayMs(), 150);
+  debounce.recordAtLeast(600); // 300·0.7 + 600·0.3 = 390
+  assert.equal(debounce.delayMs(), 195);
+});
