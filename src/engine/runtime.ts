@@ -88,6 +88,11 @@ interface GreedyOutcome {
   stopReason: RequestStats['stopReason'];
 }
 
+interface SchemaGrammar {
+  sampling: LlamaGrammar;
+  parse(text: string): unknown;
+}
+
 const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
 const greedyNext = { generateNext: { token: true } } as const;
 
@@ -98,7 +103,7 @@ export class EngineRuntime {
   private context!: LlamaContext;
   private draftContext?: LlamaContext;
   private adapters: AdapterSpec[] = [];
-  private readonly grammars = new Map<string, LlamaGrammar>();
+  private readonly grammars = new Map<string, SchemaGrammar>();
   private readonly counters: EngineMetrics = {
     requests: 0,
     cancelled: 0,
@@ -289,7 +294,7 @@ export class EngineRuntime {
         maxTokens: request.maxTokens,
         temperature: request.temperature ?? 0,
         seed: request.seed,
-        grammar,
+        grammar: grammar.sampling,
         signal,
         onText: options.onText,
       });
@@ -300,7 +305,7 @@ export class EngineRuntime {
       } catch (err) {
         throw new EngineError(
           'INTERNAL',
-          `Structured output did not parse (${out.stats.stopReason === 'maxTokens' ? `cut off at maxTokens ${request.maxTokens}` : errorMessage(err)}).`,
+          `Structured output did not parse: ${JSON.stringify(out.text.slice(0, 200))} (${out.stats.stopReason === 'maxTokens' ? `cut off at maxTokens ${request.maxTokens}` : errorMessage(err)}).`,
         );
       }
       return { ...out, value };
@@ -399,19 +404,24 @@ export class EngineRuntime {
     return mode;
   }
 
-  private async grammarFor(schema: object): Promise<LlamaGrammar & { parse(text: string): unknown }> {
+  private async grammarFor(schema: object): Promise<SchemaGrammar> {
     const key = JSON.stringify(schema);
     let grammar = this.grammars.get(key);
     if (!grammar) {
       try {
-        grammar = await this.llama.createGrammarForJsonSchema(schema as never);
+        const schemaGrammar = (await this.llama.createGrammarForJsonSchema(schema as never)) as LlamaGrammar & { parse(text: string): unknown };
+        // node-llama-cpp's number rules allow exponents of up to 16 digits, so an "integer" can come
+        // out as 5E955 (Infinity) and fail its own validation: sample with sane number rules.
+        const text = saneNumberRules(schemaGrammar.grammar);
+        const sampling = text === schemaGrammar.grammar ? schemaGrammar : await this.llama.createGrammar({ grammar: text });
+        grammar = { sampling, parse: (json) => schemaGrammar.parse(json) };
       } catch (err) {
         throw new EngineError('BAD_REQUEST', `The JSON schema is not supported: ${errorMessage(err)}`);
       }
       if (this.grammars.size > 32) this.grammars.clear();
       this.grammars.set(key, grammar);
     }
-    return grammar as LlamaGrammar & { parse(text: string): unknown };
+    return grammar;
   }
 
   // ------------------------------------------------------------------ FIM: own greedy loop
@@ -692,6 +702,19 @@ export function lookupDraft(tokens: readonly Token[], k: number, maxNgram = 4, m
     }
   }
   return [];
+}
+
+/** Integers without exponents; other numbers with exponents of at most two digits. */
+export function saneNumberRules(grammar: string): string {
+  const exponent = ' ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
+  return grammar
+    .split('\n')
+    .map((line) => {
+      if (!line.includes(exponent)) return line;
+      if (line.startsWith('integer-number-rule ::=')) return line.replace(exponent, '');
+      return line.replace(exponent, ' ([eE] [-+]? [0-9]{1,2})?');
+    })
+    .join('\n');
 }
 
 /** Characters at the end of `text` that could be the start of a stop string. */

@@ -1,0 +1,287 @@
+// The engine runtime in-process on the generated fixture models: speculative equivalence, KV
+// reuse, the LRU prompt cache, cancellation, structured output, LoRA switching, load errors.
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { EngineError, type FimRequest } from '../../src/engine/protocol';
+import { EngineRuntime } from '../../src/engine/runtime';
+import type { FixturePaths } from '../fixtures/generate';
+import { fimPrompt, fixtures, repetitiveCode, samplePrefixes, settingsFor } from './helpers';
+
+let paths: FixturePaths;
+let runtime: EngineRuntime;
+let tmp: string;
+
+before(async () => {
+  paths = await fixtures();
+  tmp = await mkdtemp(join(tmpdir(), 'enclave-engine-'));
+  runtime = await EngineRuntime.load(settingsFor(paths, { draftModelPath: paths.draft, speculative: 'auto', sequences: 4 }));
+});
+
+after(async () => {
+  await runtime?.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function fim(documentKey: string, prompt: string, extra: Partial<FimRequest> = {}): FimRequest {
+  return { documentKey, prompt, maxTokens: 24, ...extra };
+}
+
+describe('speculative decoding', () => {
+  it('draft model and prompt lookup give token-for-token the same greedy output as plain decoding', async () => {
+    let drafted = 0;
+    let accepted = 0;
+    for (const [i, prefix] of samplePrefixes.entries()) {
+      const prompt = fimPrompt(prefix, '\n}\n');
+      const plain = await runtime.completeFim(fim(`plain-${i}`, prompt, { speculative: 'off', maxTokens: 40 }));
+      for (const mode of ['draft', 'lookup'] as const) {
+        const spec = await runtime.completeFim(fim(`${mode}-${i}`, prompt, { speculative: mode, maxTokens: 40 }));
+        assert.equal(spec.text, plain.text, `${mode} on prompt ${i}`);
+        assert.equal(spec.stats.generatedTokens, plain.stats.generatedTokens);
+        assert.equal(spec.stats.stopReason, plain.stats.stopReason);
+        assert.ok(spec.stats.draft, 'draft stats are reported');
+        drafted += spec.stats.draft.accepted + spec.stats.draft.rejected;
+        accepted += spec.stats.draft.accepted;
+      }
+    }
+    assert.ok(drafted > 0, 'tokens were drafted and verified');
+    const metrics = await runtime.metrics();
+    assert.equal(metrics.draftAccepted, accepted);
+  });
+
+  it('prompt lookup drafts from an earlier occurrence of the prompt\'s end and stays identical', async () => {
+    // The prompt's last tokens (<|fim_suffix|><|fim_middle|>) occur earlier, followed by the
+    // model's own greedy output there: lookup proposes that continuation.
+    const base = fimPrompt(repetitiveCode(2), '');
+    const first = await runtime.completeFim(fim('echo', base, { speculative: 'off', maxTokens: 16 }));
+    const echo = base + first.text + '<|file_sep|>' + base;
+    const plain = await runtime.completeFim(fim('echo-plain', echo, { speculative: 'off', maxTokens: 16 }));
+    const lookup = await runtime.completeFim(fim('echo-lookup', echo, { speculative: 'lookup', maxTokens: 16 }));
+    assert.equal(lookup.text, plain.text);
+    assert.ok((lookup.stats.draft?.accepted ?? 0) + (lookup.stats.draft?.rejected ?? 0) > 0, 'lookup drafted');
+  });
+});
+
+describe('KV reuse (the LRU prompt cache)', () => {
+  it('a request that extends the previous prompt evaluates only the new tokens', async () => {
+    const prompt = fimPrompt(samplePrefixes[0], '\n}\n');
+    const first = await runtime.completeFim(fim('kv-doc', prompt, { maxTokens: 8 }));
+    assert.equal(first.stats.reusedTokens + first.stats.evaluatedTokens, first.stats.promptTokens);
+
+    // A special token starts the extension, so the old prompt's tokens stay a prefix.
+    const extended = prompt + '<|file_sep|>more text after the old prompt';
+    const second = await runtime.completeFim(fim('kv-doc', extended, { maxTokens: 8 }));
+    const newTokens = (await runtime.countTokens(extended)) - (await runtime.countTokens(prompt));
+    assert.equal(second.stats.evaluatedTokens, newTokens);
+    assert.equal(second.stats.reusedTokens, first.stats.promptTokens);
+
+    const repeat = await runtime.completeFim(fim('kv-doc', extended, { maxTokens: 8 }));
+    assert.equal(repeat.stats.evaluatedTokens, 1, 'an identical prompt re-evaluates only its last token');
+    assert.equal(repeat.text, second.text);
+  });
+
+  it('typing in the prefix re-evaluates from the change, not the whole prompt', async () => {
+    const suffix = '\n}\n'.repeat(20);
+    let prefix = repetitiveCode(4);
+    const cold = await runtime.completeFim(fim('typing', fimPrompt(prefix, suffix), { maxTokens: 4 }));
+    for (const ch of 'const x') {
+      prefix += ch;
+      const warm = await runtime.completeFim(fim('typing', fimPrompt(prefix, suffix), { maxTokens: 4 }));
+      assert.ok(warm.stats.evaluatedTokens < cold.stats.promptTokens * 0.2, `evaluated ${warm.stats.evaluatedTokens} of ${warm.stats.promptTokens}`);
+      assert.ok(warm.stats.reusedTokens > 0);
+    }
+  });
+
+  it('the least recently used document is evicted, and returning to it re-evaluates', async () => {
+    const before = (await runtime.metrics()).sequenceEvictions;
+    const prompts = ['a', 'b', 'c', 'd', 'e'].map((d) => [d, fimPrompt(`// file ${d}\n${samplePrefixes[1]}`, '\n')] as const);
+    for (const [doc, prompt] of prompts.slice(0, 4)) await runtime.completeFim(fim(`lru-${doc}`, prompt, { maxTokens: 2 }));
+    const warmA = await runtime.completeFim(fim('lru-a', prompts[0][1], { maxTokens: 2 }));
+    assert.equal(warmA.stats.evaluatedTokens, 1, 'still cached');
+    await runtime.completeFim(fim('lru-e', prompts[4][1], { maxTokens: 2 })); // evicts b, the least recent
+    const warmC = await runtime.completeFim(fim('lru-c', prompts[2][1], { maxTokens: 2 }));
+    assert.equal(warmC.stats.evaluatedTokens, 1);
+    const coldB = await runtime.completeFim(fim('lru-b', prompts[1][1], { maxTokens: 2 }));
+    assert.ok(coldB.stats.evaluatedTokens > 1, 'b was evicted and its prompt is evaluated again');
+    assert.ok((await runtime.metrics()).sequenceEvictions >= before + 2);
+  });
+});
+
+describe('cancellation', () => {
+  it('stops a long generation within a bound and leaks no output after the abort', async () => {
+    for (const mode of ['off', 'draft'] as const) {
+      const controller = new AbortController();
+      const chunks: string[] = [];
+      let abortedAt = 0;
+      let afterAbort = 0;
+      const request = runtime.completeFim(fim(`cancel-${mode}`, fimPrompt(samplePrefixes[2], ''), { maxTokens: 4000, speculative: mode }), {
+        signal: controller.signal,
+        onText: (chunk) => {
+          chunks.push(chunk);
+          if (abortedAt) afterAbort++;
+          if (chunks.length === 5) {
+            abortedAt = performance.now();
+            controller.abort();
+          }
+        },
+      });
+      await assert.rejects(request, (err: EngineError) => err.code === 'CANCELLED');
+      const stoppedMs = performance.now() - abortedAt;
+      assert.ok(abortedAt > 0, 'generation streamed before the abort');
+      assert.equal(afterAbort, 0, 'no chunk after the abort');
+      assert.ok(stoppedMs < 500, `stopped ${Math.round(stoppedMs)} ms after the abort`);
+    }
+    const next = await runtime.completeFim(fim('cancel-off', fimPrompt(samplePrefixes[2], ''), { maxTokens: 4 }));
+    assert.equal(next.stats.generatedTokens, 4, 'the engine keeps working after a cancel');
+  });
+
+  it('streams chat text that adds up to the result, and cancels chat', async () => {
+    let streamed = '';
+    const result = await runtime.chat({ messages: [{ role: 'user', content: 'Say hi' }], maxTokens: 12 }, { onText: (c) => (streamed += c) });
+    assert.equal(streamed, result.text);
+    assert.ok(result.stats.generatedTokens > 0 && result.stats.promptTokens > 0);
+
+    const controller = new AbortController();
+    const chunks: string[] = [];
+    const request = runtime.chat({ messages: [{ role: 'user', content: 'Write a long story' }], maxTokens: 2000 }, {
+      signal: controller.signal,
+      onText: (c) => {
+        chunks.push(c);
+        if (chunks.length === 3) controller.abort();
+      },
+    });
+    await assert.rejects(request, (err: EngineError) => err.code === 'CANCELLED');
+    assert.equal(chunks.length, 3);
+  });
+});
+
+describe('structured output', () => {
+  it('always parses and matches the schema, over many seeds', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        severity: { enum: ['info', 'warning', 'error'] },
+        line: { type: 'integer' },
+        fixable: { type: 'boolean' },
+      },
+      required: ['severity', 'line', 'fixable'],
+    } as const;
+    for (let seed = 1; seed <= 8; seed++) {
+      const result = await runtime.generateStructured({
+        messages: [{ role: 'user', content: 'Review this code: let x = 1' }],
+        schema,
+        maxTokens: 80,
+        temperature: 1,
+        seed,
+      });
+      const value = JSON.parse(result.text) as Record<string, unknown>;
+      assert.deepEqual(result.value, value);
+      assert.ok(['info', 'warning', 'error'].includes(value.severity as string), result.text);
+      assert.ok(Number.isInteger(value.line), result.text);
+      assert.equal(typeof value.fixable, 'boolean');
+    }
+  });
+});
+
+describe('scheduling', () => {
+  it('concurrent completion, chat and structured requests all finish, the completion first', async () => {
+    const single = await EngineRuntime.load(settingsFor(paths, { sequences: 4 }), { parallel: 1 });
+    try {
+      const finished: string[] = [];
+      const note = <T>(name: string, p: Promise<T>) => p.then((v) => (finished.push(name), v));
+      const chat1 = note('chat', single.chat({ messages: [{ role: 'user', content: 'one' }], maxTokens: 24 }));
+      const structured = note('structured', single.generateStructured({ messages: [{ role: 'user', content: 'json' }], schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] }, maxTokens: 20 }));
+      const chat2 = note('chat2', single.chat({ messages: [{ role: 'user', content: 'two' }], maxTokens: 24 }));
+      const completion = note('completion', single.completeFim(fim('sched', fimPrompt('let a = ', ';'), { maxTokens: 8 })));
+      const results = await Promise.all([chat1, structured, chat2, completion]);
+      assert.equal(results.length, 4);
+      assert.equal(finished[0], 'chat', 'the chat that was already running finishes first');
+      assert.equal(finished[1], 'completion', `the queued completion goes before queued chat/review: ${finished}`);
+      assert.ok(results[3].stats.queuedMs >= 0);
+    } finally {
+      await single.dispose();
+    }
+  });
+});
+
+describe('LoRA adapters', () => {
+  it('switching adapters changes the output without reloading the model, and back restores it', async () => {
+    const prompt = fimPrompt(samplePrefixes[1], '\n');
+    const base = await runtime.completeFim(fim('lora', prompt, { maxTokens: 24 }));
+    const switched = await runtime.setAdapters([{ path: paths.loraA, scale: 1 }]);
+    assert.equal(switched.modelReloaded, false);
+    assert.ok(switched.switchMs >= 0);
+    assert.deepEqual((await runtime.info()).adapters, [{ path: paths.loraA, scale: 1 }]);
+    const withA = await runtime.completeFim(fim('lora', prompt, { maxTokens: 24 }));
+    assert.equal(withA.stats.reusedTokens, 0, 'the new context starts with empty sequences');
+    await runtime.setAdapters([{ path: paths.loraB, scale: 1 }]);
+    const withB = await runtime.completeFim(fim('lora', prompt, { maxTokens: 24 }));
+    assert.ok(withA.text !== base.text || withB.text !== base.text, 'an adapter changes the greedy output');
+    await runtime.setAdapters([]);
+    const again = await runtime.completeFim(fim('lora', prompt, { maxTokens: 24 }));
+    assert.equal(again.text, base.text);
+  });
+
+  it('refuses an adapter made for another model with ADAPTER_MISMATCH and the reason', async () => {
+    await assert.rejects(runtime.setAdapters([{ path: paths.loraMismatch, scale: 1 }]), (err: EngineError) => {
+      assert.equal(err.code, 'ADAPTER_MISMATCH');
+      assert.match(err.message, /lora-mismatch\.gguf/);
+      assert.match(err.message, /\[256, 256\]/, 'names the shapes');
+      return true;
+    });
+    await assert.rejects(runtime.setAdapters([{ path: paths.draft, scale: 1 }]), (err: EngineError) => err.code === 'ADAPTER_MISMATCH' && /adapter/.test(err.message));
+    assert.deepEqual((await runtime.info()).adapters, [], 'the previous adapters stay');
+  });
+});
+
+describe('loading', () => {
+  it('reports the model: name, architecture, FIM family, threads, layers', async () => {
+    const info = await runtime.info();
+    assert.equal(info.backend, 'local');
+    assert.equal(info.architecture, 'qwen2');
+    assert.equal(info.modelName, 'Enclave demo (random weights)');
+    assert.equal(info.fimFamily, 'qwen');
+    assert.equal(info.threads, 1);
+    assert.equal(info.gpu, 'cpu');
+    assert.ok(info.totalLayers >= 4);
+    assert.equal(info.contextSize, 2048);
+  });
+
+  it('fails with a code and the path for missing, non-GGUF and truncated files', async () => {
+    const missing = join(tmp, 'nope', 'model.gguf');
+    await assert.rejects(EngineRuntime.load(settingsFor(paths, { modelPath: missing })), (err: EngineError) => {
+      assert.equal(err.code, 'MODEL_NOT_FOUND');
+      assert.ok(err.message.includes(missing));
+      return true;
+    });
+    const text = join(tmp, 'notes.gguf');
+    await writeFile(text, 'this is not a model at all');
+    await assert.rejects(EngineRuntime.load(settingsFor(paths, { modelPath: text })), (err: EngineError) => err.code === 'MODEL_INVALID' && err.message.includes(text));
+    for (const keep of [1024, 20_000_000]) {
+      const truncated = join(tmp, `truncated-${keep}.gguf`);
+      await copyFile(paths.model, truncated);
+      const handle = await open(truncated, 'r+');
+      await handle.truncate(keep);
+      await handle.close();
+      await assert.rejects(EngineRuntime.load(settingsFor(paths, { modelPath: truncated })), (err: EngineError) => err.code === 'MODEL_INVALID' && err.message.includes(truncated));
+    }
+  });
+
+  it('refuses a draft model with another vocabulary, and FIM on a model without FIM tokens', async () => {
+    await assert.rejects(EngineRuntime.load(settingsFor(paths, { draftModelPath: paths.draftMismatch, speculative: 'draft' })), (err: EngineError) => {
+      assert.equal(err.code, 'DRAFT_MISMATCH');
+      assert.ok(err.message.includes(paths.draftMismatch));
+      return true;
+    });
+    const noFim = await EngineRuntime.load(settingsFor(paths, { modelPath: paths.noFim, sequences: 2 }));
+    try {
+      assert.equal((await noFim.info()).fimFamily, null);
+      await assert.rejects(noFim.completeFim(fim('x', fimPrompt('a', 'b'))), (err: EngineError) => err.code === 'NO_FIM');
+    } finally {
+      await noFim.dispose();
+    }
+  });
+});
