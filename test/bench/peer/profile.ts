@@ -1,0 +1,263 @@
+// Where Enclave's time goes per keystroke, measured in a side run of the engine in process
+// (EngineRuntime, the code the engine process runs) on the same trace, with timestamps around
+// node-llama-cpp's native calls: tokenize, batch decode (prompt vs one generated token), sampling
+// over the vocabulary, detokenize; the rest of the engine's time is its own JavaScript and event-loop
+// waits. The IPC hop and the core's own time come from the main run (enclaveBreakdownMs).
+// Variants try context options as they would be set in runtime.ts createContexts — injected here
+// through LlamaModel.prototype.createContext, nothing in src/ is changed.
+import { join } from 'node:path';
+
+import { CompletionCore, defaultCompletionSettings } from '../../../src/completion/core';
+import type { Backend, EngineSettings } from '../../../src/engine/protocol';
+import { EngineRuntime, loadNodeLlamaCpp } from '../../../src/engine/runtime';
+import { mean, percentile } from './stats';
+import { makeTrace, sourceFiles } from './traces';
+
+export interface ProfileOptions {
+  root: string;
+  modelPath: string;
+  binary: string;
+  keys: number;
+  nPredict: number;
+  context: number;
+  ubatch: number;
+}
+
+interface Counters {
+  tokenizeMs: number;
+  tokenizeCalls: number;
+  detokenizeMs: number;
+  detokenizeCalls: number;
+  promptDecodeMs: number;
+  promptDecodeCalls: number;
+  promptDecodeTokens: number;
+  tokenDecodeMs: number;
+  tokenDecodeCalls: number;
+  sampleMs: number;
+  sampleCalls: number;
+  eraseMs: number;
+}
+
+const zero = (): Counters => ({
+  tokenizeMs: 0,
+  tokenizeCalls: 0,
+  detokenizeMs: 0,
+  detokenizeCalls: 0,
+  promptDecodeMs: 0,
+  promptDecodeCalls: 0,
+  promptDecodeTokens: 0,
+  tokenDecodeMs: 0,
+  tokenDecodeCalls: 0,
+  sampleMs: 0,
+  sampleCalls: 0,
+  eraseMs: 0,
+});
+
+type AnyFn = (...a: unknown[]) => unknown;
+
+/** Replaces a method on one object (native objects' prototype methods are read-only: define, not assign). */
+function patch(target: Record<string, AnyFn>, name: string, wrap: (original: AnyFn) => AnyFn): void {
+  const original = (target[name] as AnyFn).bind(target);
+  Object.defineProperty(target, name, { value: wrap(original), configurable: true, writable: true });
+}
+
+/** Wraps the native calls of the runtime's context and model with timers (scratch instrumentation). */
+function instrument(runtime: EngineRuntime, c: Counters): void {
+  const internals = runtime as unknown as { context: { _ctx: Record<string, AnyFn> }; model: Record<string, AnyFn>; slots: Array<{ seq: Record<string, AnyFn> }> };
+  const addon = internals.context._ctx;
+  let batchTokens = 0;
+  patch(addon, 'initBatch', (initBatch) => (...a) => {
+    batchTokens = 0;
+    return initBatch(...a);
+  });
+  patch(addon, 'addToBatch', (addToBatch) => (...a) => {
+    batchTokens += (a[2] as Uint32Array).length;
+    return addToBatch(...a);
+  });
+  patch(addon, 'decodeBatch', (decodeBatch) => async (...a) => {
+    const tokens = batchTokens;
+    const started = performance.now();
+    try {
+      return await decodeBatch(...a);
+    } finally {
+      const ms = performance.now() - started;
+      if (tokens > 1) {
+        c.promptDecodeMs += ms;
+        c.promptDecodeCalls++;
+        c.promptDecodeTokens += tokens;
+      } else {
+        c.tokenDecodeMs += ms;
+        c.tokenDecodeCalls++;
+      }
+    }
+  });
+  patch(addon, 'sampleToken', (sampleToken) => async (...a) => {
+    const started = performance.now();
+    try {
+      return await sampleToken(...a);
+    } finally {
+      c.sampleMs += performance.now() - started;
+      c.sampleCalls++;
+    }
+  });
+  const model = internals.model;
+  patch(model, 'tokenize', (tokenize) => (...a) => {
+    const started = performance.now();
+    try {
+      return tokenize(...a);
+    } finally {
+      c.tokenizeMs += performance.now() - started;
+      c.tokenizeCalls++;
+    }
+  });
+  patch(model, 'detokenize', (detokenize) => (...a) => {
+    const started = performance.now();
+    try {
+      return detokenize(...a);
+    } finally {
+      c.detokenizeMs += performance.now() - started;
+      c.detokenizeCalls++;
+    }
+  });
+  for (const slot of internals.slots) {
+    patch(slot.seq, 'eraseContextTokenRanges', (erase) => async (...a) => {
+      const started = performance.now();
+      try {
+        return await erase(...a);
+      } finally {
+        c.eraseMs += performance.now() - started;
+      }
+    });
+  }
+}
+
+function asBackend(runtime: EngineRuntime): Backend {
+  return {
+    kind: 'local',
+    info: () => runtime.info(),
+    completeFim: (r, o) => runtime.completeFim(r, o),
+    chat: (r, o) => runtime.chat(r, o),
+    generateStructured: (r, o) => runtime.generateStructured(r, o),
+    countTokens: (t) => runtime.countTokens(t),
+    setAdapters: (a) => runtime.setAdapters(a),
+    metrics: () => runtime.metrics(),
+    onState: () => () => {},
+    dispose: () => runtime.dispose(),
+  };
+}
+
+interface Variant {
+  name: string;
+  fix: string;
+  context: Record<string, unknown>;
+}
+
+const variants: Variant[] = [
+  { name: 'as shipped', fix: '-', context: {} },
+  {
+    name: 'dispatch decodes at once',
+    fix: "runtime.ts createContexts: model.createContext({ ..., batching: { dispatchSchedule: (dispatch) => dispatch() } }) — node-llama-cpp's default 'nextCycle' waits a setImmediate before every decode, i.e. once per generated token",
+    context: { batching: { dispatchSchedule: (dispatch: () => void) => dispatch() } },
+  },
+  { name: 'flash attention on', fix: 'runtime.ts createContexts: model.createContext({ ..., flashAttention: true })', context: { flashAttention: true } },
+];
+
+async function runVariant(o: ProfileOptions, variant: Variant) {
+  const nlc = await loadNodeLlamaCpp();
+  const proto = nlc.LlamaModel.prototype as unknown as { createContext: (options: Record<string, unknown>) => unknown };
+  const original = proto.createContext;
+  proto.createContext = function (this: unknown, options: Record<string, unknown>) {
+    return original.call(this, { ...options, ...variant.context });
+  };
+  const settings: EngineSettings = { modelPath: o.modelPath, speculative: 'off', contextSize: o.context, sequences: 4, threads: 1, batchSize: o.ubatch, gpu: 'cpu', adapters: [] };
+  let runtime: EngineRuntime;
+  try {
+    runtime = await EngineRuntime.load(settings);
+  } finally {
+    proto.createContext = original;
+  }
+  const counters = zero();
+  try {
+    instrument(runtime, counters);
+    const backend = asBackend(runtime);
+    const completion = { ...defaultCompletionSettings, maxTokens: o.nPredict, maxTimeMs: 60_000, debounceMs: 0, extraContext: false, speculative: 'off' as const };
+    const core = new CompletionCore({ backend: () => backend, settings: () => completion, prefetchAccepted: false });
+    const file = sourceFiles(o.root)[0];
+    const trace = makeTrace(file, o.keys + 1);
+    const calls: Array<{ wallMs: number; engineMs: number; ttftMs: number; generated: number; evaluated: number; overheadMs: number }> = [];
+    let warm: Counters | undefined;
+    for (const [i, key] of trace.keystrokes.entries()) {
+      if (i === 1) warm = { ...counters };
+      const started = performance.now();
+      const outcome = await core.provide({ text: key.text, offset: key.offset, languageId: file.languageId, uri: trace.uri, path: file.name, trigger: 'automatic' });
+      const wallMs = performance.now() - started;
+      if (i > 0 && outcome.source === 'model' && outcome.stats) {
+        calls.push({ wallMs, engineMs: outcome.stats.totalMs, ttftMs: outcome.stats.timeToFirstTokenMs, generated: outcome.stats.generatedTokens, evaluated: outcome.stats.evaluatedTokens, overheadMs: outcome.overheadMs });
+      }
+    }
+    core.dispose();
+    // Per warm model call (the cold first keystroke left out).
+    const base = warm ?? zero();
+    const n = Math.max(1, calls.length);
+    const per = (k: keyof Counters) => (counters[k] - base[k]) / n;
+    const engineMs = mean(calls.map((c) => c.engineMs));
+    const nativeMs = per('tokenizeMs') + per('detokenizeMs') + per('promptDecodeMs') + per('tokenDecodeMs') + per('sampleMs') + per('eraseMs');
+    const generated = mean(calls.map((c) => c.generated));
+    return {
+      variant: variant.name,
+      fix: variant.fix,
+      modelCalls: calls.length,
+      perKeystroke: {
+        wallMedianMs: percentile(calls.map((c) => c.wallMs), 50),
+        wallP95Ms: percentile(calls.map((c) => c.wallMs), 95),
+        engineMeanMs: engineMs,
+        engineMedianMs: percentile(calls.map((c) => c.engineMs), 50),
+        coreOverheadMs: mean(calls.map((c) => c.overheadMs)),
+      },
+      perModelCallMs: {
+        tokenize: per('tokenizeMs'),
+        promptDecode: per('promptDecodeMs'),
+        promptDecodeTokens: per('promptDecodeTokens'),
+        eraseKv: per('eraseMs'),
+        tokenDecode: per('tokenDecodeMs'),
+        sampling: per('sampleMs'),
+        detokenize: per('detokenizeMs'),
+        engineJsAndWaits: engineMs - nativeMs,
+      },
+      perGeneratedToken: {
+        generated,
+        decodeMs: counters.tokenDecodeCalls > base.tokenDecodeCalls ? (counters.tokenDecodeMs - base.tokenDecodeMs) / (counters.tokenDecodeCalls - base.tokenDecodeCalls) : NaN,
+        sampleMs: counters.sampleCalls > base.sampleCalls ? (counters.sampleMs - base.sampleMs) / (counters.sampleCalls - base.sampleCalls) : NaN,
+        detokenizeCallsPerToken: generated > 0 ? per('detokenizeCalls') / generated : NaN,
+        engineMsAfterFirst: mean(calls.filter((c) => c.generated > 1).map((c) => (c.engineMs - c.ttftMs) / (c.generated - 1))),
+      },
+      evaluatedPerCall: mean(calls.map((c) => c.evaluated)),
+    };
+  } finally {
+    await runtime.dispose();
+  }
+}
+
+export async function profileEnclave(o: ProfileOptions) {
+  console.log(`profile: ${variants.length} variants × ${o.keys} keystrokes, engine in process with timers around native calls`);
+  const results = [];
+  for (const variant of variants) {
+    const r = await runVariant(o, variant);
+    results.push(r);
+    console.log(
+      `  ${variant.name.padEnd(26)} wall p50 ${r.perKeystroke.wallMedianMs.toFixed(1)} ms, engine ${r.perKeystroke.engineMeanMs.toFixed(1)} ms: ` +
+        Object.entries(r.perModelCallMs)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', '),
+    );
+  }
+  return {
+    method:
+      'EngineRuntime in this process (same code as the engine process), CompletionCore on top, the first trace file, one character per keystroke, ' +
+      `n_predict ${o.nPredict}, threads 1, debounce 0; timers wrap node-llama-cpp's native AddonContext.decodeBatch / sampleToken, LlamaModel.tokenize / detokenize and ` +
+      "eraseContextTokenRanges (instance-level wrappers in this process only). 'engineJsAndWaits' = engine total minus all wrapped calls: the runtime's and node-llama-cpp's JavaScript and event-loop waits. " +
+      'Variants inject context options through LlamaModel.prototype.createContext for the runtime load only.',
+    workerPath: join(o.root, 'dist', 'worker.js'),
+    variants: results,
+  };
+}
