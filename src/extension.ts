@@ -1,11 +1,13 @@
 import * as vscode from 'vscode';
 
+import { registerAdapters } from './adapters';
 import { BackendHost } from './backend';
 import { registerChat } from './chat';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
 import { Log } from './log';
+import { registerModels } from './models';
 import { registerReview } from './review';
 
 /** Enclave's public API (used by the in-host tests and by other extensions). */
@@ -33,6 +35,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     extension.subscriptions.push(
       registerCompletion(ctx),
       registerReview(ctx),
+      registerModels(ctx), registerAdapters(ctx),
       registerChat(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
