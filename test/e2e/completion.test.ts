@@ -1,0 +1,120 @@
+// Inline completions in the real workbench with the real engine on the fixture model (random
+// weights: the suggestions are nonsense, so the test checks mechanics — ghost text appears, Tab
+// inserts exactly it, Escape dismisses it, fast typing leaves no stale suggestion behind).
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { fixturePaths, launch, type Workbench } from './harness';
+
+const collapse = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/** Types one character at a time until a suggestion shows (random weights sometimes suggest nothing). */
+async function typeUntilGhost(wb: Workbench, chars: string, waitMs = 8_000): Promise<{ typed: string; ghost: string }> {
+  let typed = '';
+  for (const ch of chars) {
+    await wb.typeText(ch);
+    typed += ch;
+    const ghost = await wb.waitForGhostText(waitMs).catch(() => '');
+    if (ghost.trim()) return { typed, ghost };
+  }
+  throw new Error(`no suggestion after typing ${JSON.stringify(typed)}`);
+}
+
+async function save(wb: Workbench, file: string): Promise<string> {
+  await wb.press('Control+S');
+  await new Promise((r) => setTimeout(r, 800));
+  return readFileSync(join(wb.workspace, file), 'utf8');
+}
+
+test('inline completions from the real engine: ghost text, Tab, Escape, fast typing', async (t) => {
+  const fixtures = await fixturePaths();
+  const wb = await launch({
+    name: 'completion',
+    settings: {
+      'enclave.model.path': fixtures.model,
+      'enclave.engine.gpu': 'cpu',
+      'enclave.engine.contextSize': 2048,
+      'enclave.completion.maxTokens': 16,
+      'editor.inlineSuggest.enabled': true,
+      'editor.quickSuggestions': { other: false, comments: false, strings: false },
+      'editor.suggestOnTriggerCharacters': false,
+    },
+  });
+  t.after(() => wb.close());
+  const file = 'src/cart.ts';
+  await wb.openFile('cart.ts');
+  await wb.press('Control+End');
+  await wb.typeText('\n\nexport function totalOf(cart: Cart): Cents {\n');
+  const original = await save(wb, file);
+
+  await t.test('ghost text from the engine appears, and the status bar names the model', () =>
+    wb.step('ghost', async () => {
+      const { ghost } = await typeUntilGhost(wb, 'return c');
+      await wb.screenshot('ghost-text');
+      assert.ok(ghost.trim().length > 0);
+      await wb.page.locator('.statusbar-item').filter({ hasText: 'Enclave demo (random weights)' }).first().waitFor({ timeout: 30_000 });
+      await wb.screenshot('status-bar');
+    }));
+
+  await t.test('Escape dismisses the suggestion and changes nothing', () =>
+    wb.step('escape', async () => {
+      const before = await save(wb, file);
+      if (!(await wb.ghostText()).trim()) await typeUntilGhost(wb, 'a');
+      const kept = await save(wb, file);
+      await wb.press('Escape');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await wb.ghostText(), '');
+      await wb.screenshot('escaped');
+      assert.ok(kept.length >= before.length);
+      assert.equal(await save(wb, file), kept, 'Escape inserted nothing');
+    }));
+
+  await t.test('Tab inserts exactly the text that was shown', () =>
+    wb.step('tab', async () => {
+      const { ghost } = await typeUntilGhost(wb, 'xyzw');
+      const before = await save(wb, file);
+      const shown = await wb.ghostText();
+      assert.ok(shown.trim(), 'the suggestion is still shown after saving');
+      await wb.press('Tab');
+      await new Promise((r) => setTimeout(r, 300));
+      await wb.press('Escape'); // a new suggestion may show at once after accepting
+      const after = await save(wb, file);
+      await wb.screenshot('accepted');
+      // The inserted text is exactly what was on screen (whitespace as rendered).
+      assert.ok(after.length > before.length, 'Tab inserted something');
+      const inserted = insertion(before, after);
+      assert.equal(collapse(inserted), collapse(shown), `inserted ${JSON.stringify(inserted)}, shown ${JSON.stringify(shown)} (first seen ${JSON.stringify(ghost)})`);
+    }));
+
+  await t.test('typing fast leaves no stale suggestion', () =>
+    wb.step('fast', async () => {
+      await wb.typeText('\n');
+      const burst = 'const total = items';
+      await wb.typeText(burst, 5);
+      // Whatever shows once typing stops belongs to the final position: accepting it keeps the burst intact.
+      const ghost = await wb.waitForGhostText(15_000).catch(() => '');
+      await wb.screenshot('after-burst');
+      if (ghost.trim()) {
+        await wb.press('Tab');
+        await new Promise((r) => setTimeout(r, 300));
+        await wb.press('Escape');
+      }
+      const text = await save(wb, file);
+      const at = text.lastIndexOf(burst);
+      assert.ok(at > 0, 'the burst reached the document intact');
+      const rest = text.slice(at + burst.length);
+      if (ghost.trim()) assert.ok(collapse(rest).startsWith(collapse(ghost).slice(0, 20)), `accepted text follows the burst: ${JSON.stringify(rest.slice(0, 80))}`);
+      assert.ok(original.length < text.length);
+    }));
+});
+
+/** The text `after` has in addition to `before` (one insertion). */
+function insertion(before: string, after: string): string {
+  let start = 0;
+  while (start < before.length && before[start] === after[start]) start++;
+  let end = 0;
+  while (end < before.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++;
+  return after.slice(start, after.length - end);
+}
