@@ -30,7 +30,7 @@ export interface ReviewOptions {
   outside?: 'drop' | 'flag';
   /** Token budget for the code of one request; default: what the context leaves. */
   budgetTokens?: number;
-  schemaLimits?: Pick<SchemaOptions, 'maxFindings' | 'maxMessageChars' | 'maxReplacementChars'>;
+  schemaLimits?: Pick<SchemaOptions, 'maxFindings' | 'minFindings' | 'maxMessageChars' | 'maxReplacementChars'>;
   signal?: AbortSignal;
   onProgress?(progress: ReviewProgress): void;
   /** Called once per file, after all its requests answered, with that file's findings. */
@@ -69,8 +69,12 @@ export interface ReviewResult {
 /** Errors after which no further request can succeed: stop the review and tell the user. */
 const FATAL: ReadonlySet<string> = new Set(['ENGINE_UNAVAILABLE', 'ENGINE_CRASHED', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'MODEL_TOO_LARGE']);
 
-/** The limits of a second try after an answer that did not fit or did not parse. */
-const SHORT_ANSWER = { maxFindings: 1, maxMessageChars: 80, maxReplacementChars: 80 } as const;
+/**
+ * The limits of a second try after an answer that did not fit or did not parse: one finding, a
+ * short message, no replacement. (node-llama-cpp 3.21's grammar counts a string's characters by
+ * code point but its parser by UTF-16 unit, so a long string with an emoji can fail to parse.)
+ */
+const SHORT_ANSWER = { maxFindings: 1, maxMessageChars: 60, maxReplacementChars: 0 } as const;
 
 export const SYSTEM_PROMPT = [
   'You are a meticulous code reviewer. You are shown a change to one file: numbered lines of the new file,',

@@ -29,11 +29,20 @@ export interface SchemaOptions {
   /** The new-file lines the request shows: the only values the line fields may take. */
   lines?: readonly number[];
   maxFindings?: number;
+  /** At least this many findings (default 0; tests and benchmarks use 1 to get findings from a random model). */
+  minFindings?: number;
   maxMessageChars?: number;
   maxReplacementChars?: number;
 }
 
-export const DEFAULT_LIMITS = { maxFindings: 4, maxMessageChars: 200, maxReplacementChars: 400 } as const;
+export interface SchemaLimits {
+  maxFindings: number;
+  minFindings: number;
+  maxMessageChars: number;
+  maxReplacementChars: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<SchemaLimits> = { maxFindings: 4, minFindings: 0, maxMessageChars: 200, maxReplacementChars: 400 };
 
 /**
  * The schema for one request. Narrowing `file` and the line numbers to what the request shows
@@ -48,6 +57,7 @@ export function findingsSchema(options: SchemaOptions = {}): object {
     properties: {
       findings: {
         type: 'array',
+        ...(limits.minFindings > 0 ? { minItems: Math.min(limits.minFindings, limits.maxFindings) } : {}),
         maxItems: limits.maxFindings,
         items: {
           type: 'object',
@@ -58,7 +68,7 @@ export function findingsSchema(options: SchemaOptions = {}): object {
             severity: { enum: [...SEVERITIES] },
             category: { enum: [...CATEGORIES] },
             message: { type: 'string', minLength: 1, maxLength: limits.maxMessageChars },
-            replacement: { oneOf: [{ type: 'null' }, { type: 'string', maxLength: limits.maxReplacementChars }] },
+            replacement: limits.maxReplacementChars > 0 ? { oneOf: [{ type: 'null' }, { type: 'string', maxLength: limits.maxReplacementChars }] } : { type: 'null' },
           },
           required: ['file', 'startLine', 'endLine', 'severity', 'category', 'message', 'replacement'],
           additionalProperties: false,
@@ -70,9 +80,9 @@ export function findingsSchema(options: SchemaOptions = {}): object {
   };
 }
 
-function definedOnly(options: SchemaOptions): Partial<typeof DEFAULT_LIMITS> {
+function definedOnly(options: SchemaOptions): Partial<SchemaLimits> {
   const out: Record<string, number> = {};
-  for (const key of ['maxFindings', 'maxMessageChars', 'maxReplacementChars'] as const) {
+  for (const key of ['maxFindings', 'minFindings', 'maxMessageChars', 'maxReplacementChars'] as const) {
     if (options[key] !== undefined) out[key] = options[key]!;
   }
   return out;
@@ -96,6 +106,7 @@ export function validateReviewOutput(value: unknown, options: SchemaOptions = {}
   const extra = Object.keys(value).filter((k) => k !== 'findings');
   if (extra.length) errors.push(`unexpected properties: ${extra.join(', ')}`);
   if (value.findings.length > limits.maxFindings) errors.push(`more than ${limits.maxFindings} findings`);
+  if (value.findings.length < Math.min(limits.minFindings, limits.maxFindings)) errors.push(`fewer than ${limits.minFindings} findings`);
   const findings: RawFinding[] = [];
   value.findings.forEach((item, i) => {
     const problems = findingProblems(item, options, limits);
@@ -105,7 +116,7 @@ export function validateReviewOutput(value: unknown, options: SchemaOptions = {}
   return { findings, errors };
 }
 
-function findingProblems(item: unknown, options: SchemaOptions, limits: typeof DEFAULT_LIMITS): string[] {
+function findingProblems(item: unknown, options: SchemaOptions, limits: SchemaLimits): string[] {
   if (!isRecord(item)) return ['not an object'];
   const problems: string[] = [];
   const allowed = new Set(['file', 'startLine', 'endLine', 'severity', 'category', 'message', 'replacement']);
@@ -122,7 +133,7 @@ function findingProblems(item: unknown, options: SchemaOptions, limits: typeof D
   if (!CATEGORIES.includes(item.category as Category)) problems.push(`category must be one of ${CATEGORIES.join(', ')}`);
   if (typeof item.message !== 'string' || item.message.length === 0) problems.push('message must be a non-empty string');
   else if (charCount(item.message) > limits.maxMessageChars) problems.push(`message longer than ${limits.maxMessageChars} characters`);
-  if (item.replacement !== null && typeof item.replacement !== 'string') problems.push('replacement must be a string or null');
+  if (item.replacement !== null && (typeof item.replacement !== 'string' || limits.maxReplacementChars === 0)) problems.push(limits.maxReplacementChars === 0 ? 'replacement must be null' : 'replacement must be a string or null');
   else if (typeof item.replacement === 'string' && charCount(item.replacement) > limits.maxReplacementChars) problems.push(`replacement longer than ${limits.maxReplacementChars} characters`);
   return problems;
 }

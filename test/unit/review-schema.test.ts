@@ -68,6 +68,16 @@ describe('validateReviewOutput', () => {
     assert.match(validateReviewOutput({ findings: [{ ...good, file: 'b.ts' }] }, opts).errors[0], /not one of the files/);
     assert.match(validateReviewOutput({ findings: [{ ...good, endLine: 9 }] }, opts).errors[0], /not a line shown/);
     assert.match(validateReviewOutput({ findings: [good, good] }, opts).errors[0], /more than 1/);
+    assert.match(validateReviewOutput({ findings: [] }, { minFindings: 1 }).errors[0], /fewer than 1/);
+    assert.equal((findingsSchema({ minFindings: 1 }) as { properties: { findings: { minItems?: number } } }).properties.findings.minItems, 1);
+    assert.equal('minItems' in (findingsSchema() as { properties: { findings: object } }).properties.findings, false);
+  });
+
+  test('no replacement allowed when its limit is 0', () => {
+    const schema = findingsSchema({ maxReplacementChars: 0 }) as { properties: { findings: { items: { properties: { replacement: unknown } } } } };
+    assert.deepEqual(schema.properties.findings.items.properties.replacement, { type: 'null' });
+    assert.deepEqual(validateReviewOutput({ findings: [good] }, { maxReplacementChars: 0 }).errors, []);
+    assert.match(validateReviewOutput({ findings: [{ ...good, replacement: '' }] }, { maxReplacementChars: 0 }).errors[0], /must be null/);
   });
 
   test('lengths count characters, as the grammar does, not UTF-16 units', () => {
