@@ -325,8 +325,9 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
   }
 
   void logActive(store, log);
-  // First run without a model: open the walkthrough once, so the user is not left guessing.
-  if (!ctx.config.modelPath && !ctx.extension.globalState.get<boolean>(WALKTHROUGH_SHOWN)) {
+  // First run without a model: open the walkthrough once (unless the user wants no startup editor).
+  const startupEditor = vscode.workspace.getConfiguration('workbench').get<string>('startupEditor');
+  if (!ctx.config.modelPath && startupEditor !== 'none' && !ctx.extension.globalState.get<boolean>(WALKTHROUGH_SHOWN)) {
     void ctx.extension.globalState.update(WALKTHROUGH_SHOWN, true);
     void vscode.commands.executeCommand('workbench.action.openWalkthrough', `${ctx.extension.extension.id}#enclave.setup`, false);
   }
