@@ -7,9 +7,29 @@ import type { Backend } from '../engine/protocol';
 import { documentTarget, GitSource, ReviewSourceError, type ReviewTarget } from './git';
 import { ReviewPresentation } from './presentation';
 import { renderReport } from './report';
-import { runReview, type ReviewResult } from './reviewer';
+import { runReview, type ReviewOptions, type ReviewResult } from './reviewer';
 
 type Handler = () => Promise<void> | void;
+
+/**
+ * ENCLAVE_REVIEW_SCHEMA_LIMITS (JSON, e.g. {"minFindings":1,"maxMessageChars":48}) narrows the
+ * answer's schema. For tests and benchmarks on random-weight models, which otherwise answer an
+ * empty list or fill every string to its limit; users have no reason to set it.
+ */
+function schemaLimitsFromEnv(): ReviewOptions['schemaLimits'] {
+  const raw = process.env.ENCLAVE_REVIEW_SCHEMA_LIMITS;
+  if (!raw) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as Record<string, unknown>;
+    const limits: Record<string, number> = {};
+    for (const key of ['maxFindings', 'minFindings', 'maxMessageChars', 'maxReplacementChars']) {
+      if (typeof parsed[key] === 'number' && Number.isInteger(parsed[key]) && (parsed[key] as number) >= 0) limits[key] = parsed[key] as number;
+    }
+    return limits;
+  } catch {
+    return undefined;
+  }
+}
 
 export function registerReview(ctx: EnclaveContext): vscode.Disposable {
   const log = ctx.log.for('review');
@@ -67,6 +87,7 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
             contextLines: ctx.config.review.contextLines,
             signal: controller.signal,
             logger: log,
+            schemaLimits: schemaLimitsFromEnv(),
             onProgress: (p) => {
               const done = ((p.fileIndex + p.request / p.requestCount) / p.fileCount) * 100;
               progress.report({ message: `${p.file} (${p.fileIndex + 1} of ${p.fileCount})`, increment: done - reported });
@@ -81,7 +102,7 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
       log.info(
         `review done: ${input.title}: ${result.findings.length} findings (${result.counts.error} errors, ${result.counts.warning} warnings, ${result.counts.info} info), ` +
           `reviewed ${result.reviewed.length}, skipped ${result.skipped.length}, failed ${result.failed.length}, ${result.cancelled ? 'cancelled, ' : ''}` +
-          `${result.requests} requests, ${result.durationMs.toFixed(0)} ms, ${result.tokensPerSecond.toFixed(1)} tokens/s`,
+          `${result.requests} requests, ${result.durationMs.toFixed(0)} ms, ${result.tokensPerSecond.toFixed(1)} tokens/s generated, ${result.promptTokensPerSecond.toFixed(0)} tokens/s read`,
       );
       void summarize(result);
     } catch (err) {

@@ -11,7 +11,7 @@ export function renderReport(result: ReviewResult, options: { generatedAt?: Date
       `in ${plural(result.reviewed.length, 'file')} reviewed` +
       (result.skipped.length ? `, ${result.skipped.length} skipped` : '') +
       (result.failed.length ? `, ${result.failed.length} failed` : '') +
-      `. ${(result.durationMs / 1000).toFixed(1)} s, ${result.tokensPerSecond.toFixed(1)} tokens/s.`,
+      `. ${(result.durationMs / 1000).toFixed(1)} s, ${result.tokensPerSecond.toFixed(1)} tokens/s generated, ${result.promptTokensPerSecond.toFixed(0)} tokens/s read.`,
   );
   if (result.cancelled) out.push('', '**The review was cancelled**: only the files reviewed before that are included.');
   if (result.dropped) out.push('', `${plural(result.dropped, 'finding')} outside the changed lines or not matching the schema left out.`);

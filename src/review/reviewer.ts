@@ -62,8 +62,10 @@ export interface ReviewResult {
   durationMs: number;
   promptTokens: number;
   generatedTokens: number;
-  /** Generated tokens per second of generation time (prompt evaluation included). */
+  /** Generated tokens per second of decoding (from the first token to the last, summed over requests). */
   tokensPerSecond: number;
+  /** Prompt tokens per second of prompt evaluation (request start to first token). */
+  promptTokensPerSecond: number;
 }
 
 /** Errors after which no further request can succeed: stop the review and tell the user. */
@@ -120,13 +122,16 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
     promptTokens: 0,
     generatedTokens: 0,
     tokensPerSecond: 0,
+    promptTokensPerSecond: 0,
   };
-  let generationMs = 0;
+  let decodeMs = 0;
+  let prefillMs = 0;
   const finish = (): ReviewResult => {
     result.findings = sortFindings(result.findings);
     result.counts = countBySeverity(result.findings);
     result.durationMs = performance.now() - started;
-    result.tokensPerSecond = generationMs > 0 ? (result.generatedTokens * 1000) / generationMs : 0;
+    result.tokensPerSecond = decodeMs > 0 ? (result.generatedTokens * 1000) / decodeMs : 0;
+    result.promptTokensPerSecond = prefillMs > 0 ? (result.promptTokens * 1000) / prefillMs : 0;
     return result;
   };
 
@@ -188,7 +193,8 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
         result.requests++;
         result.promptTokens += answer.stats.promptTokens;
         result.generatedTokens += answer.stats.generatedTokens;
-        generationMs += answer.stats.totalMs;
+        prefillMs += answer.stats.timeToFirstTokenMs;
+        decodeMs += Math.max(0, answer.stats.totalMs - answer.stats.timeToFirstTokenMs);
         const valid = validateReviewOutput(answer.value, schemaOptions);
         if (valid.errors.length) log.warn(`${file.path}: the answer did not match the schema: ${valid.errors.slice(0, 3).join('; ')}`);
         const placed = placeFindings(valid.findings, {

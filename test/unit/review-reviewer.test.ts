@@ -128,7 +128,8 @@ describe('runReview', () => {
     assert.equal(result.cancelled, false);
     assert.equal(result.requests, backend.requests.length);
     assert.equal(result.generatedTokens, 20 * backend.requests.length);
-    assert.equal(result.tokensPerSecond, 100, '20 tokens per 200 ms');
+    assert.ok(Math.abs(result.tokensPerSecond - 20 / 0.195) < 1e-9, '20 tokens in 195 ms of decoding');
+    assert.ok(Math.abs(result.promptTokensPerSecond - 100 / 0.005) < 1e-6, '100 prompt tokens in 5 ms');
     assert.equal(result.changedLines, 3);
     assert.deepEqual(progress.map((p) => `${p.file} ${p.fileIndex + 1}/${p.fileCount}`), backend.requests.map((_, i) => (i === 0 ? 'src/a.ts 1/2' : 'src/b.ts 2/2')));
     // Each request's schema pins the file and the lines it shows.

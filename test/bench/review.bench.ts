@@ -1,0 +1,181 @@
+// Review benchmark: reviews real git diffs of 10, 100 and 1000 changed lines (edits spread over
+// real source files from node_modules, committed in a temp repository) through the reviewer and
+// the real engine process on the fixture model, and reports the time per 100 changed lines,
+// tokens per second and how the time grows with the diff.
+//   node --import tsx test/bench/review.bench.ts [--quick]
+// Two answer modes, both stated in the output: `defaults` uses the product's settings (a random
+// model mostly answers an empty list, so this measures reading the diff); `findings` makes every
+// answer hold one finding with short strings (minFindings 1), so generation is measured too.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import { join } from 'node:path';
+
+import { EngineClient } from '../../src/engine/client';
+import type { EngineSettings } from '../../src/engine/protocol';
+import { nullLogger } from '../../src/logger';
+import { gitDiffArgs, parseUnifiedDiff, splitLines } from '../../src/review/diff';
+import { runReview, type ReviewOptions } from '../../src/review/reviewer';
+import { buildBundles, fixtures, workerPath } from '../engine/helpers';
+import { TempRepo } from '../unit/review-repo';
+
+const root = join(__dirname, '..', '..');
+const quick = process.argv.includes('--quick');
+const sizes = quick ? [10, 100] : [10, 100, 1000];
+
+const sources = [
+  'node_modules/lru-cache/dist/commonjs/index.js',
+  'node_modules/vscode-jsonrpc/lib/common/connection.js',
+  'node_modules/yargs/build/lib/yargs-factory.js',
+  'node_modules/semver/classes/range.js',
+].filter((p) => existsSync(join(root, p)));
+
+const modes: Record<string, Pick<ReviewOptions, 'schemaLimits'>> = {
+  defaults: {},
+  findings: { schemaLimits: { minFindings: 1, maxFindings: 1, maxMessageChars: 48, maxReplacementChars: 48 } },
+};
+
+interface Row {
+  mode: string;
+  changedLines: number;
+  files: number;
+  requests: number;
+  findings: number;
+  failed: number;
+  promptTokens: number;
+  generatedTokens: number;
+  seconds: number;
+  secondsPer100Lines: number;
+  generatedTokensPerSecond: number;
+  promptTokensPerSecond: number;
+}
+
+/** Rewrites `changed` lines of the repository's files: runs of 5 lines, one run every 40 lines. */
+async function makeDiff(repo: TempRepo, changed: number): Promise<void> {
+  let left = changed;
+  for (const i of sources.keys()) {
+    const name = `src/file${i}.js`;
+    const text = repo.read(name);
+    const lines = splitLines(text);
+    for (let start = 10; start < lines.length && left > 0; start += 40) {
+      for (let n = start; n < start + 5 && n < lines.length && left > 0; n++) {
+        lines[n] = `${lines[n]} // revised ${n}`;
+        left--;
+      }
+    }
+    repo.write(name, lines.join('\n') + (text.endsWith('\n') ? '\n' : ''));
+    if (left === 0) return;
+  }
+  if (left > 0) throw new Error(`the source files hold fewer than ${changed} lines to change`);
+}
+
+function table(rows: Row[]): string {
+  const head = ['mode', 'changed', 'files', 'requests', 'findings', 'failed', 'prompt tok', 'gen tok', 'time s', 's / 100 lines', 'gen tok/s', 'prompt tok/s'];
+  const body = rows.map((r) => [
+    r.mode,
+    r.changedLines,
+    r.files,
+    r.requests,
+    r.findings,
+    r.failed,
+    r.promptTokens,
+    r.generatedTokens,
+    r.seconds.toFixed(1),
+    r.secondsPer100Lines.toFixed(2),
+    r.generatedTokensPerSecond.toFixed(1),
+    r.promptTokensPerSecond.toFixed(0),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
+  const line = (cells: (string | number)[]) => cells.map((c, i) => String(c).padStart(widths[i])).join(' | ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  buildBundles();
+  const paths = await fixtures();
+  // The product's engine defaults (package.json), on the CPU.
+  const settings: EngineSettings = { modelPath: paths.model, speculative: 'off', contextSize: 8192, sequences: 4, threads: 0, batchSize: 512, gpu: 'cpu', adapters: [] };
+  const engine = new EngineClient(settings, nullLogger, { workerPath });
+  const rows: Row[] = [];
+  try {
+    const info = await engine.info();
+    // Warm-up (model pages, first grammar, first chat template): one small review, not recorded.
+    {
+      const repo = new TempRepo();
+      repo.write('a.js', 'const a = 1;\n');
+      repo.commitAll();
+      repo.write('a.js', 'const a = 2;\n');
+      await runReview(engine, { title: 'warm-up', files: parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted'))), readFile: async (p) => repo.read(p) }, { maxTokens: 64, contextLines: 5 });
+      repo.dispose();
+    }
+    for (const size of sizes) {
+      const repo = new TempRepo();
+      try {
+        for (const [i, source] of sources.entries()) repo.write(`src/file${i}.js`, await readFile(join(root, source), 'utf8'));
+        repo.commitAll();
+        await makeDiff(repo, size);
+        const files = parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted')));
+        for (const [mode, extra] of Object.entries(modes)) {
+          const started = performance.now();
+          const result = await runReview(engine, { title: `${size} lines`, files, readFile: async (p) => repo.read(p) }, { maxTokens: 768, contextLines: 5, ...extra });
+          const seconds = (performance.now() - started) / 1000;
+          const row: Row = {
+            mode,
+            changedLines: result.changedLines,
+            files: result.reviewed.length,
+            requests: result.requests,
+            findings: result.findings.length,
+            failed: result.failed.length,
+            promptTokens: result.promptTokens,
+            generatedTokens: result.generatedTokens,
+            seconds,
+            secondsPer100Lines: (seconds * 100) / Math.max(1, result.changedLines),
+            generatedTokensPerSecond: result.tokensPerSecond,
+            promptTokensPerSecond: result.promptTokensPerSecond,
+          };
+          rows.push(row);
+          console.log(`${mode} ${size}: ${row.requests} requests, ${row.seconds.toFixed(1)} s, ${row.findings} findings, ${row.failed} failed`);
+        }
+      } finally {
+        repo.dispose();
+      }
+    }
+    const growth = (mode: string) => {
+      const r = rows.filter((x) => x.mode === mode);
+      return r.slice(1).map((x, i) => ({ from: r[i].changedLines, to: x.changedLines, timeRatio: x.seconds / r[i].seconds, linesRatio: x.changedLines / r[i].changedLines }));
+    };
+    const per100 = (mode: string) => rows.find((r) => r.mode === mode && r.changedLines === 100)?.secondsPer100Lines;
+    const summary = {
+      date: new Date().toISOString(),
+      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), loadAverage: os.loadavg(), gpu: info.gpu, gpuDevices: info.gpuDeviceNames },
+      model: { name: info.modelName, path: paths.model.slice(root.length + 1), note: 'fixture model: random weights, real Qwen tokenizer' },
+      engine: `EngineClient → engine process (node-llama-cpp) over JSON-RPC; contextSize ${info.contextSize} per sequence, ${info.sequences} sequences, ${info.threads} threads`,
+      review: { maxTokens: 768, contextLines: 5, sources },
+      modes: {
+        defaults: "the product's settings; the random model mostly answers an empty list, so this is the cost of reading the diff",
+        findings: 'every answer holds exactly one finding with ≤48-character strings (minFindings 1): reading plus generating',
+      },
+      definitions: {
+        secondsPer100Lines: 'wall time of the whole review × 100 / changed (added) lines',
+        generatedTokensPerSecond: 'generated tokens / decoding time (first token to last, as the engine reports it)',
+        promptTokensPerSecond: 'prompt tokens / prompt evaluation time (request start to first token)',
+      },
+      secondsPer100Lines: { defaults: per100('defaults'), findings: per100('findings') },
+      growth: { defaults: growth('defaults'), findings: growth('findings') },
+      rows,
+    };
+    console.log('\n' + table(rows) + '\n');
+    console.log(`growth: ${JSON.stringify(summary.growth)}`);
+    const out = join(root, 'test', 'bench', 'results', 'review.json');
+    await mkdir(join(root, 'test', 'bench', 'results'), { recursive: true });
+    await writeFile(out, JSON.stringify(summary, null, 2) + '\n');
+    console.log(`wrote ${out.slice(root.length + 1)}`);
+  } finally {
+    await engine.dispose();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
