@@ -1,8 +1,8 @@
 // Inline-completion benchmark: replays typing over real source files nobody here wrote (packages in
 // node_modules, the system's Python library), keystroke by keystroke in real time, through the
-// CompletionCore and the real engine on the fixture model, and reports what makes completions feel
+// CompletionCore and the real engine process on the fixture model, and reports what makes completions feel
 // instant: cache-served keystrokes, prompt tokens evaluated per call, latency, own overhead.
-//   node --import tsx test/bench/completion.bench.ts [--chars N] [--quick]
+//   node --import tsx test/bench/completion.bench.ts [--chars N] [--quick] [--verbose] [--only NAME]
 // Two kinds of trace per file:
 //   real  — the user types the file's own text and accepts (Tab) a suggestion that matches what
 //           comes next; with random weights that almost never happens, so this measures the miss path;
@@ -14,13 +14,16 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { CompletionCore, defaultCompletionSettings, type CompletionOutcome } from '../../src/completion/core';
+import { EngineClient } from '../../src/engine/client';
 import type { Backend, EngineSettings, RequestStats } from '../../src/engine/protocol';
-import { EngineRuntime } from '../../src/engine/runtime';
-import { ensureFixtures } from '../fixtures/generate';
+import { nullLogger } from '../../src/logger';
+import { buildBundles, fixtures, workerPath } from '../engine/helpers';
 
 const root = join(__dirname, '..', '..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const verbose = args.includes('--verbose');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const charsArg = args.indexOf('--chars');
 const charsPerTrace = charsArg >= 0 ? Number(args[charsArg + 1]) : quick ? 40 : 120;
 
@@ -56,22 +59,22 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function asBackend(runtime: EngineRuntime, calls: RequestStats[]): Backend {
+/** The engine, recording the stats of every call that finished. */
+function recording(engine: Backend, calls: RequestStats[]): Backend {
   return {
-    kind: 'local',
-    info: () => runtime.info(),
+    ...engine,
+    kind: engine.kind,
+    info: () => engine.info(),
+    onState: (l) => engine.onState(l),
     completeFim: async (r, o) => {
-      const result = await runtime.completeFim(r, o);
+      const result = await engine.completeFim(r, o);
       calls.push(result.stats);
+      if (verbose) {
+        const { promptTokens, evaluatedTokens, totalMs } = result.stats;
+        console.log(`  call: ${evaluatedTokens}/${promptTokens} tokens evaluated, ${totalMs.toFixed(0)} ms, prompt …${JSON.stringify(r.prompt.slice(-40))}`);
+      }
       return result;
     },
-    chat: (r, o) => runtime.chat(r, o),
-    generateStructured: (r, o) => runtime.generateStructured(r, o),
-    countTokens: (t) => runtime.countTokens(t),
-    setAdapters: (a) => runtime.setAdapters(a),
-    metrics: () => runtime.metrics(),
-    onState: () => () => {},
-    dispose: () => runtime.dispose(),
   };
 }
 
@@ -88,9 +91,17 @@ interface TraceResult {
   cacheServedFraction: number;
   skipped: number;
   cancelled: number;
+  /** Model calls that finished (the rest were cancelled by a newer keystroke). */
+  finishedCalls: number;
+  promptTokens: number;
+  evaluatedTokens: number;
+  warmPromptTokens: number;
+  warmEvaluatedTokens: number;
   promptTokensPerCall: number;
   evaluatedTokensPerCall: number;
   prefillRatio: number;
+  /** The same without each trace's first call (the document's cold start). */
+  prefillRatioWarm: number;
   latencyP50Ms: number;
   latencyP95Ms: number;
   overheadP50Ms: number;
@@ -98,7 +109,7 @@ interface TraceResult {
   modelCallP50Ms: number;
 }
 
-async function trace(runtime: EngineRuntime, file: SourceFile, mode: 'real' | 'along'): Promise<TraceResult> {
+async function trace(engine: Backend, file: SourceFile, mode: 'real' | 'along'): Promise<TraceResult> {
   const original = await readFile(file.path, 'utf8');
   const match = file.startAt.exec(original);
   if (!match) throw new Error(`${file.name}: start line not found`);
@@ -110,7 +121,7 @@ async function trace(runtime: EngineRuntime, file: SourceFile, mode: 'real' | 'a
   const before = original.slice(0, start);
 
   const calls: RequestStats[] = [];
-  const backend = asBackend(runtime, calls);
+  const backend = recording(engine, calls);
   const settings = { ...defaultCompletionSettings, maxTokens: 24, speculative: 'off' as const };
   const core = new CompletionCore({ backend: () => backend, settings: () => settings });
   const uri = `file:///bench/${file.name}`;
@@ -168,6 +179,9 @@ async function trace(runtime: EngineRuntime, file: SourceFile, mode: 'real' | 'a
   const shownLatency = outcomes.filter((o) => o.outcome.source !== 'skipped' && o.outcome.source !== 'cancelled').map((o) => o.latencyMs);
   const promptTokens = calls.reduce((s, c) => s + c.promptTokens, 0);
   const evaluated = calls.reduce((s, c) => s + c.evaluatedTokens, 0);
+  const warm = calls.slice(1);
+  const warmPrompt = warm.reduce((s, c) => s + c.promptTokens, 0);
+  const warmEvaluated = warm.reduce((s, c) => s + c.evaluatedTokens, 0);
   return {
     file: file.name,
     languageId: file.languageId,
@@ -181,9 +195,15 @@ async function trace(runtime: EngineRuntime, file: SourceFile, mode: 'real' | 'a
     cacheServedFraction: answered.length ? served.length / answered.length : 0,
     skipped: outcomes.length - answered.length,
     cancelled: core.counters.cancelled,
+    finishedCalls: calls.length,
+    promptTokens,
+    evaluatedTokens: evaluated,
+    warmPromptTokens: warmPrompt,
+    warmEvaluatedTokens: warmEvaluated,
     promptTokensPerCall: calls.length ? promptTokens / calls.length : 0,
     evaluatedTokensPerCall: calls.length ? evaluated / calls.length : 0,
     prefillRatio: promptTokens ? evaluated / promptTokens : 0,
+    prefillRatioWarm: warmPrompt ? warmEvaluated / warmPrompt : 0,
     latencyP50Ms: percentile(shownLatency, 50),
     latencyP95Ms: percentile(shownLatency, 95),
     overheadP50Ms: percentile(outcomes.map((o) => o.outcome.overheadMs), 50),
@@ -204,6 +224,7 @@ function table(rows: TraceResult[]): string {
     ['prompt', (r) => r.promptTokensPerCall.toFixed(0)],
     ['eval', (r) => r.evaluatedTokensPerCall.toFixed(1)],
     ['prefill', (r) => r.prefillRatio.toFixed(3)],
+    ['warm', (r) => r.prefillRatioWarm.toFixed(3)],
     ['p50ms', (r) => r.latencyP50Ms.toFixed(0)],
     ['p95ms', (r) => r.latencyP95Ms.toFixed(0)],
     ['own p50', (r) => r.overheadP50Ms.toFixed(2)],
@@ -215,51 +236,54 @@ function table(rows: TraceResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const paths = await ensureFixtures();
+  buildBundles();
+  const paths = await fixtures();
   const settings: EngineSettings = { modelPath: paths.model, speculative: 'off', contextSize: 8192, sequences: 4, threads: 0, batchSize: 512, gpu: 'auto', adapters: [] };
-  const runtime = await EngineRuntime.load(settings);
-  const info = await runtime.info();
+  const engine = new EngineClient(settings, nullLogger, { workerPath });
+  const info = await engine.info();
   const rows: TraceResult[] = [];
   try {
     for (const file of files) {
+      if (only && !file.name.includes(only)) continue;
       if (!existsSync(file.path)) {
         console.log(`(skipping ${file.name}: ${file.path} is not on this machine)`);
         continue;
       }
       for (const mode of ['real', 'along'] as const) {
-        const row = await trace(runtime, file, mode);
+        const row = await trace(engine, file, mode);
         rows.push(row);
         console.log(`${row.file} ${row.mode}: ${row.keystrokes} keys, ${row.modelCalls} model calls, cache ${(row.cacheServedFraction * 100).toFixed(0)}%`);
       }
     }
   } finally {
-    await runtime.dispose();
+    await engine.dispose();
   }
   const sum = (pick: (r: TraceResult) => number, rs = rows) => rs.reduce((s, r) => s + pick(r), 0);
-  const summarize = (rs: TraceResult[]) => {
-    const calls = sum((r) => r.modelCalls + r.prefetchCalls, rs);
-    return {
-      keystrokes: sum((r) => r.keystrokes, rs),
-      modelCalls: sum((r) => r.modelCalls, rs),
-      prefetchCalls: sum((r) => r.prefetchCalls, rs),
-      cacheServedFraction: sum((r) => r.cacheServed, rs) / Math.max(1, sum((r) => r.keystrokes - r.skipped, rs)),
-      prefillRatio: sum((r) => r.prefillRatio * r.promptTokensPerCall * (r.modelCalls + r.prefetchCalls), rs) / Math.max(1, sum((r) => r.promptTokensPerCall * (r.modelCalls + r.prefetchCalls), rs)),
-      promptTokensPerCall: sum((r) => r.promptTokensPerCall * (r.modelCalls + r.prefetchCalls), rs) / Math.max(1, calls),
-      latencyP50Ms: percentile(rs.map((r) => r.latencyP50Ms).filter(Number.isFinite), 50),
-      overheadP50Ms: percentile(rs.map((r) => r.overheadP50Ms), 50),
-      overheadP95Ms: Math.max(...rs.map((r) => r.overheadP95Ms)),
-    };
-  };
+  const summarize = (rs: TraceResult[]) => ({
+    keystrokes: sum((r) => r.keystrokes, rs),
+    modelCalls: sum((r) => r.modelCalls, rs),
+    prefetchCalls: sum((r) => r.prefetchCalls, rs),
+    finishedCalls: sum((r) => r.finishedCalls, rs),
+    cacheServedFraction: sum((r) => r.cacheServed, rs) / Math.max(1, sum((r) => r.keystrokes - r.skipped, rs)),
+    promptTokensPerCall: sum((r) => r.promptTokens, rs) / Math.max(1, sum((r) => r.finishedCalls, rs)),
+    prefillRatio: sum((r) => r.evaluatedTokens, rs) / Math.max(1, sum((r) => r.promptTokens, rs)),
+    prefillRatioWarm: sum((r) => r.warmEvaluatedTokens, rs) / Math.max(1, sum((r) => r.warmPromptTokens, rs)),
+    latencyP50Ms: percentile(rs.map((r) => r.latencyP50Ms).filter(Number.isFinite), 50),
+    latencyP95Ms: Math.max(...rs.map((r) => r.latencyP95Ms).filter(Number.isFinite)),
+    overheadP50Ms: percentile(rs.map((r) => r.overheadP50Ms), 50),
+    overheadP95Ms: Math.max(...rs.map((r) => r.overheadP95Ms)),
+  });
   const summary = {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), gpu: info.gpu, gpuDevices: info.gpuDeviceNames },
     model: { name: info.modelName, path: paths.model.slice(root.length + 1), note: 'fixture model: random weights, real Qwen tokenizer' },
-    engine: 'EngineRuntime in process (node-llama-cpp), speculative off',
+    engine: 'EngineClient → engine process (node-llama-cpp) over JSON-RPC, speculative off',
     typing: 'real time: 120 ms per character, 250 ms after space/;/, , 600 ms after a newline; each keystroke cancels the previous request',
     charsPerTrace,
     definitions: {
       cacheServedFraction: 'keystrokes answered from the completion cache (exact or type-through) / keystrokes not skipped',
-      prefillRatio: 'prompt tokens evaluated / prompt tokens, over all model calls (1 = every call cold)',
+      prefillRatio: 'prompt tokens evaluated / prompt tokens, over all model calls that finished (1 = every call cold)',
+      prefillRatioWarm: "the same without each trace's first finished call (the document's cold start)",
       latency: 'keystroke to answer (debounce included) for keystrokes that got an answer (not cancelled or skipped)',
       overhead: "the extension's own time per request: total minus engine call, debounce and model-info wait",
       modes: 'real: types the file, accepts a suggestion only if it matches the file; along: types along whatever is suggested',

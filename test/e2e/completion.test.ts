@@ -37,6 +37,8 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       'enclave.engine.gpu': 'cpu',
       'enclave.engine.contextSize': 2048,
       'enclave.completion.maxTokens': 16,
+      // One-line suggestions: the harness reads the ghost text's first line only.
+      'enclave.completion.maxLines': 1,
       'editor.inlineSuggest.enabled': true,
       'editor.quickSuggestions': { other: false, comments: false, strings: false },
       'editor.suggestOnTriggerCharacters': false,
