@@ -427,28 +427,31 @@ export class EngineRuntime {
   // ------------------------------------------------------------------ FIM: own greedy loop
 
   /**
-   * Makes `seq` hold `tokens` minus the last one (the divergent tail erased, only the missing
-   * tokens evaluated) and returns how many were reused; the last token is left for the caller to
-   * evaluate together with the first generation step.
+   * Makes `seq` hold every token of `tokens` but the last (the divergent tail erased, only the
+   * missing tokens evaluated, batch by batch so a cancel is noticed between batches) and returns
+   * how many were reused plus the tokens left for the first generation step (the last one).
+   * The prompt is always evaluated apart from generation so that plain and speculative decoding
+   * see bit-identical KV states (llama.cpp's matmul results depend on the batch composition).
    */
-  private async syncPrefix(seq: LlamaContextSequence, tokens: Token[], signal: AbortSignal): Promise<number> {
+  private async syncPrefix(seq: LlamaContextSequence, tokens: Token[], signal: AbortSignal): Promise<{ reused: number; rest: Token[] }> {
     const held = seq.contextTokens;
     let common = 0;
-    const limit = Math.min(held.length, tokens.length - 1);
+    const last = tokens.length - 1;
+    const limit = Math.min(held.length, last);
     while (common < limit && held[common] === tokens[common]) common++;
     if (common < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: common, end: seq.nextTokenIndex }]);
     const batch = this.settings.batchSize;
-    for (let i = common; i < tokens.length - 1; i += batch) {
+    for (let start = common; start < last; start += batch) {
       throwIfAborted(signal);
-      await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(i, Math.min(i + batch, tokens.length - 1)));
+      await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(start, Math.min(start + batch, last)));
     }
-    return common;
+    return { reused: common, rest: tokens.slice(last) };
   }
 
   private async generateGreedy(slot: Slot, prompt: Token[], o: GreedyOptions): Promise<GreedyOutcome> {
     const { seq } = slot;
     const model = this.model;
-    const reused = await this.syncPrefix(seq, prompt, o.signal);
+    const { reused, rest } = await this.syncPrefix(seq, prompt, o.signal);
     const all = prompt.slice();
     const generated: Token[] = [];
     const out: GreedyOutcome = {
@@ -461,7 +464,8 @@ export class EngineRuntime {
       firstTokenAt: 0,
       stopReason: 'maxTokens',
     };
-    let pending: Token = prompt[prompt.length - 1];
+    /** Tokens not yet in the KV cache; the next decode evaluates them and predicts what follows. */
+    let pending: Token[] = rest;
     let emitted = 0;
     let done = false;
     const maxHold = Math.max(0, ...o.stop.map((s) => s.length - 1));
@@ -521,10 +525,15 @@ export class EngineRuntime {
       const draft = mode === 'lookup' ? lookupDraft(all, k) : await this.draftTokens(slot, all, k, o.signal);
       if (draft.length === 0) return false;
       throwIfAborted(o.signal);
-      const results = await seq.controlledEvaluate([[pending, greedyNext], ...draft.map((t) => [t, greedyNext] as [Token, typeof greedyNext])]);
+      const head = pending.length - 1;
+      const results = await seq.controlledEvaluate([
+        ...pending.slice(0, head),
+        [pending[head], greedyNext],
+        ...draft.map((t) => [t, greedyNext] as [Token, typeof greedyNext]),
+      ]);
       let accepted = 0;
-      while (accepted < draft.length && results[accepted]?.next.token === draft[accepted]) accepted++;
-      const next = results[accepted]?.next.token;
+      while (accepted < draft.length && results[head + accepted]?.next.token === draft[accepted]) accepted++;
+      const next = results[head + accepted]?.next.token;
       if (accepted < draft.length) {
         const end = seq.nextTokenIndex;
         await seq.eraseContextTokenRanges([{ start: end - (draft.length - accepted), end }]);
@@ -546,7 +555,7 @@ export class EngineRuntime {
         return true;
       }
       if (!take(next)) return true;
-      pending = next;
+      pending = [next];
       return true;
     };
 
@@ -557,12 +566,12 @@ export class EngineRuntime {
       }
       // A plain stretch on node-llama-cpp's evaluate loop (one sampler, no per-token setup); it
       // breaks out as soon as prompt lookup has a proposal or the draft cooldown is over.
-      const iterator = seq.evaluate([pending], { temperature: 0 });
+      const iterator = seq.evaluate(pending, { temperature: 0 });
       let last: Token | undefined;
       for await (const token of iterator) {
         last = token;
         if (!take(token) || o.signal.aborted) break;
-        pending = token;
+        pending = [token];
         if (mode === 'draft' && --cooldown <= 0) break;
         if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
       }
@@ -580,9 +589,9 @@ export class EngineRuntime {
   private async draftTokens(slot: Slot, all: Token[], k: number, signal: AbortSignal): Promise<Token[]> {
     const seq = slot.draft;
     if (!seq) return [];
-    await this.syncPrefix(seq, all, signal);
+    const { rest } = await this.syncPrefix(seq, all, signal);
     const draft: Token[] = [];
-    for await (const token of seq.evaluate([all[all.length - 1]], { temperature: 0 })) {
+    for await (const token of seq.evaluate(rest, { temperature: 0 })) {
       if (this.model.isEogToken(token)) break;
       draft.push(token);
       if (draft.length >= k) break;

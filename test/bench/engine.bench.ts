@@ -1,0 +1,234 @@
+// Engine benchmark (not a test): node --import tsx test/bench/engine.bench.ts [--quick]
+// Side by side in one run, medians over repeats, on the generated fixture models:
+//  - fimPath: per-keystroke FIM latency — node-llama-cpp's generateInfillCompletion, a raw
+//    evaluate loop (the floor), Enclave's runtime in-process, and through the engine process;
+//  - overheadRatio: engine process (client → worker → runtime) ÷ the runtime called in-process;
+//  - kvReuse: prompt tokens evaluated per keystroke on a typing trace ÷ cold;
+//  - speculative: acceptance and speed vs plain decoding for drafts that agree often (the model
+//    drafting for itself; prompt lookup on repeated text) and rarely (the random draft model);
+//  - throughput with 1, 4 and 8 concurrent requests.
+// Writes test/bench/results/engine.json.
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+
+import { EngineClient } from '../../src/engine/client';
+import type { Backend, EngineSettings, FimRequest, SpeculativeMode } from '../../src/engine/protocol';
+import { EngineRuntime, loadNodeLlamaCpp } from '../../src/engine/runtime';
+import { nullLogger } from '../../src/logger';
+import { buildBundles, fimPrompt, repetitiveCode, repoRoot, settingsFor, workerPath } from '../engine/helpers';
+import { ensureFixtures } from '../fixtures/generate';
+
+const quick = process.argv.includes('--quick');
+const KEYSTROKES = quick ? 8 : 25;
+const FIM_TOKENS = 16;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** A real source file as the document; the user types one character per request at the cursor. */
+function typingTrace(n: number): Array<{ prefix: string; suffix: string }> {
+  const source = readFileSync(join(repoRoot, 'node_modules/vscode-jsonrpc/lib/common/connection.js'), 'utf8');
+  const cursor = 3000;
+  const typed = '    const result = handler(params);\n';
+  return Array.from({ length: n }, (_, i) => ({
+    prefix: source.slice(0, cursor) + typed.slice(0, i),
+    suffix: source.slice(cursor, cursor + 800),
+  }));
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
+  const start = performance.now();
+  const value = await work();
+  return [performance.now() - start, value];
+}
+
+async function main(): Promise<void> {
+  buildBundles();
+  const paths = await ensureFixtures();
+  const nlc = await loadNodeLlamaCpp();
+  const base: EngineSettings = settingsFor(paths, { contextSize: 4096, batchSize: 512, sequences: 4 });
+  const results: Record<string, unknown> = { machine: { cpus: (await import('node:os')).cpus().length, note: 'tiny generated qwen2 (4×256, 152k vocab), CPU, 1 thread' } };
+
+  // ---------------------------------------------------------------- FIM path, overhead, KV reuse
+  const trace = typingTrace(KEYSTROKES + 1);
+  const runtime = await EngineRuntime.load(base);
+  const client = new EngineClient(base, nullLogger, { workerPath });
+  await client.countTokens('warm');
+
+  // node-llama-cpp's own infill path and a raw evaluate loop, on a separate model instance.
+  const llama = await nlc.getLlama({ gpu: false, build: 'never', maxThreads: 1, logLevel: nlc.LlamaLogLevel.error });
+  const model: LlamaModel = await llama.loadModel({ modelPath: paths.model });
+  const context = await model.createContext({ sequences: 2, contextSize: 4096, batchSize: 512, threads: 1 });
+  const completion = new nlc.LlamaCompletion({ contextSequence: context.getSequence() });
+  const rawSeq = context.getSequence();
+
+  const rawLoop = async (prompt: string) => {
+    const tokens = model.tokenize(prompt, true);
+    await rawSeq.adaptStateToTokens(tokens.slice(0, -1), false);
+    const pending = tokens.slice(rawSeq.nextTokenIndex);
+    let n = 0;
+    for await (const _ of rawSeq.evaluate(pending, { temperature: 0 })) if (++n >= FIM_TOKENS) break;
+  };
+
+  const series = { infill: [] as number[], raw: [] as number[], runtime: [] as number[], client: [] as number[] };
+  const evaluated: number[] = [];
+  let cold = { promptTokens: 0, evaluatedTokens: 0 };
+  for (const [i, { prefix, suffix }] of trace.entries()) {
+    const prompt = fimPrompt(prefix, suffix);
+    const request: FimRequest = { documentKey: 'doc', prompt, maxTokens: FIM_TOKENS, speculative: 'off' };
+    const [tInfill] = await timed(() => completion.generateInfillCompletion(prefix, suffix, { maxTokens: FIM_TOKENS, temperature: 0, repeatPenalty: false }));
+    const [tRaw] = await timed(() => rawLoop(prompt));
+    const [tRuntime, r] = await timed(() => runtime.completeFim(request));
+    const [tClient] = await timed(() => client.completeFim(request));
+    if (i === 0) {
+      cold = r.stats;
+      continue;
+    }
+    series.infill.push(tInfill);
+    series.raw.push(tRaw);
+    series.runtime.push(tRuntime);
+    series.client.push(tClient);
+    evaluated.push(r.stats.evaluatedTokens / r.stats.promptTokens);
+  }
+  const fimPath = {
+    keystrokes: KEYSTROKES,
+    promptTokens: cold.promptTokens,
+    tokensPerRequest: FIM_TOKENS,
+    medianMs: {
+      nodeLlamaCppInfill: round(median(series.infill)),
+      rawEvaluateLoop: round(median(series.raw)),
+      runtimeInProcess: round(median(series.runtime)),
+      engineProcess: round(median(series.client)),
+    },
+  };
+  results.fimPath = fimPath;
+  results.overheadRatio = { value: round(median(series.client) / median(series.runtime), 3), goal: 1.05 };
+
+  // KV reuse: the bare prefix/suffix prompt, and the same with other files' context in front
+  // (what completion/prompt.ts sends: what changes least first).
+  const other = readFileSync(join(repoRoot, 'node_modules/vscode-jsonrpc/lib/common/messages.js'), 'utf8').slice(0, 6000);
+  const withContext: number[] = [];
+  for (const [i, { prefix, suffix }] of trace.slice(0, 10).entries()) {
+    const prompt = `<|repo_name|>enclave\n<|file_sep|>lib/messages.js\n${other}\n<|file_sep|>lib/connection.js\n` + fimPrompt(prefix, suffix);
+    const r = await runtime.completeFim({ documentKey: 'ctx', prompt, maxTokens: 4, speculative: 'off' });
+    if (i > 0) withContext.push(r.stats.evaluatedTokens / r.stats.promptTokens);
+  }
+  results.kvReuse = {
+    evaluatedPerKeystroke: round(median(evaluated), 3),
+    evaluatedPerKeystrokeWithRepoContext: round(median(withContext), 3),
+    cold: round(cold.evaluatedTokens / cold.promptTokens, 3),
+    goal: 0.1,
+    note: 'PSM FIM: a keystroke at the cursor re-evaluates from the cursor on (the suffix); the engine evaluates exactly the tokens after the first changed one',
+  };
+  await context.dispose();
+  await model.dispose();
+
+  // ---------------------------------------------------------------- speculative decoding
+  const specPrompts = [
+    fimPrompt(repetitiveCode(6) + '\nexport function handle6(request: Request, response: Response): void {\n  const body = ', '\n}\n'),
+    fimPrompt('import { readFile } from "node:fs/promises";\n\nexport async function load(path: string) {\n  const text = await ', '\n}\n'),
+    fimPrompt(typingTrace(1)[0].prefix, typingTrace(1)[0].suffix),
+  ];
+  const SPEC_TOKENS = 48;
+  const REPEATS = quick ? 2 : 5;
+  const measureSpec = async (backend: Backend | EngineRuntime, mode: SpeculativeMode, prompts: string[]) => {
+    const times: number[] = [];
+    let accepted = 0;
+    let rejected = 0;
+    const texts: string[] = [];
+    for (let rep = 0; rep < REPEATS; rep++) {
+      for (const [i, prompt] of prompts.entries()) {
+        // The prompt is cached (same document), so this times generation, not prompt evaluation.
+        await backend.completeFim({ documentKey: `spec-${i}`, prompt, maxTokens: 1, speculative: 'off' });
+        const [t, r] = await timed(() => backend.completeFim({ documentKey: `spec-${i}`, prompt, maxTokens: SPEC_TOKENS, speculative: mode }));
+        times.push(t);
+        accepted += r.stats.draft?.accepted ?? 0;
+        rejected += r.stats.draft?.rejected ?? 0;
+        if (rep === 0) texts.push(r.text);
+      }
+    }
+    return { ms: median(times), accepted, rejected, texts };
+  };
+
+  const self = await EngineRuntime.load({ ...base, draftModelPath: paths.model });
+  const random = await EngineRuntime.load({ ...base, draftModelPath: paths.draft });
+  // Output the model repeats: the prompt contains the model's own continuation of the same text.
+  const echoPrompts: string[] = [];
+  for (const prompt of specPrompts) {
+    const first = await runtime.completeFim({ documentKey: 'echo', prompt, maxTokens: SPEC_TOKENS, speculative: 'off' });
+    echoPrompts.push(prompt + first.text + '<|file_sep|>' + prompt);
+  }
+  const plainSelf = await measureSpec(self, 'off', specPrompts);
+  const selfDraft = await measureSpec(self, 'draft', specPrompts);
+  const plainRandom = await measureSpec(random, 'off', specPrompts);
+  const randomDraft = await measureSpec(random, 'draft', specPrompts);
+  const plainEcho = await measureSpec(runtime, 'off', echoPrompts);
+  const lookupEcho = await measureSpec(runtime, 'lookup', echoPrompts);
+  const lookupPlain = await measureSpec(runtime, 'lookup', specPrompts);
+  const plainCode = await measureSpec(runtime, 'off', specPrompts);
+  const row = (spec: Awaited<ReturnType<typeof measureSpec>>, plain: Awaited<ReturnType<typeof measureSpec>>) => ({
+    acceptance: round(spec.accepted / Math.max(1, spec.accepted + spec.rejected), 3),
+    drafted: spec.accepted + spec.rejected,
+    speedRatio: round(plain.ms / spec.ms, 3),
+    medianMs: round(spec.ms),
+    plainMedianMs: round(plain.ms),
+    identicalToPlain: spec.texts.every((t, i) => t === plain.texts[i]),
+  });
+  results.speculative = {
+    tokens: SPEC_TOKENS,
+    agreesOften_selfDraft: row(selfDraft, plainSelf),
+    agreesOften_lookupOnRepeatedText: row(lookupEcho, plainEcho),
+    lookupOnCode: row(lookupPlain, plainCode),
+    rarelyAgrees_randomDraft: { ...row(randomDraft, plainRandom), goalMinSpeedRatio: 0.95 },
+  };
+  await self.dispose();
+  await random.dispose();
+
+  // ---------------------------------------------------------------- throughput
+  const throughput: Record<string, unknown> = {};
+  for (const n of [1, 4, 8]) {
+    const [t, all] = await timed(() =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          runtime.chat({ messages: [{ role: 'user', content: `Request ${i}: explain this code` }], maxTokens: 32 }),
+        ),
+      ),
+    );
+    const tokens = all.reduce((sum, r) => sum + r.stats.generatedTokens, 0);
+    throughput[`concurrent${n}`] = { requests: n, tokens, ms: round(t), tokensPerSecond: round((tokens * 1000) / t, 1) };
+  }
+  results.throughput = throughput;
+
+  await runtime.dispose();
+  await client.dispose();
+
+  const out = join(repoRoot, 'test/bench/results/engine.json');
+  mkdirSync(join(repoRoot, 'test/bench/results'), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  const table: Array<[string, string]> = [
+    ['FIM ms/keystroke: node-llama-cpp generateInfillCompletion', String(fimPath.medianMs.nodeLlamaCppInfill)],
+    ['FIM ms/keystroke: raw evaluate loop (floor)', String(fimPath.medianMs.rawEvaluateLoop)],
+    ['FIM ms/keystroke: Enclave runtime in-process', String(fimPath.medianMs.runtimeInProcess)],
+    ['FIM ms/keystroke: through the engine process', String(fimPath.medianMs.engineProcess)],
+    ['overheadRatio (goal ≤ 1.05)', String((results.overheadRatio as { value: number }).value)],
+    ['kvReuse evaluated/keystroke (bare FIM; with repo context)', `${median(evaluated).toFixed(3)}; ${median(withContext).toFixed(3)}`],
+  ];
+  for (const [name, r] of Object.entries(results.speculative as Record<string, ReturnType<typeof row> | number>)) {
+    if (typeof r === 'number') continue;
+    table.push([`speculative ${name}`, `accept ${r.acceptance} (${r.drafted}), speed ×${r.speedRatio}, identical ${r.identicalToPlain}`]);
+  }
+  for (const [name, r] of Object.entries(throughput) as Array<[string, { tokensPerSecond: number }]>) table.push([`throughput ${name}`, `${r.tokensPerSecond} tok/s`]);
+  const width = Math.max(...table.map(([k]) => k.length));
+  for (const [k, v] of table) console.log(`${k.padEnd(width)}  ${v}`);
+  console.log(`\nwritten ${out}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
