@@ -110,6 +110,27 @@ describe('KV reuse (the LRU prompt cache)', () => {
   });
 });
 
+describe('FIM stopping', () => {
+  it('stops at a stop string (not included, never streamed), at maxTokens and at maxTimeMs', async () => {
+    const prompt = fimPrompt(samplePrefixes[1], '\n');
+    const full = await runtime.completeFim(fim('stop', prompt, { maxTokens: 24, speculative: 'off' }));
+    assert.equal(full.stats.stopReason, 'maxTokens');
+    assert.equal(full.stats.generatedTokens, 24);
+    const cut = Math.floor(full.text.length / 2);
+    const stop = full.text.slice(cut, cut + 2);
+    const expected = full.text.slice(0, full.text.indexOf(stop));
+    let streamed = '';
+    const stopped = await runtime.completeFim(fim('stop', prompt, { maxTokens: 24, stop: ['\u0000never', stop], speculative: 'lookup' }), { onText: (t) => (streamed += t) });
+    assert.equal(stopped.stats.stopReason, 'stop');
+    assert.equal(stopped.text, expected);
+    assert.equal(streamed, expected, 'held-back text that became the stop string is never streamed');
+
+    const timed = await runtime.completeFim(fim('stop', prompt, { maxTokens: 2000, maxTimeMs: 1, speculative: 'off' }));
+    assert.equal(timed.stats.stopReason, 'maxTime');
+    assert.ok(timed.stats.generatedTokens < 50);
+  });
+});
+
 describe('cancellation', () => {
   it('stops a long generation within a bound and leaks no output after the abort', async () => {
     for (const mode of ['off', 'draft'] as const) {
