@@ -90,9 +90,13 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
       selection = picked;
     }
     await workspaceState.update(STATE_KEY, selection);
-    refreshStatus();
-    await applyToEngine(selection ? `selected ${selection.path}` : 'adapter cleared');
-    refreshStatus();
+    // The status bar names the new adapter only once the engine has switched to it.
+    status.text = `$(sync~spin) ${selectionLabel(selection).replace('$(layers) ', '')}`;
+    try {
+      await applyToEngine(selection ? `selected ${selection.path}` : 'adapter cleared');
+    } finally {
+      refreshStatus();
+    }
   }
 
   async function pick(): Promise<AdapterSelection | null | undefined> {
