@@ -255,6 +255,11 @@ function showNotice(level: string, text: string): void {
   noticeTimer = setTimeout(() => (noticeEl.hidden = true), 8_000);
 }
 
+/** Progress notes (engine starting, model loading) end when the reply starts or ends. */
+function hideProgressNotice(): void {
+  if (noticeEl.classList.contains('notice-info')) noticeEl.hidden = true;
+}
+
 // — messages from the host —
 
 function handle(message: HostMessage): void {
@@ -283,10 +288,12 @@ function handle(message: HostMessage): void {
       saveState();
       break;
     case 'chunk':
+      hideProgressNotice();
       appendChunk(message.messageId, message.text);
       break;
     case 'busy':
       busy = message.busy;
+      if (!busy) hideProgressNotice();
       renderControls();
       break;
     case 'prefill':

@@ -95,6 +95,16 @@ function reindent(block: string, replaced: string, eol: string): string {
   return blockLines.map((l) => (l.trim() === '' ? l : extra + l)).join(eol);
 }
 
+/**
+ * The text Insert puts at an empty cursor: a block inserted at the start of a line that has
+ * code on it gets a line break, so it lands above that code instead of being glued to it.
+ */
+export function textToInsert(code: string, line: string, character: number, eol = '\n'): string {
+  const block = code.replace(/\r?\n/g, eol);
+  if (character === 0 && line.trim() !== '' && !block.endsWith(eol)) return block + eol;
+  return block;
+}
+
 /** The one replacement between two texts: common prefix and suffix left alone. */
 export function minimalEdit(before: string, after: string): { start: number; end: number; text: string } {
   let prefix = 0;

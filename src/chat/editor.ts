@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 import type { Logger } from '../logger';
-import { proposeEdit } from './apply';
+import { proposeEdit, textToInsert } from './apply';
 import type { PendingAttachment } from './controller';
 import type { StoredAttachment, StoredMessage } from './history';
 import { newId } from './history';
@@ -108,8 +108,13 @@ export async function insertAtCursor(code: string): Promise<boolean> {
     void vscode.window.showWarningMessage('Open a file and place the cursor where the code should go, then press Insert again.');
     return false;
   }
+  const document = editor.document;
+  const eol = document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
   const done = await editor.edit((builder) => {
-    for (const selection of editor.selections) builder.replace(selection, code);
+    for (const selection of editor.selections) {
+      const text = selection.isEmpty ? textToInsert(code, document.lineAt(selection.active.line).text, selection.active.character, eol) : code.replace(/\r?\n/g, eol);
+      builder.replace(selection, text);
+    }
   });
   await vscode.window.showTextDocument(editor.document, editor.viewColumn);
   return done;

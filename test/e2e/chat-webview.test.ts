@@ -251,6 +251,8 @@ test('a streamed reply grows chunk by chunk, and Stop posts stop', async () => {
   await o.hostPost(state([user('u1', 'explain')]));
   await o.hostPost({ type: 'message', message: assistant('a1', '', { status: 'streaming' }) });
   await o.hostPost({ type: 'busy', busy: true });
+  await o.hostPost({ type: 'notice', level: 'info', text: 'Loading the model… 40%' });
+  await o.page.locator('#notice', { hasText: 'Loading the model… 40%' }).waitFor();
   const content = o.page.locator('article[data-id="a1"] .message-content');
   const stop = o.page.locator('#stop');
   await stop.waitFor({ state: 'visible' });
@@ -264,6 +266,7 @@ test('a streamed reply grows chunk by chunk, and Stop posts stop', async () => {
     await o.page.waitForFunction(([sel, want]) => document.querySelector(sel)?.textContent?.trim() === want, ['article[data-id="a1"] .message-content', plain] as const);
     seen.push((await content.textContent()) ?? '');
   }
+  assert.equal(await o.page.locator('#notice').isHidden(), true, 'the progress note ends when the reply starts');
   assert.deepEqual(
     seen.map((s) => s.trim()),
     ['The', 'The function', 'The function adds', 'The function adds two', 'The function adds two numbers.'],

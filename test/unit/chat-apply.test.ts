@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { minimalEdit, proposeEdit } from '../../src/chat/apply';
+import { minimalEdit, proposeEdit, textToInsert } from '../../src/chat/apply';
 import { editorPrompt, formatDiagnostic } from '../../src/chat/prompts';
 
 const file = ['import x from "x";', '', 'export function add(a, b) {', '  return a - b;', '}', '', 'export const y = 2;', ''].join('\n');
@@ -78,4 +78,12 @@ test('editor prompts: fix lists the diagnostics with 1-based positions', () => {
   assert.match(editorPrompt('tests', 'a.py', 'python', []), /unit tests for the selected python code/);
   assert.match(editorPrompt('explain', 'a.py', 'python'), /Explain/);
   assert.equal(formatDiagnostic({ line: 0, character: 0, severity: 'hint', message: 'm', code: 'X1' }), '- line 1, column 1, hint: m (X1)');
+});
+
+test('Insert at the start of a line with code puts the block above it', () => {
+  assert.equal(textToInsert('const a = 1;', 'export type X = 1;', 0), 'const a = 1;\n');
+  assert.equal(textToInsert('const a = 1;\n', 'export type X = 1;', 0), 'const a = 1;\n');
+  assert.equal(textToInsert('a\nb', '', 0), 'a\nb');
+  assert.equal(textToInsert('x', 'foo(', 4), 'x');
+  assert.equal(textToInsert('a\nb', 'code', 0, '\r\n'), 'a\r\nb\r\n');
 });
