@@ -104,7 +104,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     const { adapters, skippedUntrusted } = await discoverAdapters({ workspaceFolders: workspaceFolders(), folders: ctx.config.adapters.folders, trusted });
     const base = await baseModelPath();
     const current = stored();
-    const items: AdapterItem[] = [{ label: '$(circle-slash) None', description: 'the base model as is', none: true, picked: !current }];
+    const items: AdapterItem[] = [{ label: '$(circle-slash) None', description: 'the base model as is', none: true }];
     const validations = await Promise.all(adapters.map((a) => (base ? validateAdapter(a.path, base) : inspectAdapter(a.path))));
     adapters.forEach((adapter, i) => {
       const validation = validations[i];
@@ -126,7 +126,17 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     if (adapters.length === 0) {
       items.push({ label: '$(info) No adapters found', detail: 'Put adapter GGUFs into .enclave/adapters/ or a folder in the enclave.adapters.folders setting.' });
     }
-    const chosen = await vscode.window.showQuickPick(items, { title: 'LoRA adapter for this workspace', matchOnDetail: true });
+    const quickPick = vscode.window.createQuickPick<AdapterItem>();
+    quickPick.title = 'LoRA adapter for this workspace';
+    quickPick.matchOnDetail = true;
+    quickPick.items = items;
+    quickPick.activeItems = items.filter((i) => (current ? i.adapter?.path === current.path : i.none)).slice(0, 1);
+    const chosen = await new Promise<AdapterItem | undefined>((resolve) => {
+      quickPick.onDidAccept(() => resolve(quickPick.selectedItems[0]));
+      quickPick.onDidHide(() => resolve(undefined));
+      quickPick.show();
+    });
+    quickPick.dispose();
     if (!chosen) return undefined;
     if (chosen.none) return null;
     if (!chosen.adapter || !chosen.validation) return undefined;
@@ -184,6 +194,18 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     log.debug(`no backend yet: ${(error as Error).message}`);
   }
 
+  // A new base model may not fit the workspace's adapter: say so and turn it off for this workspace.
+  const modelWatch = ctx.config.onDidChange(async (e) => {
+    const selection = stored();
+    if (!selection || !e.affectsConfiguration('enclave.model.path') || !ctx.config.modelPath) return;
+    const validation = await validateAdapter(selection.path, ctx.config.modelPath);
+    if (validation.ok) return;
+    await workspaceState.update(STATE_KEY, undefined);
+    refreshStatus();
+    log.warn(`workspace adapter turned off: ${validation.reason}`);
+    void vscode.window.showWarningMessage(`Enclave turned off this workspace's LoRA adapter: ${validation.reason}`);
+  });
+
   const trustNote = () => (!ctx.trusted() && stored() && insideWorkspace(stored()!.path) ? 'Not applied: this workspace is not trusted.' : undefined);
   refreshStatus(trustNote());
   const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) =>
@@ -200,6 +222,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     });
   return vscode.Disposable.from(
     status,
+    modelWatch,
     guarded('enclave.adapters.select', (arg?: { path?: string | null; scale?: number }) => select(arg)),
     guarded('enclave.adapters.exportDataset', exportCommand),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
