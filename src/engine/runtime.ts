@@ -60,9 +60,19 @@ export function defaultThreads(cores = os.availableParallelism()): number {
   return Math.max(1, Math.min(8, cores > 2 ? cores - 1 : cores === 2 ? 1 : 1));
 }
 
+interface AdaptiveDraft {
+  /** Tokens to draft next round: grows while drafts are accepted. */
+  draftLength: number;
+  /** Plain tokens still to decode before the next draft attempt. */
+  cooldown: number;
+  /** The next cooldown after a fully rejected draft (doubles, up to 128). */
+  plainStretch: number;
+}
+
 interface Slot {
   seq: LlamaContextSequence;
   draft?: LlamaContextSequence;
+  adaptive: { draft?: AdaptiveDraft; lookup?: AdaptiveDraft };
   key: string | null;
   lastUsed: number;
   busy: boolean;
@@ -219,6 +229,7 @@ export class EngineRuntime {
       key: null,
       lastUsed: 0,
       busy: false,
+      adaptive: {},
     }));
     await old?.dispose();
   }
@@ -387,6 +398,7 @@ export class EngineRuntime {
         this.logger.debug(`prompt cache: ${slot.key} evicted for ${key}`);
       }
       slot.key = key;
+      slot.adaptive = {};
     }
     slot.busy = true;
     slot.lastUsed = performance.now();
@@ -514,13 +526,13 @@ export class EngineRuntime {
     // Adaptive draft length: grows while drafts are accepted, backs off (plain decoding for a
     // growing stretch) while they are not, so a poor draft costs little.
     const mode = o.mode;
-    let draftLength = mode === 'draft' ? 4 : 6;
-    let cooldown = 0;
-    let plainStretch = 4;
+    // The state lives on the slot, so a document whose drafts keep failing starts its next
+    // request already backed off.
+    const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= { draftLength: mode === 'draft' ? 4 : 6, cooldown: 0, plainStretch: 4 });
 
     const spec = async (): Promise<boolean> => {
       const room = o.maxTokens - generated.length - 1;
-      const k = Math.min(draftLength, room);
+      const k = Math.min(adapt.draftLength, room);
       if (k <= 0) return false;
       const draft = mode === 'lookup' ? lookupDraft(all, k) : await this.draftTokens(slot, all, k, o.signal);
       if (draft.length === 0) return false;
@@ -540,13 +552,13 @@ export class EngineRuntime {
       }
       out.draftAccepted += accepted;
       out.draftRejected += draft.length - accepted;
-      if (accepted === draft.length) draftLength = Math.min(MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'], draftLength + 2);
-      else draftLength = Math.max(2, accepted + 1);
+      if (accepted === draft.length) adapt.draftLength = Math.min(MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'], adapt.draftLength + 2);
+      else adapt.draftLength = Math.max(2, accepted + 1);
       if (mode === 'draft') {
         if (accepted === 0) {
-          cooldown = plainStretch;
-          plainStretch = Math.min(64, plainStretch * 2);
-        } else plainStretch = 4;
+          adapt.cooldown = adapt.plainStretch;
+          adapt.plainStretch = Math.min(128, adapt.plainStretch * 2);
+        } else adapt.plainStretch = 4;
       }
       for (let i = 0; i < accepted; i++) if (!take(draft[i])) return true;
       if (next === undefined || next === null) {
@@ -561,7 +573,7 @@ export class EngineRuntime {
 
     while (!done) {
       throwIfAborted(o.signal);
-      if (mode !== 'off' && cooldown <= 0) {
+      if (mode !== 'off' && (mode === 'lookup' || adapt.cooldown <= 0)) {
         if (await spec()) continue;
       }
       // A plain stretch on node-llama-cpp's evaluate loop (one sampler, no per-token setup); it
@@ -572,7 +584,7 @@ export class EngineRuntime {
         last = token;
         if (!take(token) || o.signal.aborted) break;
         pending = [token];
-        if (mode === 'draft' && --cooldown <= 0) break;
+        if (mode === 'draft' && --adapt.cooldown <= 0) break;
         if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
       }
       if (last === undefined) {
