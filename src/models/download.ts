@@ -4,7 +4,7 @@
 // Plain Node (fetch follows the hubs' redirects to their CDNs); no vscode.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export interface DownloadProgress {
@@ -55,6 +55,17 @@ export class DownloadError extends Error {
 
 export function partialPath(directory: string, fileName: string): string {
   return join(directory, `${fileName}.partial`);
+}
+
+/** The partial's ETag / Last-Modified, sent back as If-Range so a changed file restarts instead of mixing versions. */
+function validatorPath(partial: string): string {
+  return `${partial}.validator`;
+}
+
+function strongValidator(response: Response): string | undefined {
+  const etag = response.headers.get('etag');
+  if (etag && !etag.startsWith('W/')) return etag;
+  return response.headers.get('last-modified') ?? undefined;
 }
 
 async function fileSize(path: string): Promise<number | undefined> {
@@ -117,11 +128,13 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
     await rm(partial, { force: true });
     resumeFrom = 0;
   }
+  const validator = resumeFrom > 0 ? await readFile(validatorPath(partial), 'utf8').catch(() => undefined) : undefined;
+  const rangeHeaders: Record<string, string> = resumeFrom > 0 ? { Range: `bytes=${resumeFrom}-`, ...(validator ? { 'If-Range': validator } : {}) } : {};
 
   let response: Response;
   try {
     response = await fetch(options.url, {
-      headers: { ...options.headers, ...(resumeFrom > 0 ? { Range: `bytes=${resumeFrom}-` } : {}) },
+      headers: { ...options.headers, ...rangeHeaders },
       signal,
       redirect: 'follow',
     });
@@ -138,6 +151,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
     const { total } = parseContentRange(response.headers.get('content-range'));
     if (total !== resumeFrom) {
       await rm(partial, { force: true });
+      await rm(validatorPath(partial), { force: true });
       return downloadFile(options);
     }
     offset = resumeFrom;
@@ -168,6 +182,11 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
 
   const hash = createHash('sha256');
   if (offset > 0) await hashInto(hash, partial);
+  else {
+    const fresh = strongValidator(response);
+    if (fresh) await writeFile(validatorPath(partial), fresh);
+    else await rm(validatorPath(partial), { force: true });
+  }
   const handle: FileHandle = await open(partial, offset > 0 ? 'a' : 'w');
   let received = offset;
   const started = performance.now();
@@ -205,8 +224,10 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
     await verify(partial, received, digest, { ...options, expectedSize });
   } catch (error) {
     await rm(partial, { force: true });
+    await rm(validatorPath(partial), { force: true });
     throw error;
   }
   await rename(partial, finalPath);
+  await rm(validatorPath(partial), { force: true });
   return { path: finalPath, size: received, sha256: digest, resumedFrom: offset, alreadyPresent: false };
 }

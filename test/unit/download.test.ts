@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { DownloadError, downloadFile, partialPath, type DownloadProgress } from 
 
 interface Seen {
   range?: string;
+  ifRange?: string;
   bytesSent: number;
 }
 
@@ -22,14 +23,16 @@ class FileServer {
   ignoreRange = false;
   chunkDelayMs = 0;
   status = 200;
+  etag = '"v1"';
   private server!: Server;
   url = '';
 
-  constructor(readonly body: Buffer) {}
+  constructor(public body: Buffer) {}
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
-      const seen: Seen = { range: req.headers.range, bytesSent: 0 };
+      const ifRange = req.headers['if-range'] as string | undefined;
+      const seen: Seen = { range: req.headers.range, ifRange, bytesSent: 0 };
       this.seen.push(seen);
       if (this.status !== 200) {
         res.writeHead(this.status).end();
@@ -37,7 +40,8 @@ class FileServer {
       }
       let start = 0;
       const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-      if (match && !this.ignoreRange) {
+      // If-Range: the range only while the file is still the version the client started with.
+      if (match && !this.ignoreRange && (ifRange === undefined || ifRange === this.etag)) {
         start = Number(match[1]);
         if (start >= this.body.length) {
           res.writeHead(416, { 'Content-Range': `bytes */${this.body.length}` }).end();
@@ -47,9 +51,10 @@ class FileServer {
           'Content-Length': this.body.length - start,
           'Content-Range': `bytes ${start}-${this.body.length - 1}/${this.body.length}`,
           'Accept-Ranges': 'bytes',
+          ETag: this.etag,
         });
       } else {
-        res.writeHead(200, { 'Content-Length': this.body.length, 'Accept-Ranges': this.ignoreRange ? 'none' : 'bytes' });
+        res.writeHead(200, { 'Content-Length': this.body.length, 'Accept-Ranges': this.ignoreRange ? 'none' : 'bytes', ETag: this.etag });
       }
       const chunk = 64 * 1024;
       let offset = start;
@@ -155,11 +160,47 @@ describe('downloadFile against a local HTTP server', () => {
     const resumed = server.seen.slice(before);
     assert.equal(resumed.length, 1);
     assert.equal(resumed[0].range, `bytes=${partialSize}-`);
+    assert.equal(resumed[0].ifRange, '"v1"', 'the resume names the version it started with');
     assert.equal(resumed[0].bytesSent, body.length - partialSize, 'only the rest was sent');
     assert.equal(result.resumedFrom, partialSize);
     assert.equal(result.sha256, sha);
     assert.deepEqual(await readFile(result.path), body);
-    assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
+    assert.deepEqual(await readdir(directory), ['draft.gguf'], 'no partial or validator file left behind');
+  });
+
+  it('restarts from zero when the file changed on the server since the partial was written (If-Range)', async () => {
+    server.chunkDelayMs = 5;
+    const directory = await freshDir();
+    const controller = new AbortController();
+    await assert.rejects(
+      downloadFile({
+        url: server.url,
+        directory,
+        fileName: 'draft.gguf',
+        signal: controller.signal,
+        progressIntervalMs: 0,
+        onProgress: (p) => p.receivedBytes >= 256 * 1024 && controller.abort(),
+      }),
+      (error: unknown) => error instanceof DownloadError && error.code === 'CANCELLED',
+    );
+    server.chunkDelayMs = 0;
+    const original = server.body;
+    const changed = Buffer.from(original);
+    changed[10] ^= 0xff;
+    server.body = changed;
+    server.etag = '"v2"';
+    try {
+      const before = server.seen.length;
+      const result = await downloadFile({ url: server.url, directory, fileName: 'draft.gguf' });
+      assert.equal(server.seen[before].ifRange, '"v1"');
+      assert.equal(server.seen[before].bytesSent, changed.length, 'the whole new version was sent');
+      assert.equal(result.resumedFrom, 0);
+      assert.equal(result.sha256, createHash('sha256').update(changed).digest('hex'));
+      assert.deepEqual(await readFile(result.path), changed);
+    } finally {
+      server.body = original;
+      server.etag = '"v1"';
+    }
   });
 
   it('restarts from zero when the server ignores Range (a stale partial cannot corrupt the file)', async () => {
