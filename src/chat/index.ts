@@ -108,13 +108,13 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     if (!ids.includes('enclave.chat.focus')) disposables.push(vscode.commands.registerCommand('enclave.chat.focus', () => vscode.commands.executeCommand('workbench.view.extension.enclave')));
   });
 
-  // While a question waits for the engine, say what it is doing (starting, loading the model).
+  // While a question waits for the engine, say what it is doing (starting, loading the model);
+  // a crash is reported on the reply it interrupted.
   try {
     const unsubscribe = ctx.backend().onState((state) => {
       if (!controller.busy) return;
       if (state.kind === 'starting') view.post({ type: 'notice', level: 'info', text: 'Starting the engine…' });
       else if (state.kind === 'loading') view.post({ type: 'notice', level: 'info', text: `Loading the model… ${Math.round(state.progress * 100)}%` });
-      else if (state.kind === 'crashed') view.post({ type: 'notice', level: 'error', text: `The engine stopped: ${state.message}` });
     });
     disposables.push({ dispose: unsubscribe });
   } catch (err) {

@@ -181,6 +181,49 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await chat.locator('#stop').click();
     await chat.locator('article.message.assistant').last().locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
     await wb.screenshot('explain');
+  });
+
+  await t.test('an engine crash mid-reply keeps the partial reply, marked interrupted; Regenerate works after the restart', async () => {
+    await chat.locator('#input').fill('Tell me a long story');
+    await chat.locator('#input').press('Enter');
+    const reply = chat.locator('article.message.assistant').last();
+    const content = reply.locator('.message-content');
+    await until('streamed text', 60_000, async () => ((await content.textContent()) ?? '').length > 20);
+    // The engine process of this workbench (forked from its extension host), found by its path.
+    const extensionDir = join(wb.tempDir, 'extensions');
+    const engines = readdirSync('/proc').filter((pid) => {
+      if (!/^\d+$/.test(pid)) return false;
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmdline.includes(extensionDir) && cmdline.includes('worker.js');
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(engines.length, 1, `engine processes: ${engines.join(', ')}`);
+    process.kill(Number(engines[0]), 'SIGKILL');
+    await reply.locator('.message-error', { hasText: /engine stopped while answering/ }).waitFor({ timeout: 30_000 });
+    const partial = ((await content.textContent()) ?? '').trim();
+    assert.ok(partial.length > 20, 'the partial reply is still shown');
+    await wb.screenshot('engine-crashed');
+    const file = historyFiles().find((f) => JSON.parse(readFileSync(f, 'utf8')).messages.some((m: { content: string }) => m.content === 'Tell me a long story'));
+    assert.ok(file, 'the conversation is on disk');
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Conversation;
+    const last = saved.messages.at(-1)!;
+    assert.equal(last.status, 'interrupted');
+    assert.ok(last.content.length > 20);
+
+    const crashedId = await reply.getAttribute('data-id');
+    await chat.locator('#regenerate').click();
+    const again = chat.locator('article.message.assistant').last();
+    await until('the new reply', 10_000, async () => (await again.getAttribute('data-id')) !== crashedId);
+    assert.equal(await chat.locator(`article[data-id="${crashedId}"]`).count(), 0, 'the interrupted reply is replaced');
+    await until('a new reply from the restarted engine', 120_000, async () => {
+      if ((await again.locator('.message-error').count()) > 0) throw new Error(`regenerate failed: ${await again.locator('.message-error').textContent()}`);
+      return ((await again.locator('.message-content').textContent()) ?? '').length > 0;
+    });
+    await chat.locator('#stop').click();
+    await again.locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
     assert.doesNotMatch(wb.enclaveLog(), /\[chat\].*ignored a malformed message/);
   });
 });
