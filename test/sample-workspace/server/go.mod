@@ -1,0 +1,3 @@
+module example.com/cornershop
+
+go 1.22
