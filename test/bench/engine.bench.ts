@@ -129,6 +129,39 @@ async function main(): Promise<void> {
     goal: 0.1,
     note: 'PSM FIM: a keystroke at the cursor re-evaluates from the cursor on (the suffix); the engine evaluates exactly the tokens after the first changed one',
   };
+  // Where a generated token's time goes: native decode, native sampling (greedy over the whole
+  // vocabulary), and everything else (node-llama-cpp's and our JavaScript, event-loop hops).
+  const native = (context as unknown as { _ctx: Record<string, (...a: unknown[]) => Promise<unknown>> })._ctx;
+  const spent = { decodeBatch: 0, sampleToken: 0 };
+  for (const name of ['decodeBatch', 'sampleToken'] as const) {
+    const original = native[name].bind(native);
+    Object.defineProperty(native, name, {
+      configurable: true,
+      value: async (...args: unknown[]) => {
+        const start = performance.now();
+        try {
+          return await original(...args);
+        } finally {
+          spent[name] += performance.now() - start;
+        }
+      },
+    });
+  }
+  const splitPrompt = model.tokenize(fimPrompt('function add(a, b) {\n  return', '\n}\n'), true);
+  await rawSeq.eraseContextTokenRanges([{ start: 0, end: rawSeq.nextTokenIndex }]);
+  await rawSeq.evaluateWithoutGeneratingNewTokens(splitPrompt.slice(0, -1));
+  spent.decodeBatch = spent.sampleToken = 0;
+  const SPLIT_TOKENS = 128;
+  const [splitMs] = await timed(async () => {
+    let n = 0;
+    for await (const _ of rawSeq.evaluate(splitPrompt.slice(-1), { temperature: 0 })) if (++n >= SPLIT_TOKENS) break;
+  });
+  results.perGeneratedTokenMs = {
+    total: round(splitMs / SPLIT_TOKENS, 3),
+    nativeDecode: round(spent.decodeBatch / SPLIT_TOKENS, 3),
+    nativeGreedySampling: round(spent.sampleToken / SPLIT_TOKENS, 3),
+    javascriptAndHops: round((splitMs - spent.decodeBatch - spent.sampleToken) / SPLIT_TOKENS, 3),
+  };
   await context.dispose();
   await model.dispose();
 
@@ -217,6 +250,7 @@ async function main(): Promise<void> {
     ['FIM ms/keystroke: raw evaluate loop (floor)', String(fimPath.medianMs.rawEvaluateLoop)],
     ['FIM ms/keystroke: Enclave runtime in-process', String(fimPath.medianMs.runtimeInProcess)],
     ['FIM ms/keystroke: through the engine process', String(fimPath.medianMs.engineProcess)],
+    ['per generated token ms: total / decode / sampling / JS', Object.values(results.perGeneratedTokenMs as Record<string, number>).join(' / ')],
     ['overheadRatio (goal ≤ 1.05)', String((results.overheadRatio as { value: number }).value)],
     ['kvReuse evaluated/keystroke (bare FIM; with repo context)', `${median(evaluated).toFixed(3)}; ${median(withContext).toFixed(3)}`],
   ];
