@@ -280,8 +280,8 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     if (path) model = await fromFile(path, path.split(/[\\/]/).pop() ?? path, 'local file');
     else model = await pickLocalFile();
     if (!model) return;
-    const state = await store.load();
-    await record(role, model, profile ?? state.active);
+    // Without an explicit profile, a role the stable profile already fills asks: experimental or stable.
+    await record(role, model, profile);
   }
 
   async function switchProfile(target?: ProfileName): Promise<void> {

@@ -71,6 +71,25 @@ test('models and adapters in code-server', async (t) => {
       await wb.screenshot('model-loaded');
     }));
 
+  await t.test('a second model goes into the experimental profile; rollback returns to the stable one', () =>
+    wb.step('profiles', async () => {
+      await wb.runCommand('Enclave: Use a Local Model File (GGUF)');
+      const input = wb.page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(fixtures.draft);
+      await wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'draft.gguf' }).first().waitFor({ timeout: 30_000 });
+      await wb.page.locator('.quick-input-widget .monaco-button').filter({ hasText: 'OK' }).click();
+      const experimental = wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'Experimental' }).first();
+      await experimental.waitFor({ timeout: 60_000 });
+      await wb.screenshot('profile-choice');
+      await experimental.click();
+      await wb.waitForLog(/\[models\] completion model set to draft\.gguf: experimental profile active/, 60_000);
+
+      await wb.runCommand('Enclave: Roll Back to the Stable Model');
+      await wb.waitForLog(/\[models\] rolled back: stable profile active\n.*\[models\]\s+completion: model\.gguf /, 30_000);
+      await wb.screenshot('rolled-back');
+    }));
+
   await t.test('switching the adapter changes the status bar and the engine report without a reload', () =>
     wb.step('adapters', async () => {
       const before = await modelInfo(wb);
