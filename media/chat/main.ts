@@ -44,19 +44,26 @@ const historyList = $<HTMLUListElement>('history-list');
 const historyToggle = $<HTMLButtonElement>('toggle-history');
 const noticeEl = $<HTMLElement>('notice');
 
-const md = new MarkdownIt({
-  html: false,
-  linkify: true,
-  highlight: (code, lang) => {
-    const language = lang && hljs.getLanguage(lang) ? lang : undefined;
-    if (!language) return '';
+// While a reply streams it is rendered again and again; its finished code blocks do not change.
+const highlighted = new Map<string, string>();
+function highlight(code: string, lang: string): string {
+  const language = lang && hljs.getLanguage(lang) ? lang : undefined;
+  if (!language) return '';
+  const key = `${language}\0${code}`;
+  let html = highlighted.get(key);
+  if (html === undefined) {
     try {
-      return hljs.highlight(code, { language, ignoreIllegals: true }).value;
+      html = hljs.highlight(code, { language, ignoreIllegals: true }).value;
     } catch {
-      return '';
+      html = '';
     }
-  },
-});
+    if (highlighted.size > 500) highlighted.clear();
+    highlighted.set(key, html);
+  }
+  return html;
+}
+
+const md = new MarkdownIt({ html: false, linkify: true, highlight });
 // Links the model writes are shown only when they are plain web links; the rest stay text.
 md.validateLink = (url) => isSafeLink(url);
 
@@ -144,6 +151,8 @@ const STATUS_TEXT: Record<string, string> = { stopped: 'Stopped.', interrupted: 
 function renderMessage(m: MessageView): HTMLElement {
   const article = element('article', `message ${m.role}${m.status ? ` status-${m.status}` : ''}`);
   article.dataset.id = m.id;
+  // Screen readers announce the reply once it is complete, not at every streamed token.
+  if (m.status === 'streaming') article.setAttribute('aria-busy', 'true');
   article.append(element('div', 'message-author', m.role === 'user' ? 'You' : 'Enclave'));
   if (m.attachments?.length) {
     const list = element('div', 'message-attachments');
@@ -198,22 +207,37 @@ function replaceMessage(m: MessageView): void {
   renderControls();
 }
 
-/** Streaming: chunks append to the message; the DOM is re-rendered at most once a frame. */
+/**
+ * Streaming: chunks append to the message and the DOM is rendered again at most once a frame,
+ * and no more often than every two render times (a long reply costs more to render; the page
+ * stays responsive while it grows).
+ */
 const dirty = new Set<string>();
-let frame: number | undefined;
+let pendingRender: ReturnType<typeof setTimeout> | undefined;
+let renderCost = 0;
+let renderedAt = 0;
 function appendChunk(messageId: string, text: string): void {
   const m = conversation.messages.find((x) => x.id === messageId);
   if (!m) return;
   m.content += text;
   dirty.add(messageId);
-  frame ??= requestAnimationFrame(() => {
-    frame = undefined;
-    for (const id of dirty) {
-      const message = conversation.messages.find((x) => x.id === id);
-      if (message) replaceMessage(message);
-    }
-    dirty.clear();
-  });
+  if (pendingRender !== undefined) return;
+  const wait = Math.max(0, renderedAt + 2 * renderCost - performance.now());
+  pendingRender = setTimeout(
+    () =>
+      requestAnimationFrame(() => {
+        const started = performance.now();
+        for (const id of dirty) {
+          const message = conversation.messages.find((x) => x.id === id);
+          if (message) replaceMessage(message);
+        }
+        dirty.clear();
+        renderedAt = performance.now();
+        renderCost = renderedAt - started;
+        pendingRender = undefined;
+      }),
+    wait,
+  );
 }
 
 function renderChips(): void {

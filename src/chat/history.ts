@@ -123,6 +123,7 @@ interface WriteQueue {
 
 export class HistoryStore {
   private readonly queues = new Map<string, WriteQueue>();
+  private readonly summaries = new Map<string, { mtimeMs: number; size: number; summary: ChatSummary }>();
   private readonly logger: Logger;
   private readonly onWarning: HistoryWarning;
   private readonly now: () => number;
@@ -142,7 +143,10 @@ export class HistoryStore {
     return path.join(this.dir, `${id}.json`);
   }
 
-  /** Summaries of every readable conversation, most recently updated first. */
+  /**
+   * Summaries of every readable conversation, most recently updated first. A file is read again
+   * only when its size or modification time changed since the last listing.
+   */
   async list(): Promise<ChatSummary[]> {
     let names: string[];
     try {
@@ -154,9 +158,21 @@ export class HistoryStore {
     const ids = names.filter((n) => n.endsWith('.json') && !n.includes('.corrupt-')).map((n) => n.slice(0, -'.json'.length)).filter((id) => ID.test(id));
     const summaries: ChatSummary[] = [];
     for (const id of ids) {
+      await this.queues.get(id)?.drained;
+      const stat = await fs.stat(this.file(id)).catch(() => undefined);
+      if (!stat) continue;
+      const cached = this.summaries.get(id);
+      if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
+        summaries.push(cached.summary);
+        continue;
+      }
       const conversation = await this.load(id);
-      if (conversation) summaries.push({ id, title: conversation.title, updated: conversation.updated, messages: conversation.messages.length });
+      if (!conversation) continue;
+      const summary = { id, title: conversation.title, updated: conversation.updated, messages: conversation.messages.length };
+      this.summaries.set(id, { mtimeMs: stat.mtimeMs, size: stat.size, summary });
+      summaries.push(summary);
     }
+    for (const id of this.summaries.keys()) if (!ids.includes(id)) this.summaries.delete(id);
     return summaries.sort((a, b) => b.updated - a.updated);
   }
 

@@ -131,3 +131,19 @@ test('titles come from the first question', () => {
   assert.equal(titleFor({ messages: [{ id: 'a', role: 'user', content: '\n  Why is this slow?\nmore', time: 0 }] }), 'Why is this slow?');
   assert.equal(titleFor({ messages: [{ id: 'a', role: 'user', content: 'x'.repeat(100), time: 0 }] }).length, 60);
 });
+
+test('listing reads a file again only when it changed, including changes by another process', async () => {
+  const dir = await tempDir();
+  const store = new HistoryStore(dir, { logger: nullLogger });
+  const c = conversation('cached', 1);
+  await store.save(c);
+  assert.equal((await store.list())[0].messages, 1);
+  // Another window (or a test) writes the file directly.
+  const other = { ...c, title: 'Renamed elsewhere', messages: [...c.messages, { id: 'r', role: 'assistant' as const, content: 'x', time: 2 }] };
+  await fs.writeFile(path.join(dir, 'cached.json'), JSON.stringify(other));
+  const [summary] = await store.list();
+  assert.equal(summary.title, 'Renamed elsewhere');
+  assert.equal(summary.messages, 2);
+  await fs.rm(path.join(dir, 'cached.json'));
+  assert.deepEqual(await store.list(), []);
+});
