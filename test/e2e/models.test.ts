@@ -50,6 +50,12 @@ test('models and adapters in code-server', async (t) => {
       await page.getByText('Measure this machine').first().waitFor({ timeout: 30_000 });
       await page.getByText('Choose the completion model').first().waitFor();
       await wb.screenshot('walkthrough');
+      // Its first step measures this machine in a node-llama-cpp child process and recommends a model.
+      await page.locator('.monaco-button').filter({ hasText: 'Measure This Machine' }).first().click();
+      await wb.waitForLog(/\[models\] machine: .*\d+ GB RAM, \d+ cores/, 60_000);
+      await wb.waitForLog(/\[models\] recommended: (0\.5|1\.5|3|7|14|32)B (Q4_K_M|Q5_K_M|Q8_0): /, 10_000);
+      await wb.page.locator('.notifications-toasts').filter({ hasText: 'Recommended:' }).first().waitFor({ timeout: 30_000 });
+      await wb.screenshot('measured');
     }));
 
   await t.test('picking the local fixture model makes the engine load it', () =>
