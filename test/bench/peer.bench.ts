@@ -23,7 +23,7 @@ import { EngineClient } from '../../src/engine/client';
 import type { Backend, EngineSettings, FimRequest, GenerationResult, RequestOptions } from '../../src/engine/protocol';
 import { nullLogger } from '../../src/logger';
 import { ensureFixtures } from '../fixtures/generate';
-import { ensureLlamaServer, llamaCppTag, postJson, startLlamaServer, type RunningServer, type ServerCompletion } from './peer/llamaServer';
+import { ensureLlamaServer, llamaCppTag, startLlamaServer, timedRequest, type RunningServer, type ServerAnswer } from './peer/llamaServer';
 import { profileEnclave } from './peer/profile';
 import { speculativeReference } from './peer/speculative';
 import { mean, percentile } from './peer/stats';
@@ -37,13 +37,14 @@ const num = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const quick = flag('--quick');
-const KEYS = num('--keys', quick ? 12 : 60);
+const KEYS = num('--keys', quick ? 12 : 50);
 const FILES = num('--files', quick ? 2 : 4);
 const EXTRA_FILES = num('--extra-files', quick ? 1 : 2);
 /** Same on both sides. */
 const THREADS = 1;
 const CONTEXT = 4096;
 const UBATCH = 512;
+const SERVER_BATCH = 2048;
 const N_PREDICT = num('--n-predict', 16);
 const CONTEXT_TOKENS = defaultCompletionSettings.contextTokens;
 
@@ -73,7 +74,7 @@ function recording(client: EngineClient, calls: FimCall[]): Backend {
   };
 }
 
-type ServerSide = ReturnType<typeof serverStats>;
+type ServerSide = ServerAnswer;
 
 interface KeySample {
   index: number;
@@ -98,19 +99,6 @@ interface KeySample {
   infill: ServerSide;
   sameMs?: number;
   same?: ServerSide;
-}
-
-function serverStats(r: ServerCompletion) {
-  return {
-    promptN: r.timings.prompt_n,
-    cacheN: r.timings.cache_n ?? 0,
-    tokensEvaluated: r.tokens_evaluated ?? r.timings.prompt_n + (r.timings.cache_n ?? 0),
-    predictedN: r.timings.predicted_n,
-    promptMs: r.timings.prompt_ms,
-    predictedMs: r.timings.predicted_ms,
-    content: r.content,
-    stop: r.stop_type ?? '',
-  };
 }
 
 const ensureNewline = (t: string) => (t.endsWith('\n') ? t : t + '\n');
@@ -167,9 +155,8 @@ async function runTrace(
         const call = calls.length > before ? calls[calls.length - 1] : undefined;
         return { ms, outcome, call };
       };
-      const runInfill = async () => {
-        const started = performance.now();
-        const r = await postJson<ServerCompletion>(`${infillServer.url}/infill`, {
+      const runInfill = () =>
+        timedRequest(infillServer, '/infill', {
           input_prefix: built.prefix,
           input_suffix: built.suffix,
           prompt: built.linePrefix,
@@ -180,21 +167,10 @@ async function runTrace(
           cache_prompt: true,
           stop,
         });
-        return { ms: performance.now() - started, r };
-      };
-      const runSame = async () => {
-        if (!sameServer) return undefined;
-        const started = performance.now();
-        const r = await postJson<ServerCompletion>(`${sameServer.url}/completion`, {
-          prompt: built.prompt,
-          n_predict: N_PREDICT,
-          temperature: 0,
-          top_k: 1,
-          cache_prompt: true,
-          stop,
-        });
-        return { ms: performance.now() - started, r };
-      };
+      const runSame = async () =>
+        sameServer
+          ? timedRequest(sameServer, '/completion', { prompt: built.prompt, n_predict: N_PREDICT, temperature: 0, top_k: 1, cache_prompt: true, stop })
+          : undefined;
 
       // Interleaved, rotating who goes first; never two at once (the cores are shared).
       let e: Awaited<ReturnType<typeof runEnclave>> | undefined;
@@ -214,7 +190,7 @@ async function runTrace(
         enclaveMs: e.ms,
         source: e.outcome.source,
         infillMs: f.ms,
-        infill: serverStats(f.r),
+        infill: f,
       };
       if (e.outcome.source === 'model' && e.call) {
         const st = e.call.result.stats;
@@ -234,7 +210,7 @@ async function runTrace(
       }
       if (s) {
         sample.sameMs = s.ms;
-        sample.same = serverStats(s.r);
+        sample.same = s;
       }
       samples.push(sample);
     }
@@ -324,7 +300,8 @@ function summarize(samples: KeySample[]) {
     checks: {
       promptMatchesBench: `${modelKeys.filter((s) => s.model!.promptMatchesBench).length}/${modelKeys.length}`,
       sameTokenCount: `${comparable.filter((s) => s.same!.tokensEvaluated === s.model!.promptTokens).length}/${comparable.length}`,
-      sameRawOutput: `${comparable.filter((s) => s.same!.content === s.model!.raw).length}/${comparable.length}`,
+      sameRawOutput: `${comparable.filter((s) => s.same!.content === s.model!.raw).length}/${comparable.filter((s) => s.same!.content !== null).length} (answers the server could send)`,
+      serverHttp500InvalidUtf8: { infill: warm.filter((s) => s.infill.failed).length, same: withSame.filter((s) => s.same!.failed).length },
       stopReasons: countBy(modelKeys.map((s) => s.model!.stopReason)),
       infillStopTypes: countBy(warm.map((s) => s.infill.stop)),
     },
@@ -385,9 +362,10 @@ async function main(): Promise<void> {
     gpu: 'cpu',
     adapters: [],
   };
-  // /infill keeps at most 3/4 of the logical batch as prefix and 1/4 (minus the line prefix) as
-  // suffix; a logical batch of 4 × contextTokens lets it take everything the core's windows hold.
-  const serverOptions = { model: paths.model, threads: THREADS, contextSize: CONTEXT, batchSize: Math.max(2048, 4 * CONTEXT_TOKENS), ubatchSize: UBATCH, cacheReuse: 256 };
+  // /infill keeps at most 3/4 of the logical batch (-b) as prefix and 1/4 minus the line prefix as
+  // suffix, and only n_ctx - n_batch - 2·n_predict tokens of extra chunks: -b 2048 takes the core's
+  // whole windows (1152 + 384 tokens) and leaves ~2000 tokens for the chunks (the core uses ≤ 768).
+  const serverOptions = { model: paths.model, threads: THREADS, contextSize: CONTEXT, batchSize: SERVER_BATCH, ubatchSize: UBATCH, cacheReuse: 256 };
   const client = new EngineClient(engineSettings, nullLogger, { workerPath: join(root, 'dist', 'worker.js') });
   const servers: RunningServer[] = [];
   const rows: Array<{ name: string; extra: boolean; s: Summary; samples: KeySample[] }> = [];
@@ -426,7 +404,7 @@ async function main(): Promise<void> {
   }
 
   if (!flag('--no-profile')) {
-    profile = await profileEnclave({ root, modelPath: paths.model, binary, keys: quick ? 10 : 30, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH });
+    profile = await profileEnclave({ root, modelPath: paths.model, binary, keys: quick ? 10 : 24, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH });
   }
   if (!flag('--no-spec')) {
     speculative = await speculativeReference({ binary, modelPath: paths.model, draftPath: paths.draft, context: CONTEXT, nPredict: quick ? 16 : 48 });
@@ -451,7 +429,7 @@ async function main(): Promise<void> {
       texts:
         "Before each keystroke the bench builds the core's prompt with the core's own buildPrompt and estimator state; the server gets input_prefix = the prefix window (whole lines above the cursor line), " +
         'prompt = the cursor line up to the cursor, input_suffix = the suffix window, input_extra = the same other-file chunks (filename, text). The prompt the core really sent is compared to it (checks.promptMatchesBench). ' +
-        "Differences that remain: /infill places the line prefix before <|fim_suffix|> (Enclave after <|fim_middle|>), tokenizes pieces separately, and always adds '<|repo_name|>myproject\\n<|file_sep|>filename\\n' (Enclave adds a header only with extra chunks, with the file's path); /infill cuts prefix/suffix to 3/4 and 1/4 of n_batch, so n_batch is set to 4× the core's token budget and cuts nothing. " +
+        `Differences that remain: /infill places the line prefix before <|fim_suffix|> (Enclave after <|fim_middle|>), tokenizes pieces separately, and always adds '<|repo_name|>myproject\\n<|file_sep|>filename\\n' (Enclave adds a header only with extra chunks, with the file's path); /infill cuts prefix/suffix to 3/4 and 1/4 of n_batch (minus the line prefix) and extra chunks to n_ctx - n_batch - 2·n_predict, so the server runs with -b ${SERVER_BATCH} (physical -ub stays ${UBATCH}), which cuts nothing of the core's windows (1152 + 384 tokens) or chunks (≤ 768 tokens). ` +
         "The 'same' side has no such differences: identical tokens (checks.sameTokenCount) and, greedy, identical raw output expected (checks.sameRawOutput).",
       fairness:
         `same GGUF; ${THREADS} thread on each side (server -t/-tb ${THREADS}); context ${CONTEXT} per sequence (server -np 1 -c ${CONTEXT}); physical batch ${UBATCH} on both (server -ub ${UBATCH}); ` +

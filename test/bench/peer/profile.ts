@@ -162,7 +162,7 @@ const variants: Variant[] = [
   { name: 'flash attention on', fix: 'runtime.ts createContexts: model.createContext({ ..., flashAttention: true })', context: { flashAttention: true } },
 ];
 
-async function runVariant(o: ProfileOptions, variant: Variant) {
+async function loadVariant(o: ProfileOptions, variant: Variant): Promise<EngineRuntime> {
   const nlc = await loadNodeLlamaCpp();
   const proto = nlc.LlamaModel.prototype as unknown as { createContext: (options: Record<string, unknown>) => unknown };
   const original = proto.createContext;
@@ -170,82 +170,106 @@ async function runVariant(o: ProfileOptions, variant: Variant) {
     return original.call(this, { ...options, ...variant.context });
   };
   const settings: EngineSettings = { modelPath: o.modelPath, speculative: 'off', contextSize: o.context, sequences: 4, threads: 1, batchSize: o.ubatch, gpu: 'cpu', adapters: [] };
-  let runtime: EngineRuntime;
   try {
-    runtime = await EngineRuntime.load(settings);
+    return await EngineRuntime.load(settings);
   } finally {
     proto.createContext = original;
   }
-  const counters = zero();
+}
+
+interface CallRecord {
+  wallMs: number;
+  engineMs: number;
+  ttftMs: number;
+  generated: number;
+  evaluated: number;
+  overheadMs: number;
+}
+
+/** All variants loaded side by side and driven keystroke by keystroke in rotating order (the machine's load hits all alike). */
+async function runVariants(o: ProfileOptions) {
+  const runs: Array<{ variant: Variant; runtime: EngineRuntime; counters: Counters; warm?: Counters; core: CompletionCore; calls: CallRecord[] }> = [];
   try {
-    instrument(runtime, counters);
-    const backend = asBackend(runtime);
-    const completion = { ...defaultCompletionSettings, maxTokens: o.nPredict, maxTimeMs: 60_000, debounceMs: 0, extraContext: false, speculative: 'off' as const };
-    const core = new CompletionCore({ backend: () => backend, settings: () => completion, prefetchAccepted: false });
+    for (const variant of variants) {
+      const runtime = await loadVariant(o, variant);
+      const counters = zero();
+      instrument(runtime, counters);
+      const backend = asBackend(runtime);
+      const completion = { ...defaultCompletionSettings, maxTokens: o.nPredict, maxTimeMs: 60_000, debounceMs: 0, extraContext: false, speculative: 'off' as const };
+      runs.push({ variant, runtime, counters, core: new CompletionCore({ backend: () => backend, settings: () => completion, prefetchAccepted: false }), calls: [] });
+    }
     const file = sourceFiles(o.root)[0];
     const trace = makeTrace(file, o.keys + 1);
-    const calls: Array<{ wallMs: number; engineMs: number; ttftMs: number; generated: number; evaluated: number; overheadMs: number }> = [];
-    let warm: Counters | undefined;
     for (const [i, key] of trace.keystrokes.entries()) {
-      if (i === 1) warm = { ...counters };
-      const started = performance.now();
-      const outcome = await core.provide({ text: key.text, offset: key.offset, languageId: file.languageId, uri: trace.uri, path: file.name, trigger: 'automatic' });
-      const wallMs = performance.now() - started;
-      if (i > 0 && outcome.source === 'model' && outcome.stats) {
-        calls.push({ wallMs, engineMs: outcome.stats.totalMs, ttftMs: outcome.stats.timeToFirstTokenMs, generated: outcome.stats.generatedTokens, evaluated: outcome.stats.evaluatedTokens, overheadMs: outcome.overheadMs });
+      for (let j = 0; j < runs.length; j++) {
+        const run = runs[(i + j) % runs.length];
+        if (i === 1) run.warm = { ...run.counters };
+        const started = performance.now();
+        const outcome = await run.core.provide({ text: key.text, offset: key.offset, languageId: file.languageId, uri: trace.uri, path: file.name, trigger: 'automatic' });
+        const wallMs = performance.now() - started;
+        if (i > 0 && outcome.source === 'model' && outcome.stats) {
+          const st = outcome.stats;
+          run.calls.push({ wallMs, engineMs: st.totalMs, ttftMs: st.timeToFirstTokenMs, generated: st.generatedTokens, evaluated: st.evaluatedTokens, overheadMs: outcome.overheadMs });
+        }
       }
     }
-    core.dispose();
-    // Per warm model call (the cold first keystroke left out).
-    const base = warm ?? zero();
-    const n = Math.max(1, calls.length);
-    const per = (k: keyof Counters) => (counters[k] - base[k]) / n;
-    const engineMs = mean(calls.map((c) => c.engineMs));
-    const nativeMs = per('tokenizeMs') + per('detokenizeMs') + per('promptDecodeMs') + per('tokenDecodeMs') + per('sampleMs') + per('eraseMs');
-    const generated = mean(calls.map((c) => c.generated));
-    return {
-      variant: variant.name,
-      fix: variant.fix,
-      modelCalls: calls.length,
-      perKeystroke: {
-        wallMedianMs: percentile(calls.map((c) => c.wallMs), 50),
-        wallP95Ms: percentile(calls.map((c) => c.wallMs), 95),
-        engineMeanMs: engineMs,
-        engineMedianMs: percentile(calls.map((c) => c.engineMs), 50),
-        coreOverheadMs: mean(calls.map((c) => c.overheadMs)),
-      },
-      perModelCallMs: {
-        tokenize: per('tokenizeMs'),
-        promptDecode: per('promptDecodeMs'),
-        promptDecodeTokens: per('promptDecodeTokens'),
-        eraseKv: per('eraseMs'),
-        tokenDecode: per('tokenDecodeMs'),
-        sampling: per('sampleMs'),
-        detokenize: per('detokenizeMs'),
-        engineJsAndWaits: engineMs - nativeMs,
-      },
-      perGeneratedToken: {
-        generated,
-        decodeMs: counters.tokenDecodeCalls > base.tokenDecodeCalls ? (counters.tokenDecodeMs - base.tokenDecodeMs) / (counters.tokenDecodeCalls - base.tokenDecodeCalls) : NaN,
-        sampleMs: counters.sampleCalls > base.sampleCalls ? (counters.sampleMs - base.sampleMs) / (counters.sampleCalls - base.sampleCalls) : NaN,
-        detokenizeCallsPerToken: generated > 0 ? per('detokenizeCalls') / generated : NaN,
-        engineMsAfterFirst: mean(calls.filter((c) => c.generated > 1).map((c) => (c.engineMs - c.ttftMs) / (c.generated - 1))),
-      },
-      evaluatedPerCall: mean(calls.map((c) => c.evaluated)),
-    };
+    return runs.map(({ variant, counters, warm, calls }) => summarizeVariant(variant, counters, warm ?? zero(), calls));
   } finally {
-    await runtime.dispose();
+    for (const run of runs) {
+      run.core.dispose();
+      await run.runtime.dispose();
+    }
   }
+}
+
+function summarizeVariant(variant: Variant, counters: Counters, base: Counters, calls: CallRecord[]) {
+  // Per warm model call (the cold first keystroke left out).
+  const n = Math.max(1, calls.length);
+  const per = (k: keyof Counters) => (counters[k] - base[k]) / n;
+  const engineMs = mean(calls.map((c) => c.engineMs));
+  const nativeMs = per('tokenizeMs') + per('detokenizeMs') + per('promptDecodeMs') + per('tokenDecodeMs') + per('sampleMs') + per('eraseMs');
+  const generated = mean(calls.map((c) => c.generated));
+  const tokenCalls = counters.tokenDecodeCalls - base.tokenDecodeCalls;
+  const sampleCalls = counters.sampleCalls - base.sampleCalls;
+  return {
+    variant: variant.name,
+    fix: variant.fix,
+    modelCalls: calls.length,
+    perKeystroke: {
+      wallMedianMs: percentile(calls.map((c) => c.wallMs), 50),
+      wallP95Ms: percentile(calls.map((c) => c.wallMs), 95),
+      engineMeanMs: engineMs,
+      engineMedianMs: percentile(calls.map((c) => c.engineMs), 50),
+      coreOverheadMs: mean(calls.map((c) => c.overheadMs)),
+    },
+    perModelCallMs: {
+      tokenize: per('tokenizeMs'),
+      promptDecode: per('promptDecodeMs'),
+      promptDecodeTokens: per('promptDecodeTokens'),
+      eraseKv: per('eraseMs'),
+      tokenDecode: per('tokenDecodeMs'),
+      sampling: per('sampleMs'),
+      detokenize: per('detokenizeMs'),
+      engineJsAndWaits: engineMs - nativeMs,
+    },
+    perGeneratedToken: {
+      generated,
+      decodeMs: tokenCalls > 0 ? (counters.tokenDecodeMs - base.tokenDecodeMs) / tokenCalls : NaN,
+      sampleMs: sampleCalls > 0 ? (counters.sampleMs - base.sampleMs) / sampleCalls : NaN,
+      detokenizeCallsPerToken: generated > 0 ? per('detokenizeCalls') / generated : NaN,
+      engineMsAfterFirst: mean(calls.filter((c) => c.generated > 1).map((c) => (c.engineMs - c.ttftMs) / (c.generated - 1))),
+    },
+    evaluatedPerCall: mean(calls.map((c) => c.evaluated)),
+    evaluatedMedianPerCall: percentile(calls.map((c) => c.evaluated), 50),
+  };
 }
 
 export async function profileEnclave(o: ProfileOptions) {
   console.log(`profile: ${variants.length} variants × ${o.keys} keystrokes, engine in process with timers around native calls`);
-  const results = [];
-  for (const variant of variants) {
-    const r = await runVariant(o, variant);
-    results.push(r);
+  const results = await runVariants(o);
+  for (const r of results) {
     console.log(
-      `  ${variant.name.padEnd(26)} wall p50 ${r.perKeystroke.wallMedianMs.toFixed(1)} ms, engine ${r.perKeystroke.engineMeanMs.toFixed(1)} ms: ` +
+      `  ${r.variant.padEnd(26)} wall p50 ${r.perKeystroke.wallMedianMs.toFixed(1)} ms, engine ${r.perKeystroke.engineMeanMs.toFixed(1)} ms: ` +
         Object.entries(r.perModelCallMs)
           .map(([k, v]) => `${k} ${v.toFixed(1)}`)
           .join(', '),
@@ -256,7 +280,7 @@ export async function profileEnclave(o: ProfileOptions) {
       'EngineRuntime in this process (same code as the engine process), CompletionCore on top, the first trace file, one character per keystroke, ' +
       `n_predict ${o.nPredict}, threads 1, debounce 0; timers wrap node-llama-cpp's native AddonContext.decodeBatch / sampleToken, LlamaModel.tokenize / detokenize and ` +
       "eraseContextTokenRanges (instance-level wrappers in this process only). 'engineJsAndWaits' = engine total minus all wrapped calls: the runtime's and node-llama-cpp's JavaScript and event-loop waits. " +
-      'Variants inject context options through LlamaModel.prototype.createContext for the runtime load only.',
+      'Variants inject context options through LlamaModel.prototype.createContext for their runtime load only; all variants are loaded side by side and each keystroke goes to each in rotating order, one at a time.',
     workerPath: join(o.root, 'dist', 'worker.js'),
     variants: results,
   };

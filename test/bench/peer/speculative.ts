@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 import type { RequestStats } from '../../../src/engine/protocol';
 import { EngineRuntime } from '../../../src/engine/runtime';
-import { postJson, repoRoot, startLlamaServer, type ServerCompletion } from './llamaServer';
+import { repoRoot, startLlamaServer, timedRequest } from './llamaServer';
+import { sourceFiles } from './traces';
 
 export interface SpeculativeOptions {
   binary: string;
@@ -17,6 +18,10 @@ export interface SpeculativeOptions {
   context: number;
   nPredict: number;
 }
+
+// A random-weights draft is never 75 % sure of anything: with llama.cpp's default floor it would
+// draft nothing. 0 drafts like Enclave's loop does (no confidence gate).
+const P_MIN = 0;
 
 const fim = (prefix: string, suffix: string) => `<|fim_prefix|>${prefix}<|fim_suffix|>${suffix}<|fim_middle|>`;
 
@@ -36,11 +41,19 @@ function prompts(): Array<{ name: string; prompt: string }> {
     { name: 'c-main', prompt: fim('#include <stdio.h>\n\nint main(void) {\n    printf(', '\n}\n') },
     { name: 'repetitive-ts', prompt: fim(lines.join('\n') + '\nexport function handle6(request: Request, response: Response): void {\n  const body = ', '\n}\n') },
     { name: 'lru-cache.js', prompt: fim(lru.slice(at - 3000, at), lru.slice(at, at + 800)) },
+    ...sourceFiles(repoRoot)
+      .filter((f) => f.languageId !== 'javascript')
+      .map((f) => {
+        const text = readFileSync(f.path, 'utf8');
+        const cut = text.indexOf('\n', (f.startAt.exec(text)?.index ?? 0) + 1) + 1;
+        return { name: f.name, prompt: fim(text.slice(Math.max(0, cut - 2400), cut), text.slice(cut, cut + 600)) };
+      }),
   ];
 }
 
 interface Run {
-  text: string;
+  /** null: the server generated it but answered HTTP 500 (output not valid UTF-8). */
+  text: string | null;
   ms: number;
   draft?: { drafted: number; accepted: number };
   generated: number;
@@ -84,19 +97,18 @@ async function serverRuns(binary: string, o: SpeculativeOptions, draft: string |
     contextSize: o.context,
     batchSize: 2048,
     ubatchSize: 512,
-    draft: draft ? { model: draft, max: 16, min: 0 } : undefined,
+    draft: draft ? { model: draft, max: 16, min: 0, pMin: P_MIN } : undefined,
     extraArgs: draft ? ['-td', '1', '-tbd', '1'] : [],
   });
   const out: Record<string, Run> = {};
   try {
     for (const p of list) {
-      const started = performance.now();
-      const r = await postJson<ServerCompletion>(`${server.url}/completion`, { prompt: p.prompt, n_predict: o.nPredict, temperature: 0, top_k: 1, cache_prompt: false });
+      const r = await timedRequest(server, '/completion', { prompt: p.prompt, n_predict: o.nPredict, temperature: 0, top_k: 1, cache_prompt: false });
       out[p.name] = {
         text: r.content,
-        ms: performance.now() - started,
-        generated: r.timings.predicted_n,
-        draft: r.timings.draft_n !== undefined ? { drafted: r.timings.draft_n, accepted: r.timings.draft_n_accepted ?? 0 } : undefined,
+        ms: r.ms,
+        generated: r.predictedN,
+        draft: r.draftN !== undefined ? { drafted: r.draftN, accepted: r.draftAccepted ?? 0 } : undefined,
       };
     }
   } finally {
@@ -118,10 +130,12 @@ export async function speculativeReference(o: SpeculativeOptions) {
     const ref = serverPlain[p.name];
     const e = enclave[p.name];
     const es = enclaveSelf[p.name];
+    const same = (a: Run, b: Run) => (a.text === null || b.text === null ? null : a.text === b.text);
     const cmp = (r: Run) => ({
-      identical: r.text === ref.text,
-      commonPrefixChars: commonPrefixLength(r.text, ref.text),
-      chars: r.text.length,
+      identicalToServerPlain: same(r, ref),
+      identicalToEnclavePlain: same(r, e.off),
+      commonPrefixChars: r.text !== null && ref.text !== null ? commonPrefixLength(r.text, ref.text) : null,
+      chars: r.text?.length ?? null,
       generated: r.generated,
       ms: Math.round(r.ms),
       draft: r.draft,
@@ -129,7 +143,7 @@ export async function speculativeReference(o: SpeculativeOptions) {
     });
     return {
       prompt: p.name,
-      referenceChars: ref.text.length,
+      referenceChars: ref.text?.length ?? null,
       serverPlain: cmp(ref),
       serverDraft: cmp(serverDraft[p.name]),
       serverSelfDraft: cmp(serverSelf[p.name]),
@@ -145,10 +159,15 @@ export async function speculativeReference(o: SpeculativeOptions) {
       const rows = perPrompt.map((p) => p[s]);
       const drafted = rows.reduce((n, r) => n + (r.draft?.drafted ?? 0), 0);
       const accepted = rows.reduce((n, r) => n + (r.draft?.accepted ?? 0), 0);
+      const count = (key: 'identicalToServerPlain' | 'identicalToEnclavePlain') => {
+        const known = rows.filter((r) => r[key] !== null);
+        return `${known.filter((r) => r[key]).length}/${known.length}`;
+      };
       return [
         s,
         {
-          identicalToServerPlain: `${rows.filter((r) => r.identical).length}/${rows.length}`,
+          identicalToServerPlain: count('identicalToServerPlain'),
+          identicalToEnclavePlain: count('identicalToEnclavePlain'),
           drafted,
           accepted,
           acceptance: drafted > 0 ? accepted / drafted : null,
@@ -161,9 +180,9 @@ export async function speculativeReference(o: SpeculativeOptions) {
   return {
     method:
       `${list.length} FIM prompts, n_predict ${o.nPredict}, temperature 0 / top_k 1. Server: POST /completion, cache_prompt false, -t/-tb/-td/-tbd 1, ` +
-      "speculative with -md <draft> --draft-max 16 --draft-min 0 (draft.gguf: 2 layers × 64; 'self': the target model as its own draft). " +
+      `speculative with -md <draft> --spec-draft-n-max 16 --spec-draft-n-min 0 --spec-draft-p-min ${P_MIN} (this llama.cpp's names for --draft-max/--draft-min; p-min 0 because a random-weights draft never reaches the default 0.75 confidence, and Enclave's loop has no confidence gate) (draft.gguf: 2 layers × 64; 'self': the target model as its own draft). ` +
       "Enclave: EngineRuntime in process (threads 1), completeFim with speculative 'off' | 'draft' | 'lookup', no stop strings, a fresh KV sequence per request. " +
-      "Reference for 'identical' = llama-server without a draft. Acceptance = accepted / drafted tokens as each side reports it (server timings.draft_n_accepted / draft_n; Enclave stats.draft accepted / (accepted + rejected)).",
+      "'identical' is counted against llama-server without a draft and against Enclave without speculation, over the prompts where both answers are known (the server answers HTTP 500 when its output is not valid UTF-8). Acceptance = accepted / drafted tokens as each side reports it (server timings.draft_n_accepted / draft_n; Enclave stats.draft accepted / (accepted + rejected)).",
     totals,
     perPrompt,
   };
