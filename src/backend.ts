@@ -30,7 +30,10 @@ export class BackendHost implements vscode.Disposable {
     this.subscriptions.push(
       config.onDidChange((e) => {
         if (['enclave.model', 'enclave.engine', 'enclave.completion.speculative'].some((s) => e.affectsConfiguration(s))) {
-          void this.client.updateSettings({ ...this.settings(), adapters: this.client.currentAdapters });
+          // A new base model starts without adapters: the adapters feature re-validates the
+          // workspace's adapter against it and applies it only when it fits.
+          const adapters = e.affectsConfiguration('enclave.model') ? [] : this.client.currentAdapters;
+          void this.client.updateSettings({ ...this.settings(), adapters });
         }
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.client.updateSettings({ ...this.settings(), adapters: this.client.currentAdapters })),
