@@ -24,11 +24,13 @@ import {
   EngineError,
   type AdapterSpec,
   type AdapterSwitchResult,
+  type Backend,
   type ChatMessage,
   type ChatRequest,
   type EngineInfo,
   type EngineMetrics,
   type EngineSettings,
+  type EngineState,
   type FimFamily,
   type FimRequest,
   type GenerationResult,
@@ -106,7 +108,8 @@ interface SchemaGrammar {
 const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
 const greedyNext = { generateNext: { token: true } } as const;
 
-export class EngineRuntime {
+export class EngineRuntime implements Backend {
+  readonly kind = 'local' as const;
   private readonly scheduler: Scheduler;
   private readonly logger: Logger;
   private slots: Slot[] = [];
@@ -253,6 +256,12 @@ export class EngineRuntime {
     return this.track('completion', options, request.documentKey, async (signal, queuedMs) => {
       const started = performance.now();
       const tokens = this.model.tokenize(request.prompt, true);
+      if (tokens.length + request.maxTokens > this.context.contextSize) {
+        throw new EngineError(
+          'BAD_REQUEST',
+          `The FIM prompt (${tokens.length} tokens) plus maxTokens ${request.maxTokens} exceeds the context size ${this.context.contextSize}; send a shorter prompt or raise enclave.engine.contextSize.`,
+        );
+      }
       const slot = this.acquireSlot(`fim:${request.documentKey}`);
       try {
         const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
@@ -342,6 +351,12 @@ export class EngineRuntime {
 
   async metrics(): Promise<EngineMetrics> {
     return { ...this.counters };
+  }
+
+  /** In process the engine is ready once loaded; it reports no further states. */
+  onState(listener: (state: EngineState) => void): () => void {
+    listener(this.disposed ? { kind: 'stopped' } : { kind: 'ready' });
+    return () => undefined;
   }
 
   async dispose(): Promise<void> {
