@@ -1,0 +1,194 @@
+// Code review in the real workbench, end to end: a git workspace with an uncommitted change, the
+// "Review Uncommitted Changes" command, the real engine on the fixture model, findings in the
+// Problems panel on the changed lines, a quick fix applied, the report saved.
+// The presentation's details (a known finding's diagnostic, its quick fix as one undo step,
+// findings following edits) are checked by host/review.test.ts inside the real extension host;
+// the second test here bundles and runs that suite.
+// The fixture model has random weights and, left alone, mostly answers "no findings"; the
+// extension host gets ENCLAVE_REVIEW_SCHEMA_LIMITS so the grammar asks for at least one finding
+// with short strings. Everything else — git, chunking, the engine, validation, placement,
+// diagnostics, the quick fix — is the product's own path; the finding's words are noise.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { build } from 'esbuild';
+
+import { changedLines, gitDiffArgs, parseUnifiedDiff, splitLines } from '../../src/review/diff';
+import { buildDevelopment, fixturePaths, launch, makeWorkspace, root } from './harness';
+
+const original = Array.from({ length: 40 }, (_, i) => `export const price${i + 1} = ${(i + 1) * 100};`).join('\n') + '\n';
+
+function changedFile(): string {
+  const lines = splitLines(original);
+  lines[5] = 'export const price6 = Number.NaN;';
+  lines.splice(20, 0, 'export function total(a: number, b: number) {', '  return a - b;', '}');
+  return lines.join('\n') + '\n';
+}
+
+test('review of uncommitted changes: findings on the changed lines, a quick fix, a saved report', async (t) => {
+  const fixtures = await fixturePaths();
+  const workspace = makeWorkspace({ files: { 'src/pricing.ts': original } });
+  writeFileSync(join(workspace, 'src/pricing.ts'), changedFile());
+  const diff = parseUnifiedDiff(execFileSync('git', gitDiffArgs('uncommitted'), { cwd: workspace, encoding: 'utf8' }));
+  assert.deepEqual(diff.map((f) => f.path), ['src/pricing.ts']);
+  const changed = changedLines(diff[0]);
+
+  const wb = await launch({
+    name: 'review',
+    workspace,
+    settings: {
+      'enclave.model.path': fixtures.model,
+      'enclave.engine.gpu': 'cpu',
+      'enclave.engine.contextSize': 2048,
+      'enclave.review.maxTokens': 512,
+      'enclave.completion.enabled': false,
+    },
+    env: { ENCLAVE_REVIEW_SCHEMA_LIMITS: JSON.stringify({ minFindings: 1, maxFindings: 2, maxMessageChars: 24, maxReplacementChars: 16 }) },
+  });
+  t.after(() => wb.close());
+  await wb.openFile('pricing.ts');
+
+  const findings = await wb.step('review', async () => {
+    await wb.runCommand('Enclave: Review Uncommitted Changes');
+    await wb.page.locator('.notifications-toasts').filter({ hasText: 'Enclave: reviewing uncommitted changes' }).first().waitFor({ timeout: 30_000 }).catch(() => undefined);
+    await wb.screenshot('reviewing');
+    const done = await wb.waitForLog(/review done: uncommitted changes: (\d+) findings .*reviewed (\d+), skipped (\d+), failed (\d+)/, 300_000);
+    await wb.screenshot('reviewed');
+    assert.equal(done[4], '0', `a file failed:\n${wb.enclaveLog()}`);
+    assert.equal(done[2], '1');
+    const list = [...wb.enclaveLog().matchAll(/finding (\S+):(\d+)-(\d+) (error|warning|info) (\w+)( \(fix\))?/g)].map((m) => ({
+      file: m[1],
+      start: Number(m[2]),
+      end: Number(m[3]),
+      severity: m[4],
+      fix: Boolean(m[6]),
+    }));
+    assert.equal(list.length, Number(done[1]));
+    assert.ok(list.length >= 1, 'the grammar asked for at least one finding');
+    for (const f of list) {
+      assert.equal(f.file, 'src/pricing.ts');
+      assert.ok(changed.some((r) => f.start <= r.end + 3 && f.end >= r.start - 3), `finding at ${f.start}-${f.end} is off the change ${JSON.stringify(changed)}`);
+    }
+    return list;
+  });
+
+  await t.test('the findings are in the Problems panel on their lines', () =>
+    wb.step('problems', async () => {
+      const rows = (await wb.problems()).filter((r) => r.includes('Enclave review'));
+      await wb.screenshot('problems');
+      assert.equal(rows.length, findings.length, `rows: ${JSON.stringify(rows)}`);
+      const lines = rows.map((r) => Number(/line (\d+)/i.exec(r)?.[1])).sort((a, b) => a - b);
+      assert.deepEqual(lines, findings.map((f) => f.start).sort((a, b) => a - b), `rows: ${JSON.stringify(rows)}`);
+    }));
+
+  await t.test('a quick fix replaces the finding lines in one edit', { skip: !findings.some((f) => f.fix) && 'the model gave no replacement this time' }, () =>
+    wb.step('quick-fix', async () => {
+      const fix = findings.find((f) => f.fix)!;
+      await wb.page.locator('.part.editor .monaco-editor .view-lines').first().click();
+      await wb.press('Control+G');
+      await wb.page.keyboard.type(String(fix.start));
+      await wb.press('Enter');
+      await wb.press('Control+.');
+      const action = wb.page.locator('.action-widget .monaco-list-row').filter({ hasText: 'Enclave: apply the suggested fix' }).first();
+      await action.waitFor({ timeout: 15_000 });
+      await wb.screenshot('code-actions');
+      await action.click();
+      await wb.press('Control+S');
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = splitLines(readFileSync(join(workspace, 'src/pricing.ts'), 'utf8'));
+      const before = splitLines(changedFile());
+      // Lines outside the finding are untouched; the finding's lines changed.
+      assert.deepEqual(after.slice(0, fix.start - 1), before.slice(0, fix.start - 1));
+      const tail = before.length - fix.end;
+      assert.deepEqual(after.slice(after.length - tail), before.slice(before.length - tail));
+      assert.notDeepEqual(after.slice(fix.start - 1, after.length - tail), before.slice(fix.start - 1, fix.end));
+      // The applied finding is gone from the Problems panel.
+      const rows = (await wb.problems()).filter((r) => r.includes('Enclave review'));
+      assert.equal(rows.length, findings.length - 1);
+      await wb.screenshot('fixed');
+    }));
+
+  await t.test('the report is saved as markdown', () =>
+    wb.step('report', async () => {
+      await wb.runCommand('Enclave: Save Review Report');
+      // code-server's save dialog is a quick input prefilled with the default path.
+      const input = wb.page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 15_000 });
+      await wb.screenshot('save-dialog');
+      await wb.press('Enter');
+      const path = join(workspace, 'enclave-review.md');
+      for (let i = 0; i < 40 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 250));
+      const report = readFileSync(path, 'utf8');
+      assert.match(report, /^# Enclave review: uncommitted changes/);
+      assert.match(report, new RegExp(`${findings.length} findings?`));
+      assert.match(report, /### src\/pricing\.ts/);
+    }));
+
+  await t.test('Clear Review Findings empties the Problems panel', () =>
+    wb.step('clear', async () => {
+      await wb.runCommand('Enclave: Clear Review Findings');
+      await new Promise((r) => setTimeout(r, 500));
+      const rows = (await wb.problems()).filter((r) => r.includes('Enclave review'));
+      assert.deepEqual(rows, []);
+    }));
+});
+
+test('the presentation suite passes inside the real extension host', async (t) => {
+  // Bundled apart from the harness's host suite (out/test) so this file can run it on its own;
+  // mocha stays external and resolves from the repository's node_modules.
+  buildDevelopment();
+  const outDir = join(root, 'out', 'test-review');
+  const suite = join(root, 'test', 'e2e', 'host', 'review.test.ts');
+  await build({
+    stdin: {
+      contents: [
+        'export function run() {',
+        "  const loaded = require('mocha');",
+        "  const Mocha = typeof loaded === 'function' ? loaded : (loaded.Mocha ?? loaded.default);",
+        "  const mocha = new Mocha({ ui: 'bdd', color: false, reporter: 'spec', timeout: 60000 });",
+        "  mocha.suite.emit('pre-require', globalThis, 'review-host', mocha);",
+        `  require(${JSON.stringify(suite)});`,
+        '  return new Promise((resolve, reject) => mocha.run((failures) => (failures ? reject(new Error(`${failures} failed`)) : resolve())));',
+        '}',
+      ].join('\n'),
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'mocha', 'node-llama-cpp'],
+    outfile: join(outDir, 'index.js'),
+    logLevel: 'warning',
+  });
+
+  const workspace = makeWorkspace();
+  const wb = await launch({ name: 'review-host', workspace, installExtension: false, waitForActivation: false, smokeTestDriver: true });
+  t.after(() => wb.close());
+  const output: string[] = [];
+  let exited!: (code: number) => void;
+  const exit = new Promise<number>((resolve) => (exited = resolve));
+  await wb.page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => {
+    // console.log arguments: a format string ("%d passing (%s)") and its values.
+    const [format, ...rest] = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === 'string' ? a : JSON.stringify(a)));
+    output.push(String(format).replace(/%[sdi]/g, () => rest.shift() ?? '') + (rest.length ? ` ${rest.join(' ')}` : ''));
+  });
+  await wb.page.exposeFunction('codeAutomationExit', (code: number) => exited(code));
+  const remote = (path: string) => `vscode-remote://127.0.0.1:${wb.port}${path}`;
+  const payload = [
+    ['extensionDevelopmentPath', remote(root)],
+    ['extensionTestsPath', remote(join(outDir, 'index.js'))],
+  ];
+  await wb.page.goto(`http://127.0.0.1:${wb.port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exit, new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), 300_000)))]);
+  clearTimeout(timer);
+  const log = output.join('\n');
+  console.log(log.split('\n').filter((l) => /passing|failing|✔|\d+\) /.test(l)).join('\n'));
+  assert.equal(code, 0, `the host suite failed (exit ${code}):\n${log}`);
+  assert.match(log, /5 passing/);
+});
