@@ -19,6 +19,7 @@ interface GitExtension {
 interface GitApi {
   readonly git: { readonly path: string };
   readonly state: 'uninitialized' | 'initialized';
+  readonly onDidChangeState: vscode.Event<'uninitialized' | 'initialized'>;
   readonly repositories: GitRepository[];
   getRepository(uri: vscode.Uri): GitRepository | null;
 }
@@ -51,7 +52,18 @@ export class GitSource {
     const exports = extension.isActive ? extension.exports : await extension.activate();
     if (!exports.enabled) throw new ReviewSourceError('Git is disabled (setting "git.enabled"). Enable it to review changes, or use "Enclave: Review Current File".');
     const api = exports.getAPI(1);
-    if (api.state !== 'initialized') await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (api.state !== 'initialized') {
+      // Right after start-up the git extension is still scanning for repositories.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 10_000);
+        const subscription = api.onDidChangeState((state) => state === 'initialized' && done());
+        function done() {
+          clearTimeout(timer);
+          subscription.dispose();
+          resolve();
+        }
+      });
+    }
     return new GitSource(api, log);
   }
 
@@ -84,10 +96,10 @@ export class GitSource {
       }
     }
     const title = scope === 'uncommitted' ? 'uncommitted changes' : 'staged changes';
-    const readFile_ = scope === 'uncommitted' ? (path: string) => readText(join(root, path)) : (path: string) => this.git(root, ['show', `:${path}`]).catch(() => undefined);
+    const read = scope === 'uncommitted' ? (path: string) => readText(join(root, path)) : (path: string) => this.git(root, ['show', `:${path}`]).catch(() => undefined);
     // A staged review reads the index; the editor shows the working tree: map through their diff.
     const lineMapper = scope === 'staged' ? (path: string) => this.mapperTo(root, [], path) : undefined;
-    return { root: repo.rootUri, input: { title, files, readFile: readFile_, lineMapper } };
+    return { root: repo.rootUri, input: { title, files, readFile: read, lineMapper } };
   }
 
   /** The current branch's commits since it left `base` (merge base to HEAD). */

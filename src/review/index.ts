@@ -38,6 +38,10 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
   let running: { controller: AbortController; done: Promise<void> } | undefined;
 
   const git = async () => GitSource.open(log);
+  const changes = async (scope: 'uncommitted' | 'staged') => {
+    const source = await git();
+    return source.changes(await source.repository(), scope);
+  };
 
   async function review(source: () => Promise<ReviewTarget | undefined>): Promise<void> {
     let target: ReviewTarget | undefined;
@@ -159,8 +163,8 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
   }
 
   const commands: Record<string, Handler> = {
-    'enclave.review.uncommitted': () => review(async () => (await git()).changes(await (await git()).repository(), 'uncommitted')),
-    'enclave.review.staged': () => review(async () => (await git()).changes(await (await git()).repository(), 'staged')),
+    'enclave.review.uncommitted': () => review(() => changes('uncommitted')),
+    'enclave.review.staged': () => review(() => changes('staged')),
     'enclave.review.branch': () =>
       review(async () => {
         const source = await git();

@@ -3,9 +3,9 @@
 // the real engine process on the fixture model, and reports the time per 100 changed lines,
 // tokens per second and how the time grows with the diff.
 //   node --import tsx test/bench/review.bench.ts [--quick]
-// Two answer modes, both stated in the output: `defaults` uses the product's settings (a random
-// model mostly answers an empty list, so this measures reading the diff); `findings` makes every
-// answer hold one finding with short strings (minFindings 1), so generation is measured too.
+// Two answer modes, both stated in the output: `findings` makes every answer exactly one finding
+// with short strings (a random model's answers are otherwise of arbitrary length), used for the
+// growth curve; `defaults` is the product's settings, measured once at 100 lines.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -21,7 +21,13 @@ import { TempRepo } from '../unit/review-repo';
 
 const root = join(__dirname, '..', '..');
 const quick = process.argv.includes('--quick');
-const sizes = quick ? [10, 100] : [10, 100, 1000];
+// The growth curve uses bounded answers (`findings`); `defaults` once, at 100 lines.
+const runs: { mode: keyof typeof modes; size: number }[] = [
+  { mode: 'findings', size: 10 },
+  { mode: 'findings', size: 100 },
+  ...(quick ? [] : [{ mode: 'findings' as const, size: 1000 }]),
+  { mode: 'defaults', size: 100 },
+];
 
 const sources = [
   'node_modules/lru-cache/dist/commonjs/index.js',
@@ -30,7 +36,7 @@ const sources = [
   'node_modules/semver/classes/range.js',
 ].filter((p) => existsSync(join(root, p)));
 
-const modes: Record<string, Pick<ReviewOptions, 'schemaLimits'>> = {
+const modes: Record<'defaults' | 'findings', Pick<ReviewOptions, 'schemaLimits'>> = {
   defaults: {},
   findings: { schemaLimits: { minFindings: 1, maxFindings: 1, maxMessageChars: 48, maxReplacementChars: 48 } },
 };
@@ -42,6 +48,7 @@ interface Row {
   requests: number;
   findings: number;
   failed: number;
+  failures: string[];
   promptTokens: number;
   generatedTokens: number;
   seconds: number;
@@ -50,14 +57,14 @@ interface Row {
   promptTokensPerSecond: number;
 }
 
-/** Rewrites `changed` lines of the repository's files: runs of 5 lines, one run every 40 lines. */
+/** Rewrites `changed` lines of the repository's files: runs of 5 lines, one run every 20 lines. */
 async function makeDiff(repo: TempRepo, changed: number): Promise<void> {
   let left = changed;
   for (const i of sources.keys()) {
     const name = `src/file${i}.js`;
     const text = repo.read(name);
     const lines = splitLines(text);
-    for (let start = 10; start < lines.length && left > 0; start += 40) {
+    for (let start = 10; start < lines.length && left > 0; start += 20) {
       for (let n = start; n < start + 5 && n < lines.length && left > 0; n++) {
         lines[n] = `${lines[n]} // revised ${n}`;
         left--;
@@ -108,34 +115,33 @@ async function main(): Promise<void> {
       await runReview(engine, { title: 'warm-up', files: parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted'))), readFile: async (p) => repo.read(p) }, { maxTokens: 64, contextLines: 5 });
       repo.dispose();
     }
-    for (const size of sizes) {
+    for (const { mode, size } of runs) {
       const repo = new TempRepo();
       try {
         for (const [i, source] of sources.entries()) repo.write(`src/file${i}.js`, await readFile(join(root, source), 'utf8'));
         repo.commitAll();
         await makeDiff(repo, size);
         const files = parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted')));
-        for (const [mode, extra] of Object.entries(modes)) {
-          const started = performance.now();
-          const result = await runReview(engine, { title: `${size} lines`, files, readFile: async (p) => repo.read(p) }, { maxTokens: 768, contextLines: 5, ...extra });
-          const seconds = (performance.now() - started) / 1000;
-          const row: Row = {
-            mode,
-            changedLines: result.changedLines,
-            files: result.reviewed.length,
-            requests: result.requests,
-            findings: result.findings.length,
-            failed: result.failed.length,
-            promptTokens: result.promptTokens,
-            generatedTokens: result.generatedTokens,
-            seconds,
-            secondsPer100Lines: (seconds * 100) / Math.max(1, result.changedLines),
-            generatedTokensPerSecond: result.tokensPerSecond,
-            promptTokensPerSecond: result.promptTokensPerSecond,
-          };
-          rows.push(row);
-          console.log(`${mode} ${size}: ${row.requests} requests, ${row.seconds.toFixed(1)} s, ${row.findings} findings, ${row.failed} failed`);
-        }
+        const started = performance.now();
+        const result = await runReview(engine, { title: `${size} lines`, files, readFile: async (p) => repo.read(p) }, { maxTokens: 768, contextLines: 5, ...modes[mode] });
+        const seconds = (performance.now() - started) / 1000;
+        const row: Row = {
+          mode,
+          changedLines: result.changedLines,
+          files: result.reviewed.length,
+          requests: result.requests,
+          findings: result.findings.length,
+          failed: result.failed.length,
+          failures: result.failed.map((f) => f.error.slice(0, 160)),
+          promptTokens: result.promptTokens,
+          generatedTokens: result.generatedTokens,
+          seconds,
+          secondsPer100Lines: (seconds * 100) / Math.max(1, result.changedLines),
+          generatedTokensPerSecond: result.tokensPerSecond,
+          promptTokensPerSecond: result.promptTokensPerSecond,
+        };
+        rows.push(row);
+        console.log(`${mode} ${size}: ${row.requests} requests, ${row.seconds.toFixed(1)} s, ${row.findings} findings, ${row.failed} failed ${row.failures.join(' | ')}`);
       } finally {
         repo.dispose();
       }
@@ -152,7 +158,7 @@ async function main(): Promise<void> {
       engine: `EngineClient → engine process (node-llama-cpp) over JSON-RPC; contextSize ${info.contextSize} per sequence, ${info.sequences} sequences, ${info.threads} threads`,
       review: { maxTokens: 768, contextLines: 5, sources },
       modes: {
-        defaults: "the product's settings; the random model mostly answers an empty list, so this is the cost of reading the diff",
+        defaults: "the product's settings (up to 4 findings, 200/400-character strings); a random model's answer length is arbitrary, so this is one sample, not a curve",
         findings: 'every answer holds exactly one finding with ≤48-character strings (minFindings 1): reading plus generating',
       },
       definitions: {
