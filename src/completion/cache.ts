@@ -56,6 +56,10 @@ export class CompletionCache {
     return undefined;
   }
 
+  has(key: string): boolean {
+    return this.lru.has(key);
+  }
+
   get size(): number {
     return this.lru.size;
   }

@@ -117,7 +117,7 @@ export class CompletionCore {
   private debounceSetting: number;
   private model?: { backend: Backend; view: Promise<ModelView>; unsubscribe: () => void; stale: boolean; resolved: boolean };
   private current?: AbortController;
-  private prefetch?: AbortController;
+  private prefetch?: { controller: AbortController; key: string };
   private readonly log: Logger;
   private readonly settings: () => CompletionSettings;
 
@@ -189,11 +189,15 @@ export class CompletionCore {
       const hit = this.cache.lookup(model.key, text, offset);
       if (hit) {
         if (hit.typed > 0) this.counters.typeThroughHits++;
-        else this.counters.cacheHits++;
+        else {
+          this.counters.cacheHits++;
+          // A suggestion served from the cache (often a prefetched one): prefetch what follows it too.
+          if (this.options.prefetchAccepted !== false) setImmediate(() => this.startPrefetch(model, request, text, offset, hit.texts[0], settings));
+        }
         return finish(hit.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(hit.texts), typed: hit.typed });
       }
       // A model call is coming: a prefetch still running would only compete with it.
-      this.prefetch?.abort();
+      this.prefetch?.controller.abort();
 
       if (request.trigger === 'automatic') {
         const delay = this.debounce.delayMs();
@@ -269,7 +273,7 @@ export class CompletionCore {
 
   dispose(): void {
     this.current?.abort();
-    this.prefetch?.abort();
+    this.prefetch?.controller.abort();
     this.resetModel();
   }
 
@@ -347,12 +351,14 @@ export class CompletionCore {
 
   /** Computes and caches the completion for the document as it will be once `shown` is accepted. */
   private startPrefetch(model: ModelView, request: CompletionRequest, text: string, offset: number, shown: string, settings: CompletionSettings): void {
-    this.prefetch?.abort();
-    const controller = new AbortController();
-    this.prefetch = controller;
     const acceptedText = text.slice(0, offset) + shown + text.slice(offset);
     const acceptedOffset = offset + shown.length;
-    if (this.skipReason(acceptedText, acceptedOffset)) return;
+    const key = this.cache.key(model.key, acceptedText, acceptedOffset);
+    if (this.prefetch?.key === key || this.cache.has(key) || this.skipReason(acceptedText, acceptedOffset)) return;
+    this.prefetch?.controller.abort();
+    const controller = new AbortController();
+    const prefetch = { controller, key };
+    this.prefetch = prefetch;
     const built = this.build(model, request, acceptedText, acceptedOffset, settings);
     const [variant] = this.variants('automatic', built, model.template, settings);
     this.counters.prefetchCalls++;
@@ -365,11 +371,11 @@ export class CompletionCore {
       .then((result) => {
         if (controller.signal.aborted || result.stats.stopReason === 'abort') return;
         const next = this.postprocess(result.text, built, settings, request);
-        if (next) this.cache.set(this.cache.key(model.key, acceptedText, acceptedOffset), [next]);
+        if (next) this.cache.set(key, [next]);
       })
       .catch(() => {})
       .finally(() => {
-        if (this.prefetch === controller) this.prefetch = undefined;
+        if (this.prefetch === prefetch) this.prefetch = undefined;
       });
   }
 }

@@ -97,7 +97,13 @@ test('after a suggestion, the accepted state is computed ahead and then served f
   const next = await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
   assert.equal(next.source, 'cache');
   assert.deepEqual(next.items.map((i) => i.text), ['// done']);
-  assert.equal(backend.requests.length, 2);
+  assert.equal(backend.requests.length, 2, 'served without a model call');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(backend.requests.length, 3, 'and what follows the prefetched suggestion is prefetched in turn');
+  assert.ok(backend.requests[2].prompt.endsWith('xs.length;// done'));
+  await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(backend.requests.length, 3, 'the same state again starts no second prefetch');
 });
 
 test('automatic triggers are skipped in the middle of code; manual ones are not', async () => {
