@@ -269,6 +269,28 @@ describe('other diffs', () => {
     assert.deepEqual(changedLines(files[0]), [{ start: 2, end: 2 }]);
   });
 
+  test('branch scope: the commits of the branch since the merge base, not what main did meanwhile', () => {
+    const repo = new TempRepo();
+    try {
+      repo.write('shared.ts', numberedLines(10));
+      repo.commitAll('base');
+      repo.git('checkout', '-q', '-b', 'feature');
+      repo.write('feature.ts', 'export const feature = 1;\n');
+      repo.commitAll('feature work');
+      repo.git('checkout', '-q', 'main');
+      repo.write('main-only.ts', 'export const later = 1;\n');
+      repo.commitAll('main moves on');
+      repo.git('checkout', '-q', 'feature');
+      repo.write('feature.ts', 'export const feature = 2;\n'); // uncommitted: not part of the branch review
+      const base = repo.git('merge-base', 'main', 'HEAD').trim();
+      const files = parseUnifiedDiff(repo.git(...gitDiffArgs('branch', { base })));
+      assert.deepEqual(files.map((f) => [f.path, f.status]), [['feature.ts', 'added']]);
+      assert.equal(files[0].hunks[0].lines[0].text, 'export const feature = 1;');
+    } finally {
+      repo.dispose();
+    }
+  });
+
   test('branch scope needs a base', () => {
     assert.throws(() => gitDiffArgs('branch'));
     assert.deepEqual(gitDiffArgs('branch', { base: 'abc' }).slice(-2), ['abc', 'HEAD']);
