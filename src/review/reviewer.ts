@@ -3,7 +3,7 @@
 import { EngineError, type Backend, type ChatMessage, type EngineInfo, type StructuredResult } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
 import { chunkFile, type ReviewChunk } from './chunking';
-import { selectReviewable, splitLines, type FileDiff, type SkippedFile } from './diff';
+import { generatedByPath, selectReviewable, splitLines, type FileDiff, type SkippedFile } from './diff';
 import { countBySeverity, dedupeFindings, placeFindings, sortFindings, type Finding } from './findings';
 import { DEFAULT_LIMITS, findingsSchema, validateReviewOutput, type SchemaOptions } from './schema';
 
@@ -141,7 +141,8 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
       result.cancelled = true;
       return finish();
     }
-    if (!file.binary && file.newPath) contents.set(file.path, await input.readFile(file.path));
+    // Binary and lockfile-like files are skipped by their diff or name alone: not worth reading.
+    if (!file.binary && file.newPath && !generatedByPath(file.path)) contents.set(file.path, await input.readFile(file.path));
   }
   const { review, skipped } = selectReviewable(input.files, (path) => {
     const text = contents.get(path);
@@ -205,8 +206,9 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
           mapLine,
           outside: options.outside ?? 'drop',
         });
-        const droppedHere = Object.values(placed.dropped).reduce((a, b) => a + b, 0);
-        result.dropped += droppedHere + (Array.isArray((answer.value as { findings?: unknown })?.findings) ? (answer.value as { findings: unknown[] }).findings.length - valid.findings.length : 0);
+        const answered = (answer.value as { findings?: unknown } | null)?.findings;
+        const malformed = Array.isArray(answered) ? answered.length - valid.findings.length : 0;
+        result.dropped += malformed + Object.values(placed.dropped).reduce((a, b) => a + b, 0);
         fileFindings.push(...placed.findings);
       }
     } catch (err) {
