@@ -2,6 +2,7 @@
 // prints its size and contents and loads the packaged node-llama-cpp from an unzipped copy.
 //   node scripts/package.mjs [--target linux-x64] [--gpu all|cpu] [--cuda-fallback] [--out file.vsix]
 //                            [--no-build] [--no-verify] [--verify-gpu] [--if-stale]
+// --no-build packages the repository's dist/ as it is (else a production build of its own).
 // --if-stale does nothing when the VSIX is newer than everything that goes into it.
 // --gpu cpu ships only the CPU binaries (what the e2e tests use: smaller, faster to install).
 // --cuda-fallback also ships @node-llama-cpp/*-cuda-ext (~360 MB): node-llama-cpp loads its
@@ -131,6 +132,20 @@ function planDependencies(options) {
   return { allow, stage };
 }
 
+/**
+ * Runs esbuild.js --production in a scratch folder that links to the sources, so its dist/ holds
+ * only production bundles: the repository's dist/ is shared with development builds (the e2e
+ * host suite, watchers) that could otherwise land in the VSIX or be clobbered by it.
+ */
+function buildProduction() {
+  const dir = mkdtempSync(join(root, '.tmp', 'package-build-'));
+  for (const name of ['src', 'media', 'test', 'node_modules', 'package.json', 'tsconfig.json']) {
+    if (existsSync(join(root, name))) symlinkSync(join(root, name), join(dir, name));
+  }
+  run(process.execPath, [join(root, 'esbuild.js'), '--production'], { cwd: dir });
+  return dir;
+}
+
 /** Copies a tree as hard links (copies across file systems): staging costs no disk or time. */
 function linkTree(from, to) {
   mkdirSync(to, { recursive: true });
@@ -153,10 +168,11 @@ function linkTree(from, to) {
  * A folder holding only what may ship: vsce globs its whole working folder before applying
  * .vscodeignore, and this repository's caches (code-server, llama.cpp builds) make that minutes.
  */
-function stageExtension(plan, ignoreText) {
+function stageExtension(plan, ignoreText, distDir) {
   const stage = mkdtempSync(join(root, '.tmp', 'package-stage-'));
   for (const name of ['package.json', 'README.md', 'LICENSE']) copyFileSync(join(root, name), join(stage, name));
-  for (const dir of ['dist', 'media']) if (existsSync(join(root, dir))) linkTree(join(root, dir), join(stage, dir));
+  linkTree(distDir, join(stage, 'dist'));
+  if (existsSync(join(root, 'media'))) linkTree(join(root, 'media'), join(stage, 'media'));
   for (const dir of plan.stage) linkTree(join(root, dir), join(stage, dir));
   writeFileSync(join(stage, '.vscodeignore'), ignoreText);
   return stage;
@@ -255,13 +271,15 @@ export async function packageExtension(options) {
     console.log(`${options.out} is up to date`);
     return resolve(root, options.out);
   }
-  if (options.build) run(process.execPath, ['esbuild.js', '--production']);
-  const plan = planDependencies(options);
   mkdirSync(join(root, '.tmp'), { recursive: true });
+  const build = options.build ? buildProduction() : null;
+  const plan = planDependencies(options);
   const stage = stageExtension(
     plan,
     `${readFileSync(join(root, '.vscodeignore'), 'utf8')}\n# Added by scripts/package.mjs for ${options.target} (gpu: ${options.gpu})\n${plan.allow.join('\n')}\n`,
+    build ? join(build, 'dist') : join(root, 'dist'),
   );
+  if (build) rmSync(build, { recursive: true, force: true });
   const out = resolve(root, options.out);
   rmSync(out, { force: true });
   const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');

@@ -121,6 +121,8 @@ function writeUserSettings() {
     'chat.disableAIFeatures': true,
     'workbench.startupEditor': 'none',
     'editor.inlineSuggest.enabled': true,
+    // VS Code 1.139 opens its own (AI) chat in the secondary side bar by default.
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
   };
   for (const [key, value] of Object.entries(defaults)) if (!(key in settings)) settings[key] = value;
 

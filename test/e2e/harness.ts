@@ -44,7 +44,8 @@
  * text with \s (or use readEditorText(), which converts them).
  * runHostSuite(options) → { exitCode, output }: runs out/test/index.js (the mocha suite bundled
  *   from test/e2e/host/index.ts) inside the real extension host with the repository as the
- *   extension development path, through the smoke-test driver; exitCode 0 = all passed.
+ *   extension development path, through the smoke-test driver; exitCode 0 = all passed; output
+ *   is what the workbench and the extension host logged (mocha's report), less known noise.
  * makeWorkspace({ from?, files?, git? }) → a temp folder (a copy of test/sample-workspace unless
  *   `from` says otherwise, plus `files`), git-initialised with one commit unless git is false.
  * fixturePaths() → the generated model fixtures ({ dir, model, draft, loraA, ... }).
@@ -54,6 +55,7 @@ import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { format } from 'node:util';
 
 import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
 
@@ -120,6 +122,9 @@ const defaultSettings: Record<string, unknown> = {
   // VS Code 1.139 opens the secondary side bar (its own chat) by default.
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
+
+/** Workbench console lines that say nothing about the suite (kept in the artifacts' log). */
+const workbenchNoise = /^(Ignoring fetching additional builtin extensions|Updating additional builtin extensions cache|Resolving connection token|Resolved connection token|Creating a socket|\[reconnection-grace-time\]|\[Service Worker\]|\[AgentHost|\[AccountPolicyGate\]|Creation of workbench contribution|Timed out waiting for authentication provider 'github')/;
 
 const chromiumArgs = [
   '--no-sandbox',
@@ -568,10 +573,11 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
     const page = browser.page;
     let resolveExit!: (code: number) => void;
     const exit = new Promise<number>((resolve) => (resolveExit = resolve));
-    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
-      const line = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown) => {
+      // Console calls from the workbench and the extension host, printf-style (mocha's reporter).
+      const line = format(...(Array.isArray(args) ? args : [args]));
       output.push(line);
-      console.log(`[host ${type}] ${line}`);
+      if (!workbenchNoise.test(line)) console.log(`[host ${type}] ${line}`);
     });
     await page.exposeFunction('codeAutomationExit', (code: number) => resolveExit(code));
     const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
@@ -589,7 +595,7 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
     }
     console.log(`[e2e ${name}] host suite exited ${exitCode} after ${seconds(started)}`);
     writeFileSync(join(artifactsDir, 'host-output.log'), output.join('\n'));
-    return { exitCode, output: output.join('\n') };
+    return { exitCode, output: output.filter((line) => !workbenchNoise.test(line)).join('\n') };
   } finally {
     await Promise.race([context?.close().catch(() => undefined), sleep(10_000)]);
     await stopProcessGroup(server.child);

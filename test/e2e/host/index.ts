@@ -1,5 +1,6 @@
 // The mocha suite that runs inside the real extension host (see runHostSuite in ../harness.ts).
-// esbuild bundles this file and the suites it requires into out/test/index.js; VS Code calls
+// esbuild bundles this file and the suites it requires (*.suite.ts — not *.test.ts, which the
+// node:test runner would pick up) into out/test/index.js; VS Code calls
 // run() and turns its rejection into a non-zero exit code.
 //   ENCLAVE_HOST_GREP            only tests whose title matches (mocha --grep)
 //   ENCLAVE_HOST_SELFTEST_FAIL=1 adds a failing test (proves a failure reaches the exit code)
@@ -16,7 +17,7 @@ export function run(): Promise<void> {
   if (process.env.ENCLAVE_HOST_GREP) mocha.grep(process.env.ENCLAVE_HOST_GREP);
   // Give the suites mocha's globals (describe, it, …) before their top level runs.
   mocha.suite.emit('pre-require', globalThis, 'enclave-host-suite', mocha);
-  require('./extension.test');
+  require('./extension.suite');
   if (process.env.ENCLAVE_HOST_SELFTEST_FAIL === '1') {
     it('fails on purpose (harness self-test)', () => {
       throw new Error('deliberate failure');
