@@ -72,11 +72,14 @@ export interface ReviewResult {
 const FATAL: ReadonlySet<string> = new Set(['ENGINE_UNAVAILABLE', 'ENGINE_CRASHED', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'MODEL_TOO_LARGE']);
 
 /**
- * The limits of a second try after an answer that did not fit or did not parse: one finding, a
- * short message, no replacement. (node-llama-cpp 3.21's grammar counts a string's characters by
- * code point but its parser by UTF-16 unit, so a long string with an emoji can fail to parse.)
+ * How a request is retried after an answer that did not fit in maxTokens or did not parse: first
+ * one short finding without a replacement, then the same sampled rather than greedy (a greedy
+ * retry of the same prompt tends to repeat itself). node-llama-cpp 3.21's grammar counts a
+ * string's length in code points but its parser in UTF-16 units, so a string at its length limit
+ * that ends in an emoji fails to parse; a different sample usually does not.
  */
-const SHORT_ANSWER = { maxFindings: 1, maxMessageChars: 60, maxReplacementChars: 0 } as const;
+const SHORT_ANSWER = { maxFindings: 1, maxMessageChars: 60, maxReplacementChars: 0 };
+const RETRIES: (undefined | { limits: typeof SHORT_ANSWER; temperature?: number })[] = [undefined, { limits: SHORT_ANSWER }, { limits: SHORT_ANSWER, temperature: 0.8 }];
 
 export const SYSTEM_PROMPT = [
   'You are a meticulous code reviewer. You are shown a change to one file: numbered lines of the new file,',
@@ -174,22 +177,29 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
         // The grammar lets the model cite only lines it was shown that are on (or near) the change.
         const citable = chunk.shownLines.filter((n) => chunk.changed.some((r) => n >= r.start - tolerance && n <= r.end + tolerance));
         if (citable.length === 0) continue;
-        let schemaOptions: SchemaOptions = { ...DEFAULT_LIMITS, ...options.schemaLimits, files: [file.path], lines: citable };
-        const ask = () =>
-          backend.generateStructured(
-            { messages: reviewMessages(chunk), schema: findingsSchema(schemaOptions), maxTokens: options.maxTokens, temperature: options.temperature ?? 0, seed: options.seed },
-            { signal },
-          );
-        let answer: StructuredResult;
-        try {
-          answer = await ask();
-        } catch (err) {
-          if (signal?.aborted || (err instanceof EngineError && (FATAL.has(err.code) || err.code === 'CANCELLED'))) throw err;
-          // Most often an answer cut off at maxTokens: ask once more for one short finding.
-          log.warn(`${file.path}: ${err instanceof Error ? err.message : String(err)}; asking again for a shorter answer`);
-          schemaOptions = { ...schemaOptions, ...SHORT_ANSWER };
-          answer = await ask();
+        const requested: SchemaOptions = { ...DEFAULT_LIMITS, ...options.schemaLimits, files: [file.path], lines: citable };
+        let schemaOptions = requested;
+        let answer: StructuredResult | undefined;
+        for (const [attempt, retry] of RETRIES.entries()) {
+          if (retry) schemaOptions = { ...requested, ...retry.limits, minFindings: Math.min(requested.minFindings ?? 0, retry.limits.maxFindings) };
+          try {
+            answer = await backend.generateStructured(
+              {
+                messages: reviewMessages(chunk),
+                schema: findingsSchema(schemaOptions),
+                maxTokens: options.maxTokens,
+                temperature: retry?.temperature ?? options.temperature ?? 0,
+                seed: options.seed ?? (retry ? 1 : undefined),
+              },
+              { signal },
+            );
+            break;
+          } catch (err) {
+            if (signal?.aborted || (err instanceof EngineError && (FATAL.has(err.code) || err.code === 'CANCELLED')) || attempt === RETRIES.length - 1) throw err;
+            log.warn(`${file.path}: ${err instanceof Error ? err.message : String(err)}; asking again for a shorter answer`);
+          }
         }
+        if (!answer) throw new Error('no answer');
         signal?.throwIfAborted();
         result.requests++;
         result.promptTokens += answer.stats.promptTokens;

@@ -213,7 +213,7 @@ describe('runReview', () => {
     await assert.rejects(runReview(crashed, input, { maxTokens: 256, contextLines: 3 }), /exited/);
   });
 
-  test('an answer that does not parse is asked for again, shorter, once', async () => {
+  test('an answer that does not parse is asked for again, shorter', async () => {
     const backend = new FakeBackend((req, call) => {
       if (call === 1) throw new EngineError('INTERNAL', 'Structured output did not parse (cut off at maxTokens 256).');
       return firstAddedLine(req);
@@ -224,6 +224,17 @@ describe('runReview', () => {
     assert.equal(backend.requests.length, 2);
     const maxItems = (r: (typeof backend.requests)[number]) => (r.schema as { properties: { findings: { maxItems: number } } }).properties.findings.maxItems;
     assert.deepEqual(backend.requests.map(maxItems), [4, 1]);
+  });
+
+  test('then sampled instead of greedy; a third failure fails the file', async () => {
+    const backend = new FakeBackend((req, call) => {
+      if (call <= 2) throw new EngineError('INTERNAL', 'Structured output did not parse');
+      return firstAddedLine(req);
+    });
+    const result = await runReview(backend, { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') }, { maxTokens: 256, contextLines: 3 });
+    assert.deepEqual(result.reviewed, ['src/a.ts']);
+    assert.deepEqual(backend.requests.map((r) => r.temperature), [0, 0, 0.8]);
+    assert.equal(typeof backend.requests[2].seed, 'number', 'sampled with a fixed seed: the same review twice');
   });
 
   test('the markdown report summarises counts, findings by file and what was skipped', async () => {
