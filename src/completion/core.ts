@@ -1,7 +1,7 @@
 // The inline-completion logic over plain data: a document, a cursor and a Backend in, items to show
 // out. The vscode provider is a thin shell over this; the engine tests and the benchmark drive it
 // directly. It times its own work (everything but the engine call and the debounce wait).
-import type { Backend, EngineInfo, RequestStats, SpeculativeMode } from '../engine/protocol';
+import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats, SpeculativeMode } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
 import { CompletionCache } from './cache';
 import type { ExtraContextRing } from './context';
@@ -76,7 +76,7 @@ export interface CompletionOutcome {
 
 export type CompletionEvent =
   | { kind: 'generating' }
-  | { kind: 'done'; outcome: CompletionOutcome; latencyMs: number; tokensPerSecond: number }
+  | { kind: 'done'; latencyMs: number; tokensPerSecond: number }
   | { kind: 'error'; message: string };
 
 export interface CoreCounters {
@@ -117,7 +117,9 @@ export class CompletionCore {
   private debounceSetting: number;
   private model?: { backend: Backend; view: Promise<ModelView>; unsubscribe: () => void; stale: boolean; resolved: boolean };
   private current?: AbortController;
-  private prefetch?: { controller: AbortController; key: string };
+  /** The engine call in flight (at most one: calls for one document must not overlap in the engine). */
+  private engineCall?: { uri: string; controller: AbortController; settled: Promise<unknown> };
+  private prefetchKey?: string;
   private readonly log: Logger;
   private readonly settings: () => CompletionSettings;
 
@@ -196,9 +198,6 @@ export class CompletionCore {
         }
         return finish(hit.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(hit.texts), typed: hit.typed });
       }
-      // A model call is coming: a prefetch still running would only compete with it.
-      this.prefetch?.controller.abort();
-
       if (request.trigger === 'automatic') {
         const delay = this.debounce.delayMs();
         const debounceStarted = performance.now();
@@ -207,57 +206,66 @@ export class CompletionCore {
         if (!waited) return finish('cancelled');
       }
 
+      // One engine call per document at a time. A call still running for this document (an earlier
+      // keystroke's, or a prefetch) is waited for, not cancelled: its prompt evaluation is what makes
+      // this call cheap, and its answer may serve this keystroke by type-through.
+      const waitStarted = performance.now();
+      const settled = await this.settleEngine(request.uri, controller.signal);
+      outcome.modelMs += performance.now() - waitStarted;
+      if (!settled) return finish('cancelled');
+      const late = this.cache.lookup(model.key, text, offset);
+      if (late) {
+        if (late.typed > 0) this.counters.typeThroughHits++;
+        else this.counters.cacheHits++;
+        return finish(late.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(late.texts), typed: late.typed });
+      }
+
       const built = this.build(model, request, text, offset, settings);
       const variants = this.variants(request.trigger, built, model.template, settings);
+      const key = this.cache.key(model.key, text, offset);
       const texts: string[] = [];
       for (const variant of variants) {
-        const callStarted = performance.now();
         this.options.onEvent?.({ kind: 'generating' });
-        let result;
-        try {
-          outcome.modelCalls++;
-          this.counters.modelCalls++;
-          result = await this.options.backend().completeFim(
-            {
-              documentKey: request.uri,
-              prompt: built.prompt,
-              maxTokens: variant.maxTokens,
-              maxTimeMs: variant.maxTimeMs,
-              stop: variant.stop,
-              speculative: settings.speculative,
-            },
-            { signal: controller.signal },
-          );
-        } catch (err) {
-          const elapsed = performance.now() - callStarted;
-          outcome.modelMs += elapsed;
-          if (controller.signal.aborted) {
-            this.debounce.recordAtLeast(elapsed);
-            return finish('cancelled');
+        outcome.modelCalls++;
+        this.counters.modelCalls++;
+        const fim: FimRequest = {
+          documentKey: request.uri,
+          prompt: built.prompt,
+          maxTokens: variant.maxTokens,
+          maxTimeMs: variant.maxTimeMs,
+          stop: variant.stop,
+          speculative: settings.speculative,
+        };
+        // An automatic call outlives a cancelled keystroke (its answer is cached for type-through);
+        // a manual one is cancelled with its request.
+        const call = this.callEngine(request.uri, fim, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
+          const shown = this.postprocess(done.result.text, built, settings, request);
+          if (request.trigger === 'automatic') {
+            this.cache.set(key, shown ? [shown] : []);
+            if (shown && this.options.prefetchAccepted !== false) this.startPrefetch(model, request, text, offset, shown, settings);
           }
+          return { ...done, shown };
+        });
+        const callStarted = performance.now();
+        let done;
+        try {
+          done = await untilAborted(call, controller.signal);
+        } catch (err) {
+          outcome.modelMs += performance.now() - callStarted;
+          if (controller.signal.aborted) return finish('cancelled');
           const message = err instanceof Error ? err.message : String(err);
           this.log.warn(`completion failed: ${message}`);
           this.options.onEvent?.({ kind: 'error', message });
           return finish('error', { error: message });
         }
-        const elapsed = performance.now() - callStarted;
-        outcome.modelMs += elapsed;
-        outcome.stats = result.stats;
-        if (controller.signal.aborted || result.stats.stopReason === 'abort') return finish('cancelled');
-        this.debounce.record(elapsed);
-        this.estimator.calibrate(built.prompt.length, result.stats.promptTokens);
-        const shown = this.postprocess(result.text, built, settings, request);
-        if (shown && !texts.includes(shown)) texts.push(shown);
-        const seconds = result.stats.totalMs / 1000;
-        this.options.onEvent?.({
-          kind: 'done',
-          outcome,
-          latencyMs: elapsed,
-          tokensPerSecond: seconds > 0 ? result.stats.generatedTokens / seconds : 0,
-        });
+        outcome.modelMs += performance.now() - callStarted;
+        outcome.stats = done.result.stats;
+        if (done.shown && !texts.includes(done.shown)) texts.push(done.shown);
       }
-      this.cache.set(this.cache.key(model.key, text, offset), texts);
-      if (texts.length > 0 && this.options.prefetchAccepted !== false) this.startPrefetch(model, request, text, offset, texts[0], settings);
+      if (request.trigger === 'manual') {
+        this.cache.set(key, texts);
+        if (texts.length > 0 && this.options.prefetchAccepted !== false) this.startPrefetch(model, request, text, offset, texts[0], settings);
+      }
       return finish('model', { items: toItems(texts) });
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -273,7 +281,7 @@ export class CompletionCore {
 
   dispose(): void {
     this.current?.abort();
-    this.prefetch?.controller.abort();
+    this.engineCall?.controller.abort();
     this.resetModel();
   }
 
@@ -349,33 +357,102 @@ export class CompletionCore {
     });
   }
 
+  /**
+   * Starts an engine call as the one in flight. The result comes with the call's own timing; the
+   * debounce and the token estimate learn from it whoever is still waiting for it.
+   */
+  private callEngine(uri: string, fim: FimRequest, signal?: AbortSignal): Promise<{ result: GenerationResult; elapsedMs: number }> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const call = { uri, controller, settled: Promise.resolve() as Promise<unknown> };
+    const finished = () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (this.engineCall === call) this.engineCall = undefined;
+    };
+    const started = performance.now();
+    const promise = this.options
+      .backend()
+      .completeFim(fim, { signal: controller.signal })
+      .then(
+        (result) => {
+          finished();
+          const elapsedMs = performance.now() - started;
+          if (controller.signal.aborted || result.stats.stopReason === 'abort') throw new Error('cancelled');
+          this.debounce.record(elapsedMs);
+          this.estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
+          const seconds = result.stats.totalMs / 1000;
+          this.options.onEvent?.({ kind: 'done', latencyMs: elapsedMs, tokensPerSecond: seconds > 0 ? result.stats.generatedTokens / seconds : 0 });
+          return { result, elapsedMs };
+        },
+        (err: unknown) => {
+          finished();
+          throw err;
+        },
+      );
+    call.settled = promise.catch(() => undefined);
+    this.engineCall = call;
+    return promise;
+  }
+
+  /** Waits for the engine call in flight for `uri` (another document's is cancelled); false if `signal` aborted first. */
+  private async settleEngine(uri: string, signal: AbortSignal): Promise<boolean> {
+    for (let call = this.engineCall; call; call = this.engineCall) {
+      if (call.uri !== uri) {
+        call.controller.abort();
+        await call.settled;
+        continue;
+      }
+      try {
+        await untilAborted(call.settled, signal);
+      } catch {
+        return false;
+      }
+    }
+    return !signal.aborted;
+  }
+
   /** Computes and caches the completion for the document as it will be once `shown` is accepted. */
   private startPrefetch(model: ModelView, request: CompletionRequest, text: string, offset: number, shown: string, settings: CompletionSettings): void {
     const acceptedText = text.slice(0, offset) + shown + text.slice(offset);
     const acceptedOffset = offset + shown.length;
     const key = this.cache.key(model.key, acceptedText, acceptedOffset);
-    if (this.prefetch?.key === key || this.cache.has(key) || this.skipReason(acceptedText, acceptedOffset)) return;
-    this.prefetch?.controller.abort();
-    const controller = new AbortController();
-    const prefetch = { controller, key };
-    this.prefetch = prefetch;
+    if (this.engineCall || this.prefetchKey === key || this.cache.has(key) || this.skipReason(acceptedText, acceptedOffset)) return;
     const built = this.build(model, request, acceptedText, acceptedOffset, settings);
     const [variant] = this.variants('automatic', built, model.template, settings);
     this.counters.prefetchCalls++;
-    this.options
-      .backend()
-      .completeFim(
-        { documentKey: request.uri, prompt: built.prompt, maxTokens: variant.maxTokens, maxTimeMs: variant.maxTimeMs, stop: variant.stop, speculative: settings.speculative },
-        { signal: controller.signal },
-      )
-      .then((result) => {
-        if (controller.signal.aborted || result.stats.stopReason === 'abort') return;
+    this.prefetchKey = key;
+    this.callEngine(request.uri, {
+      documentKey: request.uri,
+      prompt: built.prompt,
+      maxTokens: variant.maxTokens,
+      maxTimeMs: variant.maxTimeMs,
+      stop: variant.stop,
+      speculative: settings.speculative,
+    })
+      .then(({ result }) => {
         const next = this.postprocess(result.text, built, settings, request);
         if (next) this.cache.set(key, [next]);
       })
-      .catch(() => {})
-      .finally(() => {
-        if (this.prefetch === prefetch) this.prefetch = undefined;
-      });
+      .catch(() => {});
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the work itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('cancelled'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -9,6 +9,9 @@ import type { Backend, EngineInfo, EngineState, FimRequest, GenerationResult, Re
 class ScriptedBackend implements Backend {
   readonly kind = 'local' as const;
   readonly requests: FimRequest[] = [];
+  aborted = 0;
+  running = 0;
+  maxRunning = 0;
   fimFamily: EngineInfo['fimFamily'] = 'qwen';
   delayMs = 0;
   private listeners = new Set<(s: EngineState) => void>();
@@ -21,7 +24,9 @@ class ScriptedBackend implements Backend {
 
   completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     this.requests.push(request);
-    return new Promise((resolve, reject) => {
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    return new Promise<GenerationResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         const text = this.answer(request);
         resolve({
@@ -31,9 +36,10 @@ class ScriptedBackend implements Backend {
       }, this.delayMs);
       options.signal?.addEventListener('abort', () => {
         clearTimeout(timer);
+        this.aborted++;
         reject(new Error('aborted'));
       });
-    });
+    }).finally(() => this.running--);
   }
 
   emit(state: EngineState): void {
@@ -118,7 +124,7 @@ test('automatic triggers are skipped in the middle of code; manual ones are not'
   assert.deepEqual(backend.requests[0].stop?.includes('\n'), true, 'code right of the cursor: one line');
 });
 
-test('a cancelled request leaves no completion and does not fill the cache', async () => {
+test('a cancelled keystroke shows nothing; its engine call goes on and answers the next one from the cache', async () => {
   const backend = new ScriptedBackend(() => 'late;');
   backend.delayMs = 50;
   const c = core(backend);
@@ -128,19 +134,73 @@ test('a cancelled request leaves no completion and does not fill the cache', asy
   const outcome = await pending;
   assert.equal(outcome.source, 'cancelled');
   assert.deepEqual(outcome.items, []);
-  backend.delayMs = 0;
-  assert.equal((await c.provide(request())).source, 'model');
+  assert.equal(backend.aborted, 0, 'the engine call was not cancelled');
+  const next = await c.provide(request());
+  assert.equal(next.source, 'cache');
+  assert.deepEqual(next.items.map((i) => i.text), ['late;']);
+  assert.equal(backend.requests.length, 1);
 });
 
-test('a newer request cancels the one still running', async () => {
-  const backend = new ScriptedBackend(() => 'a;');
+test('a cancelled manual request cancels its engine call and caches nothing', async () => {
+  const backend = new ScriptedBackend(() => 'late;');
+  backend.delayMs = 50;
+  const c = core(backend);
+  const controller = new AbortController();
+  const pending = c.provide(request({ trigger: 'manual' }), controller.signal);
+  setTimeout(() => controller.abort(), 10);
+  assert.equal((await pending).source, 'cancelled');
+  assert.equal(backend.aborted, 1);
+  assert.equal(c.cache.size, 0);
+});
+
+test('a newer keystroke waits for the engine call in flight: calls for a document never overlap', async () => {
+  const backend = new ScriptedBackend((r) => (r.prompt.endsWith('return q') ? 'q + 1;' : 'a;'));
   backend.delayMs = 40;
   const c = core(backend);
-  const first = c.provide(request());
+  const first = new AbortController();
+  const firstOutcome = c.provide(request(), first.signal);
   await new Promise((r) => setTimeout(r, 5));
-  const second = c.provide(request({ trigger: 'manual' }));
-  assert.equal((await first).source, 'cancelled');
-  assert.equal((await second).source, 'model');
+  first.abort(); // VS Code cancels the older request when the user types
+  const typed = text.slice(0, offset) + 'q' + text.slice(offset);
+  const second = await c.provide(request({ text: typed, offset: offset + 1 }));
+  assert.equal((await firstOutcome).source, 'cancelled');
+  assert.equal(second.source, 'model');
+  assert.deepEqual(second.items.map((i) => i.text), ['q + 1;']);
+  assert.equal(backend.requests.length, 2);
+  assert.equal(backend.maxRunning, 1);
+  assert.equal(backend.aborted, 0);
+});
+
+test('typing along an answer that arrives while waiting is served without a new call', async () => {
+  const backend = new ScriptedBackend(() => 'xs.length;');
+  backend.delayMs = 40;
+  const c = core(backend);
+  const first = new AbortController();
+  const firstOutcome = c.provide(request(), first.signal);
+  await new Promise((r) => setTimeout(r, 5));
+  first.abort();
+  const typed = text.slice(0, offset) + 'x' + text.slice(offset);
+  const second = await c.provide(request({ text: typed, offset: offset + 1 }));
+  assert.equal((await firstOutcome).source, 'cancelled');
+  assert.equal(second.source, 'typeThrough');
+  assert.deepEqual(second.items.map((i) => i.text), ['s.length;']);
+  assert.equal(backend.requests.length, 1);
+});
+
+test('a call for another document is cancelled rather than waited for', async () => {
+  const backend = new ScriptedBackend(() => 'a;');
+  backend.delayMs = 200;
+  const c = core(backend);
+  const first = new AbortController();
+  const pending = c.provide(request({ uri: 'file:///other.ts' }), first.signal);
+  await new Promise((r) => setTimeout(r, 5));
+  first.abort();
+  backend.delayMs = 0;
+  const started = performance.now();
+  assert.equal((await c.provide(request())).source, 'model');
+  assert.ok(performance.now() - started < 150, 'did not wait for the other document');
+  assert.equal(backend.aborted, 1);
+  await pending;
 });
 
 test('the debounce waits before an automatic call and gives way to cancellation', async () => {
