@@ -43,6 +43,9 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     return readdirSync(historyRoot).flatMap((ws) => readdirSync(join(historyRoot, ws)).map((f) => join(historyRoot, ws, f)));
   };
 
+  /** The reply that follows the question with this text (not whatever reply was last before it). */
+  const replyTo = (question: string | RegExp) => chat.locator('article.message.user', { hasText: question }).last().locator('xpath=following-sibling::article[1]');
+
   await wb.openFile('money.ts');
   let stoppedText = '';
 
@@ -149,7 +152,11 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await until('the undone change', 10_000, async () => (await wb.readEditorText()).includes('Math.round(amount * 100);'));
     assert.ok((await wb.readEditorText()).includes('export const ENCLAVE_INSERTED = 42;'), 'only the apply was undone');
     await wb.press('Control+S');
-    await sleep(500);
+    // Saved (the undone text on disk, the tab clean) before the reload, so the workbench does
+    // not restore an older backup of the unsaved buffer.
+    await until('the save', 15_000, () => readFileSync(join(wb.workspace, 'src', 'money.ts'), 'utf8').includes('Math.round(amount * 100);'));
+    await until('a clean tab', 15_000, async () => (await wb.page.locator('.part.editor .tab.active.dirty').count()) === 0);
+    await sleep(1_500);
   });
 
   await t.test('after a window reload the chat and its history are still there', async () => {
@@ -160,6 +167,8 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     const reply = chat.locator('article.message.assistant').last();
     await reply.locator('.message-status', { hasText: 'Stopped.' }).waitFor();
     assert.equal(((await reply.locator('.message-content').textContent()) ?? '').trim(), stoppedText.trim());
+    const onDisk = readFileSync(join(wb.workspace, 'src', 'money.ts'), 'utf8');
+    assert.ok(onDisk.includes('export const ENCLAVE_INSERTED = 42;\n/** Amounts') && onDisk.includes('Math.round(amount * 100);'), 'the insert was saved, the apply undone');
     await chat.locator('#toggle-history').click();
     await chat.locator('.history-open[data-chat="seeded-code"]').waitFor();
     assert.equal(await chat.locator('.history-item').count(), 2);
@@ -176,17 +185,17 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     const question = chat.locator('article.message.user').last();
     await question.locator('.message-content', { hasText: /^Explain what the selected code from src\/money\.ts does/ }).waitFor({ timeout: 30_000 });
     assert.equal(await question.locator('.chip-label').textContent(), 'money.ts:1-3');
-    const reply = chat.locator('article.message.assistant').last().locator('.message-content');
-    await until('the explanation to stream', 60_000, async () => ((await reply.textContent()) ?? '').length > 0);
+    const reply = replyTo(/Explain what the selected code/);
+    await until('the explanation to stream', 60_000, async () => ((await reply.locator('.message-content').textContent()) ?? '').length > 0);
     await chat.locator('#stop').click();
-    await chat.locator('article.message.assistant').last().locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
+    await reply.locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
     await wb.screenshot('explain');
   });
 
   await t.test('an engine crash mid-reply keeps the partial reply, marked interrupted; Regenerate works after the restart', async () => {
     await chat.locator('#input').fill('Tell me a long story');
     await chat.locator('#input').press('Enter');
-    const reply = chat.locator('article.message.assistant').last();
+    const reply = replyTo('Tell me a long story');
     const content = reply.locator('.message-content');
     await until('streamed text', 60_000, async () => ((await content.textContent()) ?? '').length > 20);
     // The engine process of this workbench (forked from its extension host), found by its path.
@@ -215,7 +224,7 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
 
     const crashedId = await reply.getAttribute('data-id');
     await chat.locator('#regenerate').click();
-    const again = chat.locator('article.message.assistant').last();
+    const again = replyTo('Tell me a long story');
     await until('the new reply', 10_000, async () => (await again.getAttribute('data-id')) !== crashedId);
     assert.equal(await chat.locator(`article[data-id="${crashedId}"]`).count(), 0, 'the interrupted reply is replaced');
     await until('a new reply from the restarted engine', 120_000, async () => {
@@ -224,6 +233,26 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     });
     await chat.locator('#stop').click();
     await again.locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
+  });
+
+  await t.test('"Fix Problems in Selection" puts the selection\'s diagnostics in the question', async () => {
+    await wb.openFile('money.ts');
+    await wb.page.locator('.part.editor .monaco-editor .view-lines').first().click();
+    await wb.press('Control+End');
+    await wb.typeText("\nexport const broken: number = 'not a number';");
+    await until('the TypeScript error', 120_000, async () => (await wb.problems()).some((row) => /not assignable to type 'number'/.test(row)));
+    await wb.page.locator('.part.editor .monaco-editor .view-lines').first().click();
+    await wb.press('Control+End');
+    await wb.press('Shift+Home');
+    await wb.runCommand('Enclave: Fix Problems in Selection');
+    const question = chat.locator('article.message.user').last().locator('.message-content');
+    await question.filter({ hasText: /^Fix these problems/ }).waitFor({ timeout: 30_000 });
+    assert.match((await question.textContent()) ?? '', /- line \d+, column \d+, error: Type 'string' is not assignable to type 'number'\. \(ts 2322\)/);
+    const reply = replyTo(/Fix these problems/);
+    await until('the reply to start', 60_000, async () => ((await reply.locator('.message-content').textContent()) ?? '').length > 0);
+    await chat.locator('#stop').click();
+    await reply.locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
+    await wb.screenshot('fix');
     assert.doesNotMatch(wb.enclaveLog(), /\[chat\].*ignored a malformed message/);
   });
 });
