@@ -53,10 +53,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     };
   }
 
-  get visible(): boolean {
-    return this.view?.visible ?? false;
-  }
-
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     const webview = view.webview;
