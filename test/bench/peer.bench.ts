@@ -37,7 +37,7 @@ const num = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const quick = flag('--quick');
-const KEYS = num('--keys', quick ? 12 : 50);
+const KEYS = num('--keys', quick ? 12 : 40);
 const FILES = num('--files', quick ? 2 : 4);
 const EXTRA_FILES = num('--extra-files', quick ? 1 : 2);
 /** Same on both sides. */
@@ -271,6 +271,11 @@ function summarize(samples: KeySample[]) {
       infillMedian: percentile(warm.map((s) => s.infill.promptN), 50),
       sameMean: mean(withSame.map((s) => s.same!.promptN)),
       sameMedian: percentile(withSame.map((s) => s.same!.promptN), 50),
+      // Requests that re-evaluated more than 100 prompt tokens (a moved window, a new line, ...).
+      enclaveOver100: modelKeys.filter((s) => s.model!.evaluatedTokens > 100).length,
+      infillOver100: warm.filter((s) => s.infill.promptN > 100).length,
+      sameOver100: withSame.filter((s) => s.same!.promptN > 100).length,
+      enclaveOver100Typed: countBy(modelKeys.filter((s) => s.model!.evaluatedTokens > 100).map((s) => JSON.stringify(s.typed))),
     },
     generatedTokens: {
       enclaveMean: mean(modelKeys.map((s) => s.model!.generatedTokens)),
@@ -348,6 +353,7 @@ function table(rows: Array<{ name: string; s: Summary }>): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadAtStart = os.loadavg();
   const paths = await ensureFixtures();
   execFileSync(process.execPath, ['esbuild.js'], { cwd: root, stdio: 'pipe' });
   const binary = await ensureLlamaServer({ log: (l) => console.log(l) });
@@ -404,10 +410,10 @@ async function main(): Promise<void> {
   }
 
   if (!flag('--no-profile')) {
-    profile = await profileEnclave({ root, modelPath: paths.model, binary, keys: quick ? 10 : 24, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH });
+    profile = await profileEnclave({ root, modelPath: paths.model, binary, keys: quick ? 10 : 20, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH });
   }
   if (!flag('--no-spec')) {
-    speculative = await speculativeReference({ binary, modelPath: paths.model, draftPath: paths.draft, context: CONTEXT, nPredict: quick ? 16 : 48 });
+    speculative = await speculativeReference({ binary, modelPath: paths.model, draftPath: paths.draft, context: CONTEXT, nPredict: quick ? 16 : 32 });
   }
 
   const pooled = (extra: boolean) => summarize(rows.filter((r) => r.extra === extra).flatMap((r) => r.samples));
@@ -417,7 +423,7 @@ async function main(): Promise<void> {
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), gpu: info?.gpu },
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), gpu: info?.gpu, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
     model: { path: paths.model.slice(root.length + 1), note: 'fixture: qwen2 4 layers × 256, random weights, real Qwen tokenizer (151,936 tokens)' },
     peer: { binary: binary.slice(root.length + 1), llamaCpp: llamaCppTag(root), options: serverOptions },
     enclave: { engine: engineSettings, completion: { maxTokens: N_PREDICT, contextTokens: CONTEXT_TOKENS, debounceMs: 0, prefetchAccepted: false, speculative: 'off', maxTimeMs: 60000 } },
