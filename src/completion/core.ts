@@ -97,6 +97,8 @@ export interface CompletionCoreOptions {
   log?: Logger;
   /** After showing a suggestion, compute the completion for the state where it was accepted. */
   prefetchAccepted?: boolean;
+  /** Prefetch as soon as a suggestion shows only while engine calls take at most this long (default 150 ms). */
+  eagerPrefetchMaxLatencyMs?: number;
   onEvent?: (event: CompletionEvent) => void;
   /** Most characters right of the cursor for an automatic trigger to go ahead. */
   maxRightChars?: number;
@@ -191,11 +193,10 @@ export class CompletionCore {
       const hit = this.cache.lookup(model.key, text, offset);
       if (hit) {
         if (hit.typed > 0) this.counters.typeThroughHits++;
-        else {
-          this.counters.cacheHits++;
-          // A suggestion served from the cache (often a prefetched one): prefetch what follows it too.
-          if (this.options.prefetchAccepted !== false) setImmediate(() => this.startPrefetch(model, request, text, offset, hit.texts[0], settings));
-        }
+        else this.counters.cacheHits++;
+        // The user is typing along a suggestion, or is where an accepted one left them: compute
+        // what follows the suggestion now, so accepting it is answered from the cache too.
+        if (this.options.prefetchAccepted !== false) setImmediate(() => this.startPrefetch(model, request, text, offset, hit.texts[0], settings));
         return finish(hit.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(hit.texts), typed: hit.typed });
       }
       if (request.trigger === 'automatic') {
@@ -242,7 +243,7 @@ export class CompletionCore {
           const shown = this.postprocess(done.result.text, built, settings, request);
           if (request.trigger === 'automatic') {
             this.cache.set(key, shown ? [shown] : []);
-            if (shown && this.options.prefetchAccepted !== false) this.startPrefetch(model, request, text, offset, shown, settings);
+            if (shown && this.prefetchEagerly()) this.startPrefetch(model, request, text, offset, shown, settings);
           }
           return { ...done, shown };
         });
@@ -264,7 +265,7 @@ export class CompletionCore {
       }
       if (request.trigger === 'manual') {
         this.cache.set(key, texts);
-        if (texts.length > 0 && this.options.prefetchAccepted !== false) this.startPrefetch(model, request, text, offset, texts[0], settings);
+        if (texts.length > 0 && this.prefetchEagerly()) this.startPrefetch(model, request, text, offset, texts[0], settings);
       }
       return finish('model', { items: toItems(texts) });
     } finally {
@@ -283,6 +284,15 @@ export class CompletionCore {
     this.current?.abort();
     this.engineCall?.controller.abort();
     this.resetModel();
+  }
+
+  /**
+   * Whether to compute the accepted state as soon as a suggestion is shown. Only on a fast engine:
+   * on a slow one that call would hold up the next keystroke's (calls for a document do not
+   * overlap), so it waits until the user starts typing along the suggestion.
+   */
+  private prefetchEagerly(): boolean {
+    return this.options.prefetchAccepted !== false && (this.debounce.latencyMs ?? 0) <= (this.options.eagerPrefetchMaxLatencyMs ?? 150);
   }
 
   /** Why an automatic trigger would not help here, or undefined when it may. */

@@ -265,3 +265,21 @@ test('after a reload the model is read again (a new model is a new cache key)', 
   backend.fimFamily = null;
   assert.equal((await c.provide(request())).source, 'error');
 });
+
+test('on a slow engine the accepted state is prefetched once the user types along, not when shown', async () => {
+  const backend = new ScriptedBackend((r) => (r.prompt.endsWith('xs.length;') ? '// next' : 'xs.length;'));
+  backend.delayMs = 60;
+  const c = core(backend, { prefetchAccepted: true, eagerPrefetchMaxLatencyMs: 30 });
+  await c.provide(request());
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(backend.requests.length, 1, 'no prefetch while the user may ignore the suggestion');
+  const typed = text.slice(0, offset) + 'xs' + text.slice(offset);
+  assert.equal((await c.provide(request({ text: typed, offset: offset + 2 }))).source, 'typeThrough');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(backend.requests.length, 2, 'typing along starts the prefetch');
+  assert.ok(backend.requests[1].prompt.endsWith('xs.length;'));
+  const accepted = text.slice(0, offset) + 'xs.length;' + text.slice(offset);
+  const next = await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
+  assert.equal(next.source, 'cache');
+  assert.deepEqual(next.items.map((i) => i.text), ['// next']);
+});
