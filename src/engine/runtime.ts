@@ -256,17 +256,18 @@ export class EngineRuntime implements Backend {
     return this.track('completion', options, request.documentKey, async (signal, queuedMs) => {
       const started = performance.now();
       const tokens = this.model.tokenize(request.prompt, true);
-      if (tokens.length + request.maxTokens > this.context.contextSize) {
+      if (tokens.length >= this.context.contextSize - 1) {
         throw new EngineError(
           'BAD_REQUEST',
-          `The FIM prompt (${tokens.length} tokens) plus maxTokens ${request.maxTokens} exceeds the context size ${this.context.contextSize}; send a shorter prompt or raise enclave.engine.contextSize.`,
+          `The FIM prompt (${tokens.length} tokens) does not fit the context size ${this.context.contextSize}; send a shorter prompt or raise enclave.engine.contextSize.`,
         );
       }
       const slot = this.acquireSlot(`fim:${request.documentKey}`);
       try {
         const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
         const out = await this.generateGreedy(slot, tokens, {
-          maxTokens: request.maxTokens,
+          // Generation stops when the sequence is full rather than shifting the prompt away.
+          maxTokens: Math.min(request.maxTokens, this.context.contextSize - tokens.length - 1),
           deadline: request.maxTimeMs !== undefined ? started + request.maxTimeMs : Infinity,
           stop: request.stop ?? [],
           mode,
