@@ -128,6 +128,9 @@ describe('FIM stopping', () => {
     const timed = await runtime.completeFim(fim('stop', prompt, { maxTokens: 2000, maxTimeMs: 1, speculative: 'off' }));
     assert.equal(timed.stats.stopReason, 'maxTime');
     assert.ok(timed.stats.generatedTokens < 50);
+
+    const tooLong = fimPrompt('let value = 1;\n'.repeat(600), '');
+    await assert.rejects(runtime.completeFim(fim('stop', tooLong)), (err: EngineError) => err.code === 'BAD_REQUEST' && /context size 2048/.test(err.message));
   });
 });
 
