@@ -640,6 +640,7 @@ export class EngineRuntime implements Backend {
     try {
       const before = slot.seq.contextTokens;
       const inputBefore = slot.seq.tokenMeter.usedInputTokens;
+      const outputBefore = slot.seq.tokenMeter.usedOutputTokens;
       let firstTokenAt = 0;
       const history: ChatHistoryItem[] = messages.map((m) =>
         m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
@@ -661,7 +662,7 @@ export class EngineRuntime implements Backend {
       });
       if (aborted || o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
       const after = slot.seq.contextTokens;
-      const generatedTokens = Math.max(0, slot.seq.tokenMeter.usedOutputTokens > 0 ? this.model.tokenize(response.response, false).length : 0);
+      const generatedTokens = slot.seq.tokenMeter.usedOutputTokens - outputBefore;
       const evaluatedInputs = slot.seq.tokenMeter.usedInputTokens - inputBefore;
       // The sequence now holds the prompt plus the generated tokens but the last.
       const promptTokens = Math.max(0, after.length - Math.max(0, generatedTokens - 1));
