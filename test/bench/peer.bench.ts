@@ -24,7 +24,7 @@ import type { Backend, EngineSettings, FimRequest, GenerationResult, RequestOpti
 import { nullLogger } from '../../src/logger';
 import { ensureFixtures } from '../fixtures/generate';
 import { ensureLlamaServer, llamaCppTag, startLlamaServer, timedRequest, type RunningServer, type ServerAnswer } from './peer/llamaServer';
-import { profileEnclave } from './peer/profile';
+import { profileEnclave, windowExperiment } from './peer/profile';
 import { speculativeReference } from './peer/speculative';
 import { mean, percentile } from './peer/stats';
 import { extraChunks, makeTrace, sourceFiles, type Trace } from './peer/traces';
@@ -103,14 +103,16 @@ interface KeySample {
 
 const ensureNewline = (t: string) => (t.endsWith('\n') ? t : t + '\n');
 
-async function runTrace(
-  trace: Trace,
-  extra: boolean,
-  client: EngineClient,
-  infillServer: RunningServer,
-  sameServer: RunningServer | undefined,
-  files: ReturnType<typeof sourceFiles>,
-): Promise<KeySample[]> {
+/** One editor session: one CompletionCore for all traces, as the extension has (its cache and its
+ *  chars-per-token estimator live across documents); settings and extra chunks change per trace. */
+interface Session {
+  core: CompletionCore;
+  calls: FimCall[];
+  settings: CompletionSettings;
+  ring: ExtraContextRing;
+}
+
+function newSession(client: EngineClient): Session {
   const calls: FimCall[] = [];
   const backend = recording(client, calls);
   const settings: CompletionSettings = {
@@ -118,12 +120,26 @@ async function runTrace(
     maxTokens: N_PREDICT,
     maxTimeMs: 60_000,
     debounceMs: 0,
-    extraContext: extra,
+    extraContext: false,
     speculative: 'off',
   };
   const ring = new ExtraContextRing();
-  if (extra) for (const chunk of extraChunks(files, trace.file)) ring.add(chunk);
   const core = new CompletionCore({ backend: () => backend, settings: () => settings, ring, prefetchAccepted: false });
+  return { core, calls, settings, ring };
+}
+
+async function runTrace(
+  trace: Trace,
+  extra: boolean,
+  session: Session,
+  infillServer: RunningServer,
+  sameServer: RunningServer | undefined,
+  files: ReturnType<typeof sourceFiles>,
+): Promise<KeySample[]> {
+  const { core, calls, settings, ring } = session;
+  settings.extraContext = extra;
+  for (const chunk of ring.chunks()) ring.removeUri(chunk.uri);
+  if (extra) for (const chunk of extraChunks(files, trace.file)) ring.add(chunk);
   const template = fimTemplate('qwen');
   const samples: KeySample[] = [];
   try {
@@ -215,7 +231,8 @@ async function runTrace(
       samples.push(sample);
     }
   } finally {
-    core.dispose();
+    // The same file comes again with extra context: its keystrokes must not be answered from this trace's cache.
+    core.cache.clear();
   }
   return samples;
 }
@@ -375,6 +392,7 @@ async function main(): Promise<void> {
   const client = new EngineClient(engineSettings, nullLogger, { workerPath: join(root, 'dist', 'worker.js') });
   const servers: RunningServer[] = [];
   const rows: Array<{ name: string; extra: boolean; s: Summary; samples: KeySample[] }> = [];
+  let session: Session | undefined;
   let profile: unknown;
   let speculative: unknown;
   let info;
@@ -385,6 +403,7 @@ async function main(): Promise<void> {
     if (sameServer) servers.push(sameServer);
     info = await client.info();
     const files = sourceFiles(root);
+    session = newSession(client);
     const traced = files.slice(0, FILES);
     const plans: Array<{ file: (typeof files)[number]; extra: boolean }> = [
       ...traced.map((file) => ({ file, extra: false })),
@@ -393,7 +412,7 @@ async function main(): Promise<void> {
     for (const plan of plans) {
       const trace = makeTrace(plan.file, KEYS);
       const t0 = performance.now();
-      const samples = await runTrace(trace, plan.extra, client, infillServer, sameServer, files);
+      const samples = await runTrace(trace, plan.extra, session, infillServer, sameServer, files);
       const s = summarize(samples);
       const name = `${plan.file.name}${plan.extra ? ' +extra' : ''}`;
       rows.push({ name, extra: plan.extra, s, samples });
@@ -405,12 +424,14 @@ async function main(): Promise<void> {
     const tail = infillServer.logLines.filter((l) => /flash_attn|n_batch|n_ubatch|n_ctx|system_info/.test(l)).slice(0, 8);
     (serverOptions as Record<string, unknown>).serverLog = tail;
   } finally {
+    session?.core.dispose();
     await client.dispose();
     for (const s of servers) await s.stop();
   }
 
   if (!flag('--no-profile')) {
-    profile = await profileEnclave({ root, modelPath: paths.model, binary, keys: quick ? 10 : 20, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH });
+    const profileOptions = { root, modelPath: paths.model, binary, keys: quick ? 10 : 20, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH };
+    profile = { ...(await profileEnclave(profileOptions)), promptWindows: await windowExperiment({ ...profileOptions, keys: quick ? 10 : 30 }) };
   }
   if (!flag('--no-spec')) {
     speculative = await speculativeReference({ binary, modelPath: paths.model, draftPath: paths.draft, context: CONTEXT, nPredict: quick ? 16 : 32 });
@@ -440,6 +461,7 @@ async function main(): Promise<void> {
       fairness:
         `same GGUF; ${THREADS} thread on each side (server -t/-tb ${THREADS}); context ${CONTEXT} per sequence (server -np 1 -c ${CONTEXT}); physical batch ${UBATCH} on both (server -ub ${UBATCH}); ` +
         `n_predict = maxTokens = ${N_PREDICT}, greedy (temperature 0, top_k 1 on the server; Enclave's own greedy loop); Enclave's time limit raised to 60 s so both stop on the same conditions; ` +
+        "one CompletionCore for the whole run, as in the editor (its chars-per-token estimator carries over between files; its completion cache is cleared between traces); " +
         "speculative decoding off on both; Enclave's debounce 0 and accept-prefetch off so no background request runs while another side is timed; requests strictly one at a time, " +
         'the order enclave/infill/same rotated every keystroke; the first keystroke of each trace (cold, new document) reported apart (cold) and left out of the medians.',
       cache:

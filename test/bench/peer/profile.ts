@@ -8,6 +8,8 @@
 import { join } from 'node:path';
 
 import { CompletionCore, defaultCompletionSettings } from '../../../src/completion/core';
+import { buildPrompt, CharsPerTokenEstimator } from '../../../src/completion/prompt';
+import { fimTemplate } from '../../../src/completion/templates';
 import type { Backend, EngineSettings } from '../../../src/engine/protocol';
 import { EngineRuntime, loadNodeLlamaCpp } from '../../../src/engine/runtime';
 import { mean, percentile } from './stats';
@@ -283,5 +285,68 @@ export async function profileEnclave(o: ProfileOptions) {
       'Variants inject context options through LlamaModel.prototype.createContext for their runtime load only; all variants are loaded side by side and each keystroke goes to each in rotating order, one at a time.',
     workerPath: join(o.root, 'dist', 'worker.js'),
     variants: results,
+  };
+}
+
+/**
+ * Prompt-window experiment (scratch for fixes in src/completion, measured on the engine directly):
+ * the same keystrokes with three ways of building the prompt, each on its own KV sequence, in
+ * rotating order — as shipped (the core's chars-per-token estimator calibrating after every call,
+ * which moves the prefix/suffix windows while it converges), a fixed ratio (the windows move only
+ * when the text does), and a fixed ratio with the lines typed since an anchor line kept after
+ * <|fim_middle|> (so Enter only appends, too).
+ */
+export async function windowExperiment(o: ProfileOptions) {
+  const runtime = await EngineRuntime.load({ modelPath: o.modelPath, speculative: 'off', contextSize: o.context, sequences: 4, threads: 1, batchSize: o.ubatch, gpu: 'cpu', adapters: [] });
+  const template = fimTemplate('qwen');
+  const kinds = ['calibrating (as shipped)', 'fixed ratio', 'fixed ratio + anchored lines'] as const;
+  const rows: Record<(typeof kinds)[number], Array<{ ms: number; evaluated: number }>> = { 'calibrating (as shipped)': [], 'fixed ratio': [], 'fixed ratio + anchored lines': [] };
+  try {
+    for (const file of sourceFiles(o.root).slice(0, 4)) {
+      const trace = makeTrace(file, o.keys + 1);
+      const calibrating = new CharsPerTokenEstimator();
+      const fixed = new CharsPerTokenEstimator();
+      let anchor = -1;
+      for (const [i, key] of trace.keystrokes.entries()) {
+        const doc = { text: key.text, offset: key.offset, languageId: file.languageId, path: file.name, repoName: 'myproject', files: [] };
+        const budget = { contextTokens: defaultCompletionSettings.contextTokens, extraTokens: 0 };
+        const shipped = buildPrompt(template, doc, budget, calibrating);
+        const steady = buildPrompt(template, doc, budget, fixed);
+        const lineStart = key.text.lastIndexOf('\n', key.offset - 1) + 1;
+        const windowStart = lineStart - steady.prefix.length;
+        if (anchor < windowStart || anchor > lineStart || key.text.slice(anchor, key.offset).split('\n').length > 8) anchor = lineStart;
+        const anchored = `<|fim_prefix|>${key.text.slice(windowStart, anchor)}<|fim_suffix|>${steady.suffix}<|fim_middle|>${key.text.slice(anchor, key.offset)}`;
+        const prompts = { 'calibrating (as shipped)': shipped.prompt, 'fixed ratio': steady.prompt, 'fixed ratio + anchored lines': anchored };
+        for (let j = 0; j < kinds.length; j++) {
+          const kind = kinds[(i + j) % kinds.length];
+          const started = performance.now();
+          const r = await runtime.completeFim({ documentKey: `${kind}:${file.name}`, prompt: prompts[kind], maxTokens: o.nPredict, stop: [...template.stop] });
+          const ms = performance.now() - started;
+          if (kind === 'calibrating (as shipped)') calibrating.calibrate(shipped.prompt.length, r.stats.promptTokens);
+          if (i > 0) rows[kind].push({ ms, evaluated: r.stats.evaluatedTokens });
+        }
+      }
+    }
+  } finally {
+    await runtime.dispose();
+  }
+  const results = kinds.map((kind) => {
+    const r = rows[kind];
+    return {
+      prompt: kind,
+      requests: r.length,
+      medianMs: percentile(r.map((x) => x.ms), 50),
+      p95Ms: percentile(r.map((x) => x.ms), 95),
+      meanMs: mean(r.map((x) => x.ms)),
+      evaluatedMean: mean(r.map((x) => x.evaluated)),
+      over100: r.filter((x) => x.evaluated > 100).length,
+    };
+  });
+  for (const r of results) console.log(`  window: ${r.prompt.padEnd(28)} p50 ${r.medianMs.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, evaluated/request ${r.evaluatedMean.toFixed(1)}, >100 tokens: ${r.over100}`);
+  return {
+    method:
+      `EngineRuntime in process, ${o.keys} keystrokes × 4 files after the cold first one, n_predict ${o.nPredict}; each way of building the prompt on its own KV sequence, in rotating order; ` +
+      "a fresh estimator per file (as a fresh CompletionCore has). 'fixed ratio' stands for a core whose windows do not move when the estimator calibrates.",
+    results,
   };
 }
