@@ -42,8 +42,9 @@
  *                              copies the logs into the artifacts folder, removes the temp dir
  * Selectors and recipes: /work/shared/E2E.md. Monaco renders spaces as U+00A0: match rendered
  * text with \s (or use readEditorText(), which converts them).
- * runHostSuite(options) → { exitCode, output }: runs out/test/index.js (the mocha suite bundled
- *   from test/e2e/host/index.ts) inside the real extension host with the repository as the
+ * runHostSuite({ name?, suites?, grep?, settings?, env? }) → { exitCode, output }: builds and runs
+ *   out/test/index.js (test/e2e/host/index.ts + every test/e2e/host/<name>.suite.ts, mocha BDD;
+ *   `suites: ['review']` runs one) inside the real extension host with the repository as the
  *   extension development path, through the smoke-test driver; exitCode 0 = all passed; output
  *   is what the workbench and the extension host logged (mocha's report), less known noise.
  * makeWorkspace({ from?, files?, git? }) → a temp folder (a copy of test/sample-workspace unless
@@ -99,6 +100,10 @@ export interface HostSuiteOptions {
   settings?: Record<string, unknown>;
   /** Environment for the extension host (VS Code's `extensionEnvironment`). */
   env?: Record<string, string>;
+  /** Only these suites (test/e2e/host/<name>.suite.ts); default all. */
+  suites?: string[];
+  /** Only tests whose full title matches (mocha grep). */
+  grep?: string;
   /** Default 10 minutes. */
   timeoutMs?: number;
 }
@@ -136,6 +141,11 @@ const chromiumArgs = [
   '--disable-sync',
   '--disable-dev-shm-usage',
 ];
+
+/** A timer for Promise.race that does not keep the process alive once the race is decided. */
+function deadline(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -402,7 +412,7 @@ export class Workbench {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.race([this.context.close().catch(() => undefined), sleep(10_000)]);
+    await Promise.race([this.context.close().catch(() => undefined), deadline(10_000)]);
     await stopProcessGroup(this.server);
     for (const [from, to] of [
       [this.exthostLog(), 'exthost.log'],
@@ -426,12 +436,12 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
     }
   };
   signal('SIGTERM');
-  if (await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)])) {
+  if (await Promise.race([exited.then(() => true), deadline(5_000).then(() => false)])) {
     signal('SIGKILL'); // children that outlived the server
     return;
   }
   signal('SIGKILL');
-  await Promise.race([exited, sleep(5_000)]);
+  await Promise.race([exited, deadline(5_000)]);
 }
 
 interface Server {
@@ -581,14 +591,17 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
     });
     await page.exposeFunction('codeAutomationExit', (code: number) => resolveExit(code));
     const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
+    const hostEnv: Record<string, string> = { ...options.env };
+    if (options.suites) hostEnv.ENCLAVE_HOST_SUITES = options.suites.join(',');
+    if (options.grep) hostEnv.ENCLAVE_HOST_GREP = options.grep;
     const payload = [
       ['extensionDevelopmentPath', remote(root)],
       ['extensionTestsPath', remote(testsPath)],
-      ...(options.env ? [['extensionEnvironment', JSON.stringify(options.env)]] : []),
+      ['extensionEnvironment', JSON.stringify(hostEnv)],
     ];
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
-    const exitCode = await Promise.race([exit, sleep(timeoutMs).then(() => -1)]);
+    const exitCode = await Promise.race([exit, deadline(timeoutMs).then(() => -1)]);
     if (exitCode === -1) {
       output.push(`host suite timed out after ${timeoutMs} ms`);
       await page.screenshot({ path: join(artifactsDir, 'timeout.png') }).catch(() => undefined);
@@ -597,7 +610,7 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
     writeFileSync(join(artifactsDir, 'host-output.log'), output.join('\n'));
     return { exitCode, output: output.filter((line) => !workbenchNoise.test(line)).join('\n') };
   } finally {
-    await Promise.race([context?.close().catch(() => undefined), sleep(10_000)]);
+    await Promise.race([context?.close().catch(() => undefined), deadline(10_000)]);
     await stopProcessGroup(server.child);
     for (const p of files(join(server.userDataDir, 'logs'), (f) => /remoteexthost\.log$|enclave/i.test(f))) {
       copyFileSync(p, join(artifactsDir, basename(p)));
