@@ -245,7 +245,9 @@ export function buildDevelopment(): void {
 }
 
 function codeServerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${node24Bin}:${process.env.PATH ?? ''}`, EXTENSIONS_GALLERY: '{}', ...extra };
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ENCLAVE_')));
+  // Only what a test passes reaches the extension: not the developer's own ENCLAVE_MODEL.
+  const env: NodeJS.ProcessEnv = { ...inherited, PATH: `${node24Bin}:${process.env.PATH ?? ''}`, EXTENSIONS_GALLERY: '{}', ...extra };
   // The test runner's own settings must not leak into code-server's Node processes.
   delete env.NODE_OPTIONS;
   delete env.NODE_TEST_CONTEXT;
