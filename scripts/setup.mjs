@@ -42,6 +42,18 @@ function run(command, args, options = {}) {
   }
 }
 
+function onPath(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/** Debian packages code-server's install needs: gssapi headers, and a compiler for its native modules. */
+function codeServerBuildDebs() {
+  const debs = ['libkrb5-dev'];
+  if (!onPath('g++') || !onPath('make')) debs.push('build-essential');
+  if (!onPath('python3')) debs.push('python3');
+  return debs;
+}
+
 function dpkgInstalled(pkg) {
   const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
   return result.status === 0 && result.stdout.includes('install ok installed');
@@ -61,7 +73,7 @@ function aptInstall(packages) {
   log(`apt-get install ${missing.join(' ')}`);
   const [cmd, ...pre] = [...sudo, 'apt-get'];
   run(cmd, [...pre, ...lock, 'update', '-qq'], { env });
-  run(cmd, [...pre, ...lock, 'install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  run(cmd, [...pre, ...lock, 'install', '-y', '-qq', ...missing], { env });
   return true;
 }
 
@@ -88,7 +100,7 @@ function installCodeServer() {
   if (existsSync(codeServerMarker) && existsSync(tools.codeServerEntry)) return false;
   // A half-failed install leaves files without their run bit: start over.
   rmSync(join(codeServerPrefix, 'node_modules'), { recursive: true, force: true });
-  log(`installing code-server@${CODE_SERVER_VERSION} with Node 24 (takes ~2 min on 2 cores)`);
+  log(`installing code-server@${CODE_SERVER_VERSION} with Node 24 (it builds native modules: minutes on 2 cores)`);
   const env = {
     ...process.env,
     PATH: `${tools.node24Bin}:${process.env.PATH}`,
@@ -111,7 +123,10 @@ function installCodeServer() {
 export function ensureCodeServer() {
   const did = [];
   const ready = existsSync(codeServerMarker) && existsSync(tools.codeServerEntry);
-  if (!ready && aptInstall(['libkrb5-dev'])) did.push('apt: libkrb5-dev');
+  if (!ready) {
+    const debs = codeServerBuildDebs();
+    if (aptInstall(debs)) did.push(`apt: ${debs.join(' ')}`);
+  }
   if (ensureNode24()) did.push('node 24');
   if (installCodeServer()) did.push(`code-server ${CODE_SERVER_VERSION}`);
   return did;
@@ -122,7 +137,7 @@ export function ensureE2eTools() {
   const did = [];
   const debs = [];
   if (!existsSync(chromiumPath)) debs.push('chromium', 'chromium-driver');
-  if (!(existsSync(codeServerMarker) && existsSync(tools.codeServerEntry))) debs.push('libkrb5-dev');
+  if (!(existsSync(codeServerMarker) && existsSync(tools.codeServerEntry))) debs.push(...codeServerBuildDebs());
   // One apt-get update for everything that is missing.
   if (aptInstall(debs)) did.push(`apt: ${debs.join(' ')}`);
   did.push(...ensureCodeServer());
