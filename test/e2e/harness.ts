@@ -10,8 +10,8 @@
  *     const fixtures = await fixturePaths();      // the generated tiny model (random weights)
  *     const wb = await launch({ name: 'completion', settings: { 'enclave.model.path': fixtures.model } });
  *     t.after(() => wb.close());
- *     await wb.openFile('main.py');
- *     await wb.typeText('def add(a, b):\n    ');
+ *     await wb.openFile('cart.ts');               // test/sample-workspace/src/cart.ts (a temp copy)
+ *     await wb.typeText('\n  removeItem(');
  *     await wb.screenshot('typed');
  *     ...
  *   });
@@ -22,11 +22,15 @@
  *   settings (E2E.md's plus options.settings), opens the workspace (default: a git-initialised
  *   copy of test/sample-workspace) in Chromium and waits for the workbench and for Enclave's
  *   activation (the `_doActivateExtension enclave-dev.enclave` line of the extension host log).
+ *   Options: name (required), workspace, settings, env (for code-server → extension host →
+ *   engine), installExtension (default true), waitForActivation (default true),
+ *   smokeTestDriver, viewport.
  * Workbench:
  *   page                       the Playwright Page (use it for anything not wrapped here)
  *   workspace, port, url       the opened folder (a temp copy: edit it freely), the server
  *   openFile(name)             Ctrl+P, the quick-open row whose label contains name, Enter
- *   runCommand(title)          F1, type the title (e.g. 'Enclave: Show Log'), Enter on that row
+ *   runCommand(title)          F1, type the title (e.g. 'Enclave: Show Log'), click that row
+ *   paletteEntries(query)      the palette's row labels for a query (closes the palette)
  *   typeText(text)             type into the focused editor ('\n' presses Enter)
  *   press(key)                 a Playwright key, e.g. 'Tab', 'Escape', 'Control+S'
  *   readEditorText()           the active editor's visible text, ghost text left out
@@ -38,6 +42,7 @@
  *   step(name, body)           runs body; on failure saves a `<name>-failed` screenshot first
  *   exthostLog(), enclaveLog() the extension host log, the "Enclave" log channel's file
  *   waitForLog(pattern, ms)    waits until the Enclave log matches
+ *   waitForActivation(ms)      (launch does it unless waitForActivation: false)
  *   close()                    always: closes Chromium, kills code-server's process group,
  *                              copies the logs into the artifacts folder, removes the temp dir
  * Selectors and recipes: /work/shared/E2E.md. Monaco renders spaces as U+00A0: match rendered
@@ -50,6 +55,9 @@
  * makeWorkspace({ from?, files?, git? }) → a temp folder (a copy of test/sample-workspace unless
  *   `from` says otherwise, plus `files`), git-initialised with one commit unless git is false.
  * fixturePaths() → the generated model fixtures ({ dir, model, draft, loraA, ... }).
+ * ensureVsix() → the e2e VSIX path (packaging it if stale); buildDevelopment() → node esbuild.js.
+ * Timings on 2 busy cores: packaging 15–60 s (once per run), VSIX install 2–8 s, workbench 8–25 s,
+ * activation +4–10 s; close() ~5 s.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
