@@ -98,6 +98,30 @@ test('a cancelled request leaves no completion, and the next one still works', a
   assert.equal(again.source, 'model');
 });
 
+test('a keystroke that cancels the previous one finds the KV cache that call built', async () => {
+  const previous = new AbortController();
+  const core = new CompletionCore({
+    backend: () => backend,
+    settings: () => settings,
+    prefetchAccepted: false,
+    onEvent: (event) => {
+      if (event.kind === 'generating') setTimeout(() => previous.abort(), 5);
+    },
+  });
+  const lineEnd = source.indexOf('\n', 5000);
+  const text = source.slice(0, lineEnd) + '\n' + source.slice(lineEnd);
+  const offset = lineEnd + 1;
+  const first = await core.provide(at(text, offset), previous.signal);
+  assert.equal(first.source, 'cancelled');
+  assert.deepEqual(first.items, [], 'a cancelled keystroke shows nothing');
+  // The user typed on: the next request waits for the engine call in flight, then reuses its work.
+  const typed = text.slice(0, offset) + '~' + text.slice(offset);
+  const next = await core.provide(at(typed, offset + 1));
+  assert.equal(next.source, 'model');
+  const stats = next.stats!;
+  assert.ok(stats.evaluatedTokens <= 20, `evaluated ${stats.evaluatedTokens} of ${stats.promptTokens} prompt tokens`);
+});
+
 test('typing along a suggestion and accepting it are answered without the model', async () => {
   const core = newCore(true);
   // Find a position where the random model suggests something non-empty.
