@@ -2,7 +2,7 @@
 // "Review Uncommitted Changes" command, the real engine on the fixture model, findings in the
 // Problems panel on the changed lines, a quick fix applied, the report saved.
 // The presentation's details (a known finding's diagnostic, its quick fix as one undo step,
-// findings following edits) are checked by host/review.test.ts inside the real extension host;
+// findings following edits) are checked by host/review.suite.ts inside the real extension host;
 // the second test here bundles and runs that suite.
 // The fixture model has random weights and, left alone, mostly answers "no findings"; the
 // extension host gets ENCLAVE_REVIEW_SCHEMA_LIMITS so the grammar asks for at least one finding
@@ -141,7 +141,7 @@ test('the presentation suite passes inside the real extension host', async (t) =
   // mocha stays external and resolves from the repository's node_modules.
   buildDevelopment();
   const outDir = join(root, 'out', 'test-review');
-  const suite = join(root, 'test', 'e2e', 'host', 'review.test.ts');
+  const suite = join(root, 'test', 'e2e', 'host', 'review.suite.ts');
   await build({
     stdin: {
       contents: [

@@ -1,7 +1,8 @@
-// Runs inside the real extension host: the review presentation fed a known finding — the
-// diagnostic it shows, the quick fix it offers (one undo step), how findings follow edits, and
-// dismiss / clear. (The Playwright test in ../review.test.ts runs the model end to end; a random
-// model's findings cannot be chosen, so the presentation's details are checked here.)
+// Runs inside the real extension host (bundled and run by ../review.test.ts; not a node:test
+// file): the review presentation fed a known finding — the diagnostic it shows, the quick fix it
+// offers (one undo step), how findings follow edits, dismiss and clear. The Playwright test in
+// ../review.test.ts runs the model end to end; a random model's findings cannot be chosen, so
+// the presentation's details are checked here.
 import * as assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
