@@ -9,6 +9,7 @@ import type { EnclaveContext } from './context';
 import { Log } from './log';
 import { registerModels } from './models';
 import { registerReview } from './review';
+import { registerServer } from './server';
 
 /** Enclave's public API (used by the in-host tests and by other extensions). */
 export interface EnclaveApi {
@@ -35,8 +36,10 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     extension.subscriptions.push(
       registerCompletion(ctx),
       registerReview(ctx),
-      registerModels(ctx), registerAdapters(ctx),
+      registerModels(ctx),
+      registerAdapters(ctx),
       registerChat(ctx),
+      registerServer(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {
