@@ -94,6 +94,8 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
 
   await t.test('typing fast leaves no stale suggestion', () =>
     wb.step('fast', async () => {
+      // Start on a line of its own, whatever the earlier steps left right of the cursor.
+      await wb.press('End');
       await wb.typeText('\n');
       const burst = 'const total = items';
       await wb.typeText(burst, 5);
