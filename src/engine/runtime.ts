@@ -18,6 +18,7 @@ import type {
 } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { validateAdapter } from './adapterValidation';
+import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import {
@@ -324,10 +325,19 @@ export class EngineRuntime implements Backend {
       try {
         value = grammar.parse(out.text);
       } catch (err) {
-        throw new EngineError(
-          'INTERNAL',
-          `Structured output did not parse: ${JSON.stringify(out.text.slice(0, 200))} (${out.stats.stopReason === 'maxTokens' ? `cut off at maxTokens ${request.maxTokens}` : errorMessage(err)}).`,
-        );
+        // node-llama-cpp 3.21's grammar bounds a string's length in code points but its parser
+        // checks UTF-16 units, so a string at its limit holding an emoji is rejected although the
+        // grammar produced it: check such JSON again, counting code points.
+        const reparsed = parseJson(out.text);
+        const mismatch = reparsed.ok ? schemaMismatch(reparsed.value, request.schema) : 'not JSON';
+        if (mismatch !== null) {
+          throw new EngineError(
+            'INTERNAL',
+            `Structured output did not parse: ${JSON.stringify(out.text.slice(0, 200))} (${out.stats.stopReason === 'maxTokens' ? `cut off at maxTokens ${request.maxTokens}` : errorMessage(err)}).`,
+          );
+        }
+        this.logger.debug(`structured output accepted on code-point lengths (node-llama-cpp: ${errorMessage(err)})`);
+        value = reparsed.ok ? reparsed.value : undefined;
       }
       return { ...out, value };
     });
@@ -762,6 +772,14 @@ function holdBack(text: string, stops: string[], maxHold: number): number {
     if (stops.some((s) => s.startsWith(tail))) return len;
   }
   return 0;
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
 }
 
 function throwIfAborted(signal: AbortSignal): void {

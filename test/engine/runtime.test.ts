@@ -208,6 +208,30 @@ describe('structured output', () => {
       assert.equal(typeof value.fixable, 'boolean');
     }
   });
+  it('accepts a string at its length limit that holds an astral character (grammar counts code points)', async () => {
+    // node-llama-cpp 3.21's grammar bounds strings in code points while its parser counts UTF-16
+    // units: 24 one-character strings per answer make an emoji-like astral character likely.
+    const schema = {
+      type: 'object',
+      properties: { s: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 1 }, minItems: 24, maxItems: 24 } },
+    } as const;
+    let astral = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const result = await runtime.generateStructured({
+        messages: [{ role: 'user', content: 'emoji 😀🎉🚀' }],
+        schema,
+        maxTokens: 300,
+        temperature: 1,
+        seed,
+      });
+      const value = result.value as { s: string[] };
+      assert.deepEqual(value, JSON.parse(result.text));
+      assert.equal(value.s.length, 24);
+      for (const item of value.s) assert.equal([...item].length, 1, JSON.stringify(item));
+      if (value.s.some((item) => item.length === 2)) astral++;
+    }
+    assert.ok(astral > 0, 'some answer held an astral character at the limit (the case node-llama-cpp rejects)');
+  });
 });
 
 describe('scheduling', () => {
