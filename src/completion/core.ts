@@ -7,7 +7,7 @@ import { CompletionCache } from './cache';
 import type { ExtraContextRing } from './context';
 import { AdaptiveDebounce, sleep } from './debounce';
 import { postprocess } from './postprocess';
-import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt } from './prompt';
+import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';
 import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
 
 export interface CompletionSettings {
@@ -122,6 +122,8 @@ export class CompletionCore {
   /** The engine call in flight (at most one: calls for one document must not overlap in the engine). */
   private engineCall?: { uri: string; controller: AbortController; settled: Promise<unknown> };
   private prefetchKey?: string;
+  /** Each document's last prompt windows (most recent last), kept while they fit the budget. */
+  private readonly windows = new Map<string, WindowHint>();
   private readonly log: Logger;
   private readonly settings: () => CompletionSettings;
 
@@ -328,7 +330,7 @@ export class CompletionCore {
 
   private build(model: ModelView, request: CompletionRequest, text: string, offset: number, settings: CompletionSettings): BuiltPrompt {
     const files = settings.extraContext && this.options.ring ? this.options.ring.chunks(request.uri) : [];
-    return buildPrompt(
+    const built = buildPrompt(
       model.template,
       {
         text,
@@ -340,7 +342,12 @@ export class CompletionCore {
       },
       { contextTokens: settings.contextTokens, extraTokens: settings.extraContext ? Math.floor(settings.contextTokens / 2) : 0 },
       this.estimator,
+      this.windows.get(request.uri),
     );
+    this.windows.delete(request.uri);
+    this.windows.set(request.uri, { startLine: built.windowStartLine, suffixLines: built.suffixLines });
+    if (this.windows.size > 64) this.windows.delete(this.windows.keys().next().value as string);
+    return built;
   }
 
   private variants(trigger: CompletionRequest['trigger'], built: BuiltPrompt, template: FimTemplate, settings: CompletionSettings) {

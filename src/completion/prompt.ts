@@ -13,6 +13,8 @@ export interface TokenEstimator {
  * The default (3.2) is what Qwen's tokenizer gives on typical source code.
  */
 export class CharsPerTokenEstimator implements TokenEstimator {
+  private measured = false;
+
   constructor(private charsPerToken = 3.2) {}
 
   get ratio(): number {
@@ -23,11 +25,15 @@ export class CharsPerTokenEstimator implements TokenEstimator {
     return Math.ceil(text.length / this.charsPerToken);
   }
 
-  /** Learn from a measured prompt; slow-moving so windows do not jitter between requests. */
+  /**
+   * Learn from a measured prompt: the first measurement replaces the default outright (one window
+   * move instead of one per call while an average converges), later ones move it slowly.
+   */
   calibrate(chars: number, tokens: number): void {
     if (chars < 200 || tokens <= 0) return;
     const measured = Math.min(8, Math.max(1.5, chars / tokens));
-    this.charsPerToken = this.charsPerToken * 0.8 + measured * 0.2;
+    this.charsPerToken = this.measured ? this.charsPerToken * 0.8 + measured * 0.2 : measured;
+    this.measured = true;
   }
 }
 
@@ -41,6 +47,25 @@ export interface PromptBudget {
   /** The prefix window's first line is a multiple of this. */
   stepLines?: number;
 }
+
+/**
+ * Where the previous prompt for the same document put its windows. The windows stay there while
+ * their estimated tokens stay between `keepFraction` of the budget and the budget, so a calibrating
+ * estimator (or a line more or less) does not move a window's start and cost the engine a full
+ * re-evaluation of the prompt. The budget is soft for a kept window: a fresh window fills at most
+ * the budget, a kept one may run over it by a little (the context holds several times the budget).
+ */
+export interface WindowHint {
+  /** The prefix window's first line (0-based). */
+  startLine: number;
+  /** Whole lines in the suffix window after the cursor's line. */
+  suffixLines: number;
+}
+
+/** A window kept from the previous prompt must still fill at least this share of its budget... */
+export const keepFraction = 0.7;
+/** ...and at most this share. */
+export const keepOverrun = 1.15;
 
 export interface PromptDocument {
   text: string;
@@ -64,6 +89,8 @@ export interface BuiltPrompt {
   suffix: string;
   /** Line number of the first prefix line (0-based). */
   windowStartLine: number;
+  /** Whole lines in the suffix window after the cursor's line. */
+  suffixLines: number;
   files: readonly FileChunk[];
   estimatedTokens: number;
 }
@@ -87,7 +114,13 @@ export function selectFiles(files: readonly FileChunk[], budgetTokens: number, e
   return files.filter((_, i) => chosen[i]);
 }
 
-export function buildPrompt(template: FimTemplate, doc: PromptDocument, budget: PromptBudget, estimator: TokenEstimator): BuiltPrompt {
+export function buildPrompt(
+  template: FimTemplate,
+  doc: PromptDocument,
+  budget: PromptBudget,
+  estimator: TokenEstimator,
+  previous?: WindowHint,
+): BuiltPrompt {
   const { text, offset } = doc;
   const prefixBudget = Math.floor(budget.contextTokens * (budget.prefixShare ?? 0.75));
   const suffixBudget = budget.contextTokens - prefixBudget;
@@ -99,39 +132,66 @@ export function buildPrompt(template: FimTemplate, doc: PromptDocument, budget: 
   const linePrefix = text.slice(lineStart, offset);
   const lineSuffix = text.slice(offset, lineEnd);
 
-  // Prefix: whole lines above the cursor's line, back until the budget is spent.
-  let used = estimator.estimate(linePrefix);
-  let start = lineStart;
-  let linesBack = 0;
-  while (start > 0) {
-    const previous = text.lastIndexOf('\n', start - 2) + 1;
-    const cost = estimator.estimate(text.slice(previous, start));
-    if (used + cost > prefixBudget) break;
-    used += cost;
-    start = previous;
-    linesBack++;
-  }
+  // Prefix: whole lines above the cursor's line — from the previous window's start when that still
+  // fits the budget well, else back until the budget is spent.
   const cursorLine = countNewlines(text, lineStart);
-  let windowStartLine = cursorLine - linesBack;
-  if (start > 0 && windowStartLine % step !== 0) {
+  const linePrefixTokens = estimator.estimate(linePrefix);
+  const back = (limit: number, maxLines: number) => {
+    let used = linePrefixTokens;
+    let start = lineStart;
+    let lines = 0;
+    while (start > 0 && lines < maxLines) {
+      const previous = text.lastIndexOf('\n', start - 2) + 1;
+      const cost = estimator.estimate(text.slice(previous, start));
+      if (used + cost > limit) break;
+      used += cost;
+      start = previous;
+      lines++;
+    }
+    return { used, start, lines };
+  };
+  let kept: ReturnType<typeof back> | undefined;
+  if (previous && previous.startLine <= cursorLine) {
+    const want = cursorLine - previous.startLine;
+    const window = back(Math.floor(prefixBudget * keepOverrun), want);
+    if (window.lines === want && (window.start === 0 || window.used >= keepFraction * prefixBudget)) kept = window;
+  }
+  const window = kept ?? back(prefixBudget, Infinity);
+  const used = window.used;
+  let start = window.start;
+  let windowStartLine = cursorLine - window.lines;
+  if (!kept && start > 0 && windowStartLine % step !== 0) {
     // Truncated: move the start forward to the next multiple of `step`.
     const snapped = Math.min(cursorLine, Math.ceil(windowStartLine / step) * step);
     for (; windowStartLine < snapped; windowStartLine++) start = text.indexOf('\n', start) + 1;
   }
   const prefix = text.slice(start, lineStart);
-  const prefixTokens = start === lineStart ? estimator.estimate(linePrefix) : used;
+  const prefixTokens = start === lineStart ? linePrefixTokens : used;
 
-  // Suffix: the rest of the cursor's line, then whole lines until the budget is spent.
-  let suffixEnd = lineEnd;
-  let suffixUsed = estimator.estimate(lineSuffix);
-  while (suffixEnd < text.length) {
-    const nextRaw = text.indexOf('\n', suffixEnd + 1);
-    const next = nextRaw === -1 ? text.length : nextRaw;
-    const cost = estimator.estimate(text.slice(suffixEnd, next));
-    if (suffixUsed + cost > suffixBudget) break;
-    suffixUsed += cost;
-    suffixEnd = next;
+  // Suffix: the rest of the cursor's line, then whole lines — as many as the previous window had
+  // when they still fit the budget well, else until the budget is spent.
+  const forward = (limit: number, maxLines: number) => {
+    let end = lineEnd;
+    let used = estimator.estimate(lineSuffix);
+    let lines = 0;
+    while (end < text.length && lines < maxLines) {
+      const nextRaw = text.indexOf('\n', end + 1);
+      const next = nextRaw === -1 ? text.length : nextRaw;
+      const cost = estimator.estimate(text.slice(end, next));
+      if (used + cost > limit) break;
+      used += cost;
+      end = next;
+      lines++;
+    }
+    return { end, used, lines };
+  };
+  let keptSuffix: ReturnType<typeof forward> | undefined;
+  if (previous) {
+    const window = forward(Math.floor(suffixBudget * keepOverrun), previous.suffixLines);
+    const complete = window.lines === previous.suffixLines || window.end >= text.length;
+    if (complete && (window.end >= text.length || window.used >= keepFraction * suffixBudget)) keptSuffix = window;
   }
+  const { end: suffixEnd, used: suffixUsed, lines: suffixLines } = keptSuffix ?? forward(suffixBudget, Infinity);
   // Keep the newline that ends the window's last line: the model sees where the line ends.
   const suffix = text.slice(offset, suffixEnd < text.length ? suffixEnd + 1 : suffixEnd);
 
@@ -153,6 +213,7 @@ export function buildPrompt(template: FimTemplate, doc: PromptDocument, budget: 
     lineSuffix,
     suffix,
     windowStartLine,
+    suffixLines,
     files,
     estimatedTokens: prefixTokens + suffixUsed + filesTokens,
   };

@@ -85,11 +85,13 @@ test('extra files come first, in ring order, within their budget', () => {
   assert.equal(buildPrompt(qwen, doc(source, 10, files), { contextTokens: 4000, extraTokens: 0 }, perChar).files.length, 0);
 });
 
-test('the chars-per-token estimate calibrates slowly toward measured prompts', () => {
+test('the chars-per-token estimate takes the first measurement, then calibrates slowly', () => {
   const estimator = new CharsPerTokenEstimator(4);
   assert.equal(estimator.estimate('x'.repeat(40)), 10);
   estimator.calibrate(2000, 1000); // measured 2 chars/token
-  assert.ok(estimator.ratio < 4 && estimator.ratio > 3, `ratio ${estimator.ratio}`);
+  assert.equal(estimator.ratio, 2);
+  estimator.calibrate(3000, 1000); // measured 3 chars/token
+  assert.ok(estimator.ratio > 2 && estimator.ratio < 2.5, `ratio ${estimator.ratio}`);
   estimator.calibrate(10, 100); // too small a sample: ignored
   const before = estimator.ratio;
   estimator.calibrate(50, 1);
@@ -103,4 +105,73 @@ test('cursor at the very start and very end of a document', () => {
   const end = buildPrompt(qwen, doc(source, source.length), { contextTokens: 4000, extraTokens: 0 }, perChar);
   assert.equal(end.prefix, source);
   assert.equal(end.suffix, '');
+});
+
+// A document long enough that both windows are cut by the budget: the cursor sits mid-file.
+const longSource = Array.from({ length: 400 }, (_, i) => `  const value${i} = compute(${i}, options.scale * ${i % 7});`).join('\n');
+
+/** The estimator as it was: an average that converges from the default over many calls. */
+class AveragingEstimator {
+  ratio = 3.2;
+  estimate(text: string) {
+    return Math.ceil(text.length / this.ratio);
+  }
+  calibrate(chars: number, tokens: number) {
+    this.ratio = this.ratio * 0.8 + (chars / tokens) * 0.2;
+  }
+}
+
+test('calibration over a typing sequence does not move the windows of a document', () => {
+  const budget = { contextTokens: 1536, extraTokens: 0 };
+  const typed = 'if (value10 > 3) {\n    return value11;\n  }\n  ';
+  const at = longSource.indexOf('  const value250');
+  const run = (estimator: AveragingEstimator | CharsPerTokenEstimator, hinted: boolean) => {
+    let hint: { startLine: number; suffixLines: number } | undefined;
+    const starts: number[] = [];
+    const suffixes: number[] = [];
+    for (let n = 0; n <= typed.length; n++) {
+      const text = longSource.slice(0, at) + typed.slice(0, n) + longSource.slice(at);
+      const built = buildPrompt(qwen, doc(text, at + n), budget, estimator, hinted ? hint : undefined);
+      hint = { startLine: built.windowStartLine, suffixLines: built.suffixLines };
+      starts.push(built.windowStartLine);
+      suffixes.push(built.suffixLines);
+      // The engine counts 2.9 characters per token where the default assumes 3.2.
+      estimator.calibrate(built.prompt.length, Math.round(built.prompt.length / 2.9));
+    }
+    // Moves after the second prompt (the first one was sized before any measurement).
+    const moves = (values: number[]) => values.filter((v, i) => i > 1 && v !== values[i - 1]).length;
+    return { prefixMoves: moves(starts), suffixMoves: moves(suffixes), starts, suffixes, ratio: estimator.ratio };
+  };
+  const averaging = run(new AveragingEstimator(), false);
+  assert.ok(averaging.ratio < 3, 'the average converged');
+  assert.ok(averaging.prefixMoves + averaging.suffixMoves > 0, `${averaging.starts.join(',')} / ${averaging.suffixes.join(',')}: without a hint the converging average moves the windows (the test can fail)`);
+  for (const [name, estimator] of [['averaging', new AveragingEstimator()], ['shipped', new CharsPerTokenEstimator()]] as const) {
+    const kept = run(estimator, true);
+    assert.equal(kept.prefixMoves, 0, `${name}: prefix window start moved: ${kept.starts.join(', ')}`);
+    // The lines after the cursor's line stay the same lines while the user types above them.
+    assert.equal(kept.suffixMoves, 0, `${name}: suffix window moved: ${kept.suffixes.join(', ')}`);
+  }
+});
+
+test('a previous window is dropped when it no longer fits the budget, or fills too little of it', () => {
+  const offset = longSource.indexOf('  const value250');
+  const estimator = { estimate: (t: string) => Math.ceil(t.length / 3) };
+  const budget = { contextTokens: 1600, extraTokens: 0 };
+  const fresh = buildPrompt(qwen, doc(longSource, offset), budget, estimator);
+  // Too far back: more than the budget.
+  const far = buildPrompt(qwen, doc(longSource, offset), budget, estimator, { startLine: 0, suffixLines: 1000 });
+  assert.equal(far.windowStartLine, fresh.windowStartLine);
+  assert.equal(far.suffixLines, fresh.suffixLines);
+  // Too close: a few lines of the budget.
+  const near = buildPrompt(qwen, doc(longSource, offset), budget, estimator, { startLine: 248, suffixLines: 2 });
+  assert.equal(near.windowStartLine, fresh.windowStartLine);
+  assert.equal(near.suffixLines, fresh.suffixLines);
+  // Within the band: kept even though the fresh window would start elsewhere.
+  const within = buildPrompt(qwen, doc(longSource, offset), budget, estimator, { startLine: fresh.windowStartLine + 3, suffixLines: fresh.suffixLines - 2 });
+  assert.equal(within.windowStartLine, fresh.windowStartLine + 3);
+  assert.equal(within.suffixLines, fresh.suffixLines - 2);
+  assert.ok(within.estimatedTokens <= 1600 * 1.15);
+  // A window above the cursor's line is not a prefix window any more.
+  const below = buildPrompt(qwen, doc(longSource, offset), budget, estimator, { startLine: 300, suffixLines: fresh.suffixLines });
+  assert.equal(below.windowStartLine, fresh.windowStartLine);
 });
