@@ -103,6 +103,11 @@ export interface CompletionCoreOptions {
   /** Most characters right of the cursor for an automatic trigger to go ahead. */
   maxRightChars?: number;
   cacheSize?: number;
+  /**
+   * A newer keystroke cancels the engine call in flight for its document instead of waiting for it
+   * (llama.vscode's way). Off by default: see settleEngine.
+   */
+  cancelSuperseded?: boolean;
 }
 
 interface ModelView {
@@ -133,6 +138,11 @@ export class CompletionCore {
     this.cache = new CompletionCache(options.cacheSize ?? 256);
     this.debounceSetting = this.settings().debounceMs;
     this.debounce = new AdaptiveDebounce({ fixedMs: this.debounceSetting });
+  }
+
+  /** Where the last prompt for `uri` put its windows (the next prompt keeps them while they fit). */
+  windowHint(uri: string): WindowHint | undefined {
+    return this.windows.get(uri);
   }
 
   /** The delay an automatic request waits now. */
@@ -412,10 +422,13 @@ export class CompletionCore {
     return promise;
   }
 
-  /** Waits for the engine call in flight for `uri` (another document's is cancelled); false if `signal` aborted first. */
+  /**
+   * Waits for the engine call in flight for `uri` (another document's is cancelled, and this one's
+   * too with `cancelSuperseded`); false if `signal` aborted first.
+   */
   private async settleEngine(uri: string, signal: AbortSignal): Promise<boolean> {
     for (let call = this.engineCall; call; call = this.engineCall) {
-      if (call.uri !== uri) {
+      if (call.uri !== uri || this.options.cancelSuperseded) {
         call.controller.abort();
         await call.settled;
         continue;

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { CompletionCore, defaultCompletionSettings, type CompletionOutcome } from '../../src/completion/core';
 import { EngineClient } from '../../src/engine/client';
@@ -25,6 +25,9 @@ const quick = args.includes('--quick');
 const verbose = args.includes('--verbose');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const charsArg = args.indexOf('--chars');
+// --cancel: a newer keystroke cancels the engine call in flight (CompletionCoreOptions.cancelSuperseded).
+const cancelSuperseded = args.includes('--cancel');
+const outArg = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 const charsPerTrace = charsArg >= 0 ? Number(args[charsArg + 1]) : quick ? 40 : 120;
 
 interface SourceFile {
@@ -123,7 +126,7 @@ async function trace(engine: Backend, file: SourceFile, mode: 'real' | 'along'):
   const calls: RequestStats[] = [];
   const backend = recording(engine, calls);
   const settings = { ...defaultCompletionSettings, maxTokens: 24, speculative: 'off' as const };
-  const core = new CompletionCore({ backend: () => backend, settings: () => settings });
+  const core = new CompletionCore({ backend: () => backend, settings: () => settings, cancelSuperseded });
   const uri = `file:///bench/${file.name}`;
 
   let typed = '';
@@ -282,6 +285,7 @@ async function main(): Promise<void> {
     engine: 'EngineClient → engine process (node-llama-cpp) over JSON-RPC, speculative off',
     typing: 'real time: 120 ms per character, 250 ms after space/;/, , 600 ms after a newline; each keystroke cancels the previous request',
     charsPerTrace,
+    cancelSuperseded,
     definitions: {
       cacheServedFraction: 'keystrokes answered from the completion cache (exact or type-through) / keystrokes not skipped',
       prefillRatio: 'prompt tokens evaluated / prompt tokens, over all model calls that finished (1 = every call cold)',
@@ -299,10 +303,10 @@ async function main(): Promise<void> {
   console.log('\n' + table(rows) + '\n');
   console.log(`real : ${JSON.stringify(summary.real)}`);
   console.log(`along: ${JSON.stringify(summary.along)}`);
-  const out = join(root, 'test', 'bench', 'results', 'completion.json');
+  const out = outArg ? resolve(root, outArg) : join(root, 'test', 'bench', 'results', 'completion.json');
   await mkdir(join(root, 'test', 'bench', 'results'), { recursive: true });
   await writeFile(out, JSON.stringify(summary, null, 2) + '\n');
-  console.log(`wrote ${out.slice(root.length + 1)}`);
+  console.log(`wrote ${out}`);
 }
 
 main().catch((err: unknown) => {

@@ -152,6 +152,7 @@ async function runTrace(
         { text: key.text, offset: key.offset, languageId: trace.file.languageId, path: trace.file.name, repoName: 'myproject', files: extra ? ring.chunks(trace.uri) : [] },
         { contextTokens: settings.contextTokens, extraTokens: extra ? Math.floor(settings.contextTokens / 2) : 0 },
         new CharsPerTokenEstimator(core.estimator.ratio),
+        core.windowHint(trace.uri),
       );
       const stop = [...template.stop];
 

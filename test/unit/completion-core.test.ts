@@ -171,6 +171,25 @@ test('a newer keystroke waits for the engine call in flight: calls for a documen
   assert.equal(backend.aborted, 0);
 });
 
+test('with cancelSuperseded a newer keystroke cancels the engine call in flight for its document', async () => {
+  const backend = new ScriptedBackend((r) => (r.prompt.endsWith('return q') ? 'q + 1;' : 'a;'));
+  backend.delayMs = 200;
+  const c = core(backend, { cancelSuperseded: true });
+  const first = new AbortController();
+  const firstOutcome = c.provide(request(), first.signal);
+  await new Promise((r) => setTimeout(r, 5));
+  first.abort();
+  backend.delayMs = 0;
+  const typed = text.slice(0, offset) + 'q' + text.slice(offset);
+  const started = performance.now();
+  const second = await c.provide(request({ text: typed, offset: offset + 1 }));
+  assert.ok(performance.now() - started < 150, 'did not wait for the superseded call');
+  assert.equal((await firstOutcome).source, 'cancelled');
+  assert.deepEqual(second.items.map((i) => i.text), ['q + 1;']);
+  assert.equal(backend.aborted, 1);
+  assert.equal(backend.maxRunning, 1, 'the superseded call ended before the next one started');
+});
+
 test('typing along an answer that arrives while waiting is served without a new call', async () => {
   const backend = new ScriptedBackend(() => 'xs.length;');
   backend.delayMs = 40;

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 
 import { CompletionCore, defaultCompletionSettings } from '../../../src/completion/core';
-import { buildPrompt, CharsPerTokenEstimator } from '../../../src/completion/prompt';
+import { buildPrompt, CharsPerTokenEstimator, type WindowHint } from '../../../src/completion/prompt';
 import { fimTemplate } from '../../../src/completion/templates';
 import type { Backend, EngineSettings } from '../../../src/engine/protocol';
 import { EngineRuntime, loadNodeLlamaCpp } from '../../../src/engine/runtime';
@@ -288,41 +288,56 @@ export async function profileEnclave(o: ProfileOptions) {
   };
 }
 
+/** The estimator before windows were kept per document: an average converging from 3.2 over the calls. */
+class AveragingEstimator {
+  ratio = 3.2;
+  estimate(text: string): number {
+    return Math.ceil(text.length / this.ratio);
+  }
+  calibrate(chars: number, tokens: number): void {
+    if (chars < 200 || tokens <= 0) return;
+    this.ratio = this.ratio * 0.8 + Math.min(8, Math.max(1.5, chars / tokens)) * 0.2;
+  }
+}
+
 /**
- * Prompt-window experiment (scratch for fixes in src/completion, measured on the engine directly):
- * the same keystrokes with three ways of building the prompt, each on its own KV sequence, in
- * rotating order — as shipped (the core's chars-per-token estimator calibrating after every call,
- * which moves the prefix/suffix windows while it converges), a fixed ratio (the windows move only
- * when the text does), and a fixed ratio with the lines typed since an anchor line kept after
+ * Prompt-window experiment (measured on the engine directly): the same keystrokes with three ways of
+ * building the prompt, each on its own KV sequence and estimator, in rotating order — before (an
+ * averaging estimator calibrating after every call, no window hint: the windows move while it
+ * converges), as shipped (windows kept per document while they fit, the estimator takes its first
+ * measurement outright), and as shipped with the lines typed since an anchor line kept after
  * <|fim_middle|> (so Enter only appends, too).
  */
 export async function windowExperiment(o: ProfileOptions) {
   const runtime = await EngineRuntime.load({ modelPath: o.modelPath, speculative: 'off', contextSize: o.context, sequences: 4, threads: 1, batchSize: o.ubatch, gpu: 'cpu', adapters: [] });
   const template = fimTemplate('qwen');
-  const kinds = ['calibrating (as shipped)', 'fixed ratio', 'fixed ratio + anchored lines'] as const;
-  const rows: Record<(typeof kinds)[number], Array<{ ms: number; evaluated: number }>> = { 'calibrating (as shipped)': [], 'fixed ratio': [], 'fixed ratio + anchored lines': [] };
+  const kinds = ['before (averaging, no hint)', 'as shipped', 'as shipped + anchored lines'] as const;
+  const rows: Record<(typeof kinds)[number], Array<{ ms: number; evaluated: number }>> = { 'before (averaging, no hint)': [], 'as shipped': [], 'as shipped + anchored lines': [] };
   try {
     for (const file of sourceFiles(o.root).slice(0, 4)) {
       const trace = makeTrace(file, o.keys + 1);
-      const calibrating = new CharsPerTokenEstimator();
-      const fixed = new CharsPerTokenEstimator();
+      const averaging = new AveragingEstimator();
+      const shippedEstimator = new CharsPerTokenEstimator();
+      let hint: WindowHint | undefined;
       let anchor = -1;
       for (const [i, key] of trace.keystrokes.entries()) {
         const doc = { text: key.text, offset: key.offset, languageId: file.languageId, path: file.name, repoName: 'myproject', files: [] };
         const budget = { contextTokens: defaultCompletionSettings.contextTokens, extraTokens: 0 };
-        const shipped = buildPrompt(template, doc, budget, calibrating);
-        const steady = buildPrompt(template, doc, budget, fixed);
+        const before = buildPrompt(template, doc, budget, averaging);
+        const shipped = buildPrompt(template, doc, budget, shippedEstimator, hint);
+        hint = { startLine: shipped.windowStartLine, suffixLines: shipped.suffixLines };
         const lineStart = key.text.lastIndexOf('\n', key.offset - 1) + 1;
-        const windowStart = lineStart - steady.prefix.length;
+        const windowStart = lineStart - shipped.prefix.length;
         if (anchor < windowStart || anchor > lineStart || key.text.slice(anchor, key.offset).split('\n').length > 8) anchor = lineStart;
-        const anchored = `<|fim_prefix|>${key.text.slice(windowStart, anchor)}<|fim_suffix|>${steady.suffix}<|fim_middle|>${key.text.slice(anchor, key.offset)}`;
-        const prompts = { 'calibrating (as shipped)': shipped.prompt, 'fixed ratio': steady.prompt, 'fixed ratio + anchored lines': anchored };
+        const anchored = `<|fim_prefix|>${key.text.slice(windowStart, anchor)}<|fim_suffix|>${shipped.suffix}<|fim_middle|>${key.text.slice(anchor, key.offset)}`;
+        const prompts = { 'before (averaging, no hint)': before.prompt, 'as shipped': shipped.prompt, 'as shipped + anchored lines': anchored };
         for (let j = 0; j < kinds.length; j++) {
           const kind = kinds[(i + j) % kinds.length];
           const started = performance.now();
           const r = await runtime.completeFim({ documentKey: `${kind}:${file.name}`, prompt: prompts[kind], maxTokens: o.nPredict, stop: [...template.stop] });
           const ms = performance.now() - started;
-          if (kind === 'calibrating (as shipped)') calibrating.calibrate(shipped.prompt.length, r.stats.promptTokens);
+          if (kind === 'before (averaging, no hint)') averaging.calibrate(before.prompt.length, r.stats.promptTokens);
+          if (kind === 'as shipped') shippedEstimator.calibrate(shipped.prompt.length, r.stats.promptTokens);
           if (i > 0) rows[kind].push({ ms, evaluated: r.stats.evaluatedTokens });
         }
       }
@@ -346,7 +361,7 @@ export async function windowExperiment(o: ProfileOptions) {
   return {
     method:
       `EngineRuntime in process, ${o.keys} keystrokes × 4 files after the cold first one, n_predict ${o.nPredict}; each way of building the prompt on its own KV sequence, in rotating order; ` +
-      "a fresh estimator per file (as a fresh CompletionCore has). 'fixed ratio' stands for a core whose windows do not move when the estimator calibrates.",
+      "a fresh estimator per file (as a fresh CompletionCore has); the anchored variant uses the shipped windows and estimator.",
     results,
   };
 }
