@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import type { AdapterSpec, Backend, EngineInfo, EngineMetrics, EngineState, GenerationResult, RequestStats } from '../../src/engine/protocol';
+import { mergeStates, RoutingBackend } from '../../src/engine/routing';
+
+const stats: RequestStats = { promptTokens: 1, evaluatedTokens: 1, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, queuedMs: 0, stopReason: 'eos' };
+
+function metrics(n: number): EngineMetrics {
+  return {
+    requests: n,
+    cancelled: 0,
+    failed: 0,
+    promptTokens: 10 * n,
+    evaluatedTokens: 0,
+    reusedTokens: 0,
+    generatedTokens: 5 * n,
+    draftAccepted: 0,
+    draftRejected: 0,
+    lastLatencyMs: 100 * n,
+    lastTokensPerSecond: n,
+    sequenceEvictions: 0,
+    restarts: 0,
+  };
+}
+
+/** A hand-written Backend that records every call and answers with its own name. */
+class FakeBackend implements Backend {
+  readonly kind = 'local' as const;
+  readonly calls: string[] = [];
+  readonly listeners = new Set<(s: EngineState) => void>();
+  disposed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly n: number,
+  ) {}
+
+  private result(method: string): GenerationResult {
+    this.calls.push(method);
+    return { text: `${this.name}:${method}`, stats };
+  }
+
+  async info(): Promise<EngineInfo> {
+    this.calls.push('info');
+    return { modelPath: `/models/${this.name}.gguf`, modelName: this.name, backend: 'local' } as EngineInfo;
+  }
+  async completeFim() {
+    return this.result('completeFim');
+  }
+  async chat() {
+    return this.result('chat');
+  }
+  async generateStructured() {
+    return { ...this.result('generateStructured'), value: { from: this.name } };
+  }
+  async countTokens(text: string) {
+    this.calls.push('countTokens');
+    return text.length * this.n;
+  }
+  async setAdapters(adapters: AdapterSpec[]) {
+    this.calls.push('setAdapters');
+    return { adapters, switchMs: 1, modelReloaded: false };
+  }
+  async metrics() {
+    this.calls.push('metrics');
+    return metrics(this.n);
+  }
+  onState(listener: (s: EngineState) => void) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(state: EngineState) {
+    for (const l of this.listeners) l(state);
+  }
+  async dispose() {
+    this.disposed = true;
+  }
+}
+
+function setup() {
+  const completion = new FakeBackend('coder', 1);
+  const chat = new FakeBackend('instruct', 2);
+  const routing = new RoutingBackend(completion, chat, '/models/instruct.gguf');
+  return { completion, chat, routing };
+}
+
+describe('RoutingBackend', () => {
+  it('sends FIM, token counts and adapters to the completion engine, chat and structured output to the chat engine', async () => {
+    const { completion, chat, routing } = setup();
+    assert.equal((await routing.completeFim({ documentKey: 'd', prompt: 'p', maxTokens: 1 })).text, 'coder:completeFim');
+    assert.equal(await routing.countTokens('abc'), 3);
+    assert.deepEqual((await routing.setAdapters([{ path: '/a', scale: 1 }])).adapters, [{ path: '/a', scale: 1 }]);
+    assert.deepEqual(chat.calls, [], 'the chat engine is not touched (not started) by completion work');
+    assert.equal((await routing.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 1 })).text, 'instruct:chat');
+    assert.deepEqual((await routing.generateStructured({ messages: [{ role: 'user', content: 'hi' }], schema: {}, maxTokens: 1 })).value, { from: 'instruct' });
+    assert.deepEqual(completion.calls, ['completeFim', 'countTokens', 'setAdapters']);
+    assert.deepEqual(chat.calls, ['chat', 'generateStructured']);
+  });
+
+  it('reports the completion engine\'s info plus the chat model path', async () => {
+    const { chat, routing } = setup();
+    const info = await routing.info();
+    assert.equal(info.modelName, 'coder');
+    assert.equal(info.chatModelPath, '/models/instruct.gguf');
+    assert.deepEqual(chat.calls, []);
+  });
+
+  it('sums metrics over both engines once chat has been used, without starting the chat engine before', async () => {
+    const { chat, routing } = setup();
+    assert.deepEqual(await routing.metrics(), metrics(1));
+    assert.deepEqual(chat.calls, []);
+    await routing.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 1 });
+    const sum = await routing.metrics();
+    assert.equal(sum.requests, 3);
+    assert.equal(sum.promptTokens, 30);
+    assert.equal(sum.generatedTokens, 15);
+    assert.equal(sum.lastLatencyMs, 100);
+  });
+
+  it('merges both engines\' states into one, the more urgent first, and stops after unsubscribe', () => {
+    const { completion, chat, routing } = setup();
+    const seen: EngineState[] = [];
+    const off = routing.onState((s) => seen.push(s));
+    completion.emit({ kind: 'starting' });
+    completion.emit({ kind: 'ready' });
+    chat.emit({ kind: 'stopped' }); // no change: still ready
+    chat.emit({ kind: 'loading', progress: 0.5, file: '/models/instruct.gguf' });
+    chat.emit({ kind: 'ready' });
+    chat.emit({ kind: 'error', message: 'file not found' });
+    completion.emit({ kind: 'crashed', message: 'boom' }); // error still outranks crashed
+    chat.emit({ kind: 'ready' });
+    off();
+    completion.emit({ kind: 'ready' });
+    assert.deepEqual(seen, [
+      { kind: 'starting' },
+      { kind: 'ready' },
+      { kind: 'loading', progress: 0.5, file: '/models/instruct.gguf' },
+      { kind: 'ready' },
+      { kind: 'error', message: 'Chat model: file not found' },
+      { kind: 'crashed', message: 'boom' },
+    ]);
+  });
+
+  it('mergeStates keeps a ready completion engine ready while the chat engine has not started', () => {
+    assert.deepEqual(mergeStates({ kind: 'ready' }, { kind: 'stopped' }), { kind: 'ready' });
+    assert.deepEqual(mergeStates({ kind: 'stopped' }, { kind: 'stopped' }), { kind: 'stopped' });
+    assert.deepEqual(mergeStates({ kind: 'ready' }, { kind: 'crashed', message: 'x', restartInMs: 250 }), { kind: 'crashed', message: 'Chat model: x', restartInMs: 250 });
+    assert.deepEqual(mergeStates({ kind: 'error', message: 'a' }, { kind: 'error', message: 'b' }), { kind: 'error', message: 'a' });
+  });
+
+  it('disposes both engines', async () => {
+    const { completion, chat, routing } = setup();
+    await routing.dispose();
+    assert.ok(completion.disposed && chat.disposed);
+    assert.equal(completion.listeners.size, 0);
+    assert.equal(chat.listeners.size, 0);
+  });
+});
