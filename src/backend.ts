@@ -5,28 +5,35 @@ import * as vscode from 'vscode';
 
 import type { Config } from './config';
 import { EngineClient } from './engine/client';
-import type { Backend, EngineSettings } from './engine/protocol';
-import type { Log } from './log';
+import type { Backend, EngineSettings, EngineState } from './engine/protocol';
+import { RemoteBackend } from './engine/remote';
+import { RoutingBackend, separateChatModel } from './engine/routing';
+import type { Log, Logger } from './log';
 
 /**
- * Owns the local engine client: builds its settings from the configuration, applies changes
- * (a model change restarts the engine lazily, never at activation), and refuses model files that
- * live in an untrusted workspace.
+ * Owns the backends and hands features the one to use:
+ * - `enclave.backend.kind` = remote: a RemoteBackend on `enclave.backend.remoteUrl` (rebuilt when the
+ *   URL or model setting changes; an empty URL fails each call with a clear error);
+ * - local: the engine client, built from the configuration; when `enclave.model.chatPath` names a
+ *   different model, a RoutingBackend sends chat and review to a second engine process on it
+ *   (started on the first chat request) and everything else to the completion engine.
+ * A model change restarts the engines lazily, never at activation; model files that live in an
+ * untrusted workspace are refused.
  */
 export class BackendHost implements vscode.Disposable {
   private readonly client: EngineClient;
+  private chat?: { path: string; client: EngineClient; routing: RoutingBackend };
+  private remote?: { key: string; backend: RemoteBackend };
   private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly logger: Logger;
 
   constructor(
     private readonly extension: vscode.ExtensionContext,
     private readonly config: Config,
     log: Log,
   ) {
-    const logger = log.for('engine');
-    this.client = new EngineClient(this.settings(), logger, {
-      workerPath: path.join(extension.extensionPath, 'dist', 'worker.js'),
-    });
-    this.client.onState((state) => logger.info(`state: ${state.kind}${'message' in state ? ` — ${state.message}` : ''}${state.kind === 'loading' ? ` ${Math.round(state.progress * 100)}%` : ''}`));
+    this.logger = log.for('engine');
+    this.client = this.newClient(this.settings(), '');
     this.subscriptions.push(
       config.onDidChange((e) => {
         if (['enclave.model', 'enclave.engine', 'enclave.completion.speculative'].some((s) => e.affectsConfiguration(s))) {
@@ -34,16 +41,111 @@ export class BackendHost implements vscode.Disposable {
           // workspace's adapter against it and applies it only when it fits.
           const adapters = e.affectsConfiguration('enclave.model') ? [] : this.client.currentAdapters;
           void this.client.updateSettings({ ...this.settings(), adapters });
+          this.updateChat();
         }
+        if (e.affectsConfiguration('enclave.backend')) this.dropRemoteIfChanged();
       }),
-      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.client.updateSettings({ ...this.settings(), adapters: this.client.currentAdapters })),
-      vscode.commands.registerCommand('enclave.engine.restart', () => this.client.restart()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        void this.client.updateSettings({ ...this.settings(), adapters: this.client.currentAdapters });
+        this.updateChat();
+      }),
+      vscode.commands.registerCommand('enclave.engine.restart', () => this.restart()),
     );
   }
 
   get backend(): Backend {
-    return this.client;
+    if (this.config.backend.kind === 'remote') return this.remoteBackend();
+    const chatPath = this.chatModelPath();
+    if (!chatPath) {
+      this.dropChat();
+      return this.client;
+    }
+    if (this.chat?.path !== chatPath) {
+      this.dropChat();
+      const client = this.newClient(this.chatSettings(chatPath), 'chat model: ');
+      this.chat = { path: chatPath, client, routing: new RoutingBackend(this.client, client, chatPath) };
+      this.logger.info(`chat and review use a separate model: ${chatPath}`);
+    }
+    return this.chat.routing;
   }
+
+  private async restart(): Promise<void> {
+    if (this.config.backend.kind === 'remote') {
+      // Nothing runs here: forget the old connection and check the server answers.
+      this.dropRemote();
+      await this.remoteBackend().info();
+      return;
+    }
+    const chat = this.chat?.client;
+    await Promise.all([this.client.restart(), chat && chat.currentState.kind !== 'stopped' ? chat.restart() : undefined]);
+  }
+
+  private newClient(settings: EngineSettings, label: string): EngineClient {
+    const client = new EngineClient(settings, this.logger, {
+      workerPath: path.join(this.extension.extensionPath, 'dist', 'worker.js'),
+    });
+    client.onState((state) => this.logState(label, state));
+    return client;
+  }
+
+  private logState(label: string, state: EngineState): void {
+    this.logger.info(`${label}state: ${state.kind}${'message' in state ? ` — ${state.message}` : ''}${state.kind === 'loading' ? ` ${Math.round(state.progress * 100)}%` : ''}`);
+  }
+
+  // ------------------------------------------------------------------ remote
+
+  private remoteKey(): string {
+    const { remoteUrl, remoteModel } = this.config.backend;
+    return JSON.stringify([remoteUrl.trim(), remoteModel.trim()]);
+  }
+
+  private remoteBackend(): RemoteBackend {
+    const key = this.remoteKey();
+    if (this.remote?.key !== key) {
+      this.dropRemote();
+      const { remoteUrl, remoteModel } = this.config.backend;
+      const backend = new RemoteBackend({ url: remoteUrl, model: remoteModel, logger: this.logger });
+      backend.onState((state) => this.logState('remote: ', state));
+      this.remote = { key, backend };
+      this.logger.info(`backend: remote ${backend.url || '(no URL set)'}${remoteModel ? `, model ${remoteModel}` : ''}`);
+    }
+    return this.remote.backend;
+  }
+
+  private dropRemoteIfChanged(): void {
+    if (this.remote && (this.config.backend.kind !== 'remote' || this.remote.key !== this.remoteKey())) this.dropRemote();
+  }
+
+  private dropRemote(): void {
+    const remote = this.remote;
+    this.remote = undefined;
+    void remote?.backend.dispose();
+  }
+
+  // ------------------------------------------------------------------ chat model
+
+  /** The separate chat model, or '' when chat uses the completion model. */
+  private chatModelPath(): string {
+    return separateChatModel(this.trustedPath(this.config.chatModelPath), this.trustedPath(this.config.modelPath));
+  }
+
+  /** Applies changed settings to the chat engine; a different chat model gets a new engine on next use. */
+  private updateChat(): void {
+    if (!this.chat) return;
+    const chatPath = this.chatModelPath();
+    if (chatPath !== this.chat.path) this.dropChat();
+    else void this.chat.client.updateSettings(this.chatSettings(chatPath));
+  }
+
+  private dropChat(): void {
+    const chat = this.chat;
+    if (!chat) return;
+    this.chat = undefined;
+    chat.routing.detach();
+    void chat.client.dispose();
+  }
+
+  // ------------------------------------------------------------------ settings
 
   /** Engine settings from the configuration; workspace files are not loaded while untrusted. */
   private settings(): EngineSettings {
@@ -61,6 +163,11 @@ export class BackendHost implements vscode.Disposable {
     };
   }
 
+  /** The chat engine: the same engine settings on the chat model, without the completion model's draft or adapters. */
+  private chatSettings(chatPath: string): EngineSettings {
+    return { ...this.settings(), modelPath: chatPath, draftModelPath: undefined, adapters: [] };
+  }
+
   private trustedPath(file: string): string {
     if (!file || vscode.workspace.isTrusted) return file;
     const inWorkspace = (vscode.workspace.workspaceFolders ?? []).some((f) => !path.relative(f.uri.fsPath, file).startsWith('..'));
@@ -69,6 +176,8 @@ export class BackendHost implements vscode.Disposable {
 
   dispose(): void {
     for (const s of this.subscriptions) s.dispose();
+    this.dropChat();
+    this.dropRemote();
     void this.client.dispose();
   }
 }

@@ -1,5 +1,7 @@
 // A Backend over two engines: completion (FIM, token counting, adapters) on one model, chat and
 // structured generation (review) on a separate chat model. Pure: it only forwards calls.
+import * as path from 'node:path';
+
 import type {
   AdapterSpec,
   AdapterSwitchResult,
@@ -102,9 +104,14 @@ export class RoutingBackend implements Backend {
     return this.merged;
   }
 
-  async dispose(): Promise<void> {
+  /** Stops listening to both engines without disposing them (their owner keeps them). */
+  detach(): void {
     for (const u of this.unsubscribe) u();
     this.listeners.clear();
+  }
+
+  async dispose(): Promise<void> {
+    this.detach();
     await Promise.all([this.completion.dispose(), this.chatBackend.dispose()]);
   }
 
@@ -127,4 +134,15 @@ export function mergeStates(completion: EngineState, chat: EngineState): EngineS
     default:
       return chat;
   }
+}
+
+/**
+ * The chat model to run beside the completion model, or '' when chat uses the completion model
+ * (no chat model set, or the same file under another spelling).
+ */
+export function separateChatModel(chatPath: string, completionPath: string): string {
+  const chat = chatPath.trim();
+  if (!chat) return '';
+  const completion = completionPath.trim();
+  return completion && path.resolve(chat) === path.resolve(completion) ? '' : chat;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { AdapterSpec, Backend, EngineInfo, EngineMetrics, EngineState, GenerationResult, RequestStats } from '../../src/engine/protocol';
-import { mergeStates, RoutingBackend } from '../../src/engine/routing';
+import { mergeStates, RoutingBackend, separateChatModel } from '../../src/engine/routing';
 
 const stats: RequestStats = { promptTokens: 1, evaluatedTokens: 1, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, queuedMs: 0, stopReason: 'eos' };
 
@@ -155,5 +155,14 @@ describe('RoutingBackend', () => {
     assert.ok(completion.disposed && chat.disposed);
     assert.equal(completion.listeners.size, 0);
     assert.equal(chat.listeners.size, 0);
+  });
+});
+
+describe('separateChatModel', () => {
+  it('runs a second engine only for a chat model that differs from the completion model', () => {
+    assert.equal(separateChatModel('', '/m/coder.gguf'), '');
+    assert.equal(separateChatModel('/m/instruct.gguf', '/m/coder.gguf'), '/m/instruct.gguf');
+    assert.equal(separateChatModel('/m/./coder.gguf', '/m/coder.gguf'), '');
+    assert.equal(separateChatModel('/m/instruct.gguf', ''), '/m/instruct.gguf');
   });
 });
