@@ -81,7 +81,7 @@ export class BackendHost implements vscode.Disposable {
   }
 
   private newClient(settings: EngineSettings, label: string): EngineClient {
-    const client = new EngineClient(settings, this.logger, {
+    const client = new EngineClient(settings, label ? prefixed(this.logger, label) : this.logger, {
       workerPath: path.join(this.extension.extensionPath, 'dist', 'worker.js'),
     });
     client.onState((state) => this.logState(label, state));
@@ -180,6 +180,17 @@ export class BackendHost implements vscode.Disposable {
     this.dropRemote();
     void this.client.dispose();
   }
+}
+
+/** The engine's log lines for the chat model, marked as such. */
+function prefixed(logger: Logger, label: string): Logger {
+  return {
+    trace: (m) => logger.trace(label + m),
+    debug: (m) => logger.debug(label + m),
+    info: (m) => logger.info(label + m),
+    warn: (m) => logger.warn(label + m),
+    error: (m) => logger.error(typeof m === 'string' ? label + m : m),
+  };
 }
 
 /** Leave a core for the editor; llama.cpp's default (max(cores, 4)) is 100× slower on 2 cores. */
