@@ -233,6 +233,19 @@ export class CompletionCore {
         return finish(late.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(late.texts), typed: late.typed });
       }
 
+      if (!this.estimator.calibrated) {
+        // The first prompt of this core: size the windows with the model's real token count (one
+        // tokenize call), or the next keystroke would re-fit them and re-evaluate everything.
+        const measureStarted = performance.now();
+        const draft = this.build(model, request, text, offset, settings, false);
+        try {
+          this.estimator.calibrate(draft.prompt.length, await this.options.backend().countTokens(draft.prompt));
+        } catch {
+          // The default ratio then; the first call's measurement calibrates it.
+        }
+        outcome.modelMs += performance.now() - measureStarted;
+        if (controller.signal.aborted) return finish('cancelled');
+      }
       const built = this.build(model, request, text, offset, settings);
       const variants = this.variants(request.trigger, built, model.template, settings);
       const key = this.cache.key(model.key, text, offset);
@@ -338,7 +351,8 @@ export class CompletionCore {
     return view;
   }
 
-  private build(model: ModelView, request: CompletionRequest, text: string, offset: number, settings: CompletionSettings): BuiltPrompt {
+  /** Builds the prompt within the document's previous windows when they still fit; `remember` the new ones. */
+  private build(model: ModelView, request: CompletionRequest, text: string, offset: number, settings: CompletionSettings, remember = true): BuiltPrompt {
     const files = settings.extraContext && this.options.ring ? this.options.ring.chunks(request.uri) : [];
     const built = buildPrompt(
       model.template,
@@ -354,8 +368,9 @@ export class CompletionCore {
       this.estimator,
       this.windows.get(request.uri),
     );
+    if (!remember) return built;
     this.windows.delete(request.uri);
-    this.windows.set(request.uri, { startLine: built.windowStartLine, suffixLines: built.suffixLines });
+    this.windows.set(request.uri, { startLine: built.windowStartLine, suffixLines: built.suffixLines, anchorLine: built.anchorLine });
     if (this.windows.size > 64) this.windows.delete(this.windows.keys().next().value as string);
     return built;
   }

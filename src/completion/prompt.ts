@@ -21,6 +21,11 @@ export class CharsPerTokenEstimator implements TokenEstimator {
     return this.charsPerToken;
   }
 
+  /** Whether a measurement has replaced the default. */
+  get calibrated(): boolean {
+    return this.measured;
+  }
+
   estimate(text: string): number {
     return Math.ceil(text.length / this.charsPerToken);
   }
@@ -60,7 +65,12 @@ export interface WindowHint {
   startLine: number;
   /** Whole lines in the suffix window after the cursor's line. */
   suffixLines: number;
+  /** The first line that went after the middle token (see BuiltPrompt.anchorLine). */
+  anchorLine?: number;
 }
+
+/** Lines typed since the anchor line stay after the middle token until there are this many. */
+export const maxAnchoredLines = 8;
 
 /** A window kept from the previous prompt must still fill at least this share of its budget... */
 export const keepFraction = 0.7;
@@ -91,6 +101,12 @@ export interface BuiltPrompt {
   windowStartLine: number;
   /** Whole lines in the suffix window after the cursor's line. */
   suffixLines: number;
+  /**
+   * The first line of the text after the middle token: the cursor's line, or with a previous
+   * prompt's anchor the line where typing started (up to maxAnchoredLines back). Lines the user
+   * adds then only append to the prompt, and the suffix before them keeps its KV cache.
+   */
+  anchorLine: number;
   files: readonly FileChunk[];
   estimatedTokens: number;
 }
@@ -166,6 +182,10 @@ export function buildPrompt(
     for (; windowStartLine < snapped; windowStartLine++) start = text.indexOf('\n', start) + 1;
   }
   const prefix = text.slice(start, lineStart);
+  const anchored = previous?.anchorLine;
+  const anchorLine = anchored !== undefined && anchored >= windowStartLine && anchored <= cursorLine && cursorLine - anchored < maxAnchoredLines ? anchored : cursorLine;
+  let anchorOffset = start;
+  for (let line = windowStartLine; line < anchorLine; line++) anchorOffset = text.indexOf('\n', anchorOffset) + 1;
   const prefixTokens = start === lineStart ? linePrefixTokens : used;
 
   // Suffix: the rest of the cursor's line, then whole lines — as many as the previous window had
@@ -197,8 +217,8 @@ export function buildPrompt(
 
   const files = budget.extraTokens > 0 ? selectFiles(doc.files, budget.extraTokens, estimator) : [];
   const prompt = template.build({
-    prefix,
-    linePrefix,
+    prefix: text.slice(start, anchorOffset),
+    linePrefix: text.slice(anchorOffset, offset),
     suffix,
     files,
     path: doc.path,
@@ -214,6 +234,7 @@ export function buildPrompt(
     suffix,
     windowStartLine,
     suffixLines,
+    anchorLine,
     files,
     estimatedTokens: prefixTokens + suffixUsed + filesTokens,
   };

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 
 import { CompletionCore, defaultCompletionSettings, type CompletionRequest } from '../../src/completion/core';
 import { ExtraContextRing } from '../../src/completion/context';
+import { buildPrompt, CharsPerTokenEstimator } from '../../src/completion/prompt';
+import { fimTemplate } from '../../src/completion/templates';
 import type { Backend, EngineInfo, EngineState, FimRequest, GenerationResult, RequestOptions } from '../../src/engine/protocol';
 
 /** A hand-written Backend: answers FIM requests from a script, honours abort, records calls. */
@@ -301,4 +303,29 @@ test('on a slow engine the accepted state is prefetched once the user types alon
   const next = await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
   assert.equal(next.source, 'cache');
   assert.deepEqual(next.items.map((i) => i.text), ['// next']);
+});
+
+test("the first prompt's windows are sized with the model's token count, asked once", async () => {
+  class Counting extends ScriptedBackend {
+    countCalls = 0;
+    override countTokens = async (t: string) => {
+      this.countCalls++;
+      return Math.ceil(t.length / 2.5);
+    };
+  }
+  const backend = new Counting(() => 'a;');
+  const c = core(backend, { settings: () => ({ ...settings, extraContext: false }) });
+  const long = Array.from({ length: 600 }, (_, i) => `  const v${i} = f(${i});`).join('\n');
+  const at = long.indexOf('\n', long.indexOf('  const v300 '));
+  const first = await c.provide(request({ text: long, offset: at }));
+  assert.equal(first.source, 'model');
+  const expected = buildPrompt(
+    fimTemplate('qwen'),
+    { text: long, offset: at, languageId: 'typescript', path: 'sum.ts', repoName: '', files: [] },
+    { contextTokens: settings.contextTokens, extraTokens: 0 },
+    new CharsPerTokenEstimator(2.5),
+  );
+  assert.equal(backend.requests[0].prompt, expected.prompt);
+  await c.provide(request({ text: long.slice(0, at) + 'x' + long.slice(at), offset: at + 1 }));
+  assert.equal(backend.countCalls, 1);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { buildPrompt, CharsPerTokenEstimator, selectFiles } from '../../src/completion/prompt';
+import { buildPrompt, CharsPerTokenEstimator, maxAnchoredLines, selectFiles } from '../../src/completion/prompt';
 import { fimTemplate } from '../../src/completion/templates';
 
 const qwen = fimTemplate('qwen');
@@ -174,4 +174,46 @@ test('a previous window is dropped when it no longer fits the budget, or fills t
   // A window above the cursor's line is not a prefix window any more.
   const below = buildPrompt(qwen, doc(longSource, offset), budget, estimator, { startLine: 300, suffixLines: fresh.suffixLines });
   assert.equal(below.windowStartLine, fresh.windowStartLine);
+});
+
+test('lines typed since the anchor stay after <|fim_middle|>: typing, Enter included, only appends to the prompt', () => {
+  const budget = { contextTokens: 1536, extraTokens: 0 };
+  const estimator = { estimate: (t: string) => Math.ceil(t.length / 3) };
+  const at = longSource.indexOf('  const value250');
+  const typed = 'if (value10 > 3) {\n    return value11;\n  }\n  ';
+  const run = (hinted: boolean) => {
+    let hint: { startLine: number; suffixLines: number; anchorLine?: number } | undefined;
+    const prompts: string[] = [];
+    for (let n = 0; n <= typed.length; n++) {
+      const text = longSource.slice(0, at) + typed.slice(0, n) + longSource.slice(at);
+      const built = buildPrompt(qwen, doc(text, at + n), budget, estimator, hinted ? hint : undefined);
+      hint = { startLine: built.windowStartLine, suffixLines: built.suffixLines, anchorLine: built.anchorLine };
+      prompts.push(built.prompt);
+    }
+    return prompts;
+  };
+  const appends = (prompts: string[]) => prompts.every((p, i) => i === 0 || p.startsWith(prompts[i - 1]));
+  const anchored = run(true);
+  assert.ok(appends(anchored), 'every prompt extends the previous one');
+  assert.ok(anchored.at(-1)!.endsWith('<|fim_middle|>' + typed));
+  // Without a previous anchor the finished line moves before <|fim_suffix|>: not an append.
+  assert.ok(!appends(run(false)));
+});
+
+test('the anchor moves to the cursor line after maxAnchoredLines lines or when the cursor leaves', () => {
+  const budget = { contextTokens: 1536, extraTokens: 0 };
+  const estimator = { estimate: (t: string) => Math.ceil(t.length / 3) };
+  const at = longSource.indexOf('  const value250');
+  const cursorLine = 250;
+  const typedLines = 'x = 1;\n'.repeat(maxAnchoredLines);
+  const text = longSource.slice(0, at) + typedLines + longSource.slice(at);
+  const hint = (anchorLine: number) => ({ startLine: cursorLine - 100, suffixLines: 20, anchorLine });
+  const kept = buildPrompt(qwen, doc(text, at + 'x = 1;\n'.length * (maxAnchoredLines - 1)), budget, estimator, hint(cursorLine));
+  assert.equal(kept.anchorLine, cursorLine);
+  assert.ok(kept.prompt.endsWith('<|fim_middle|>' + 'x = 1;\n'.repeat(maxAnchoredLines - 1)));
+  const full = buildPrompt(qwen, doc(text, at + typedLines.length), budget, estimator, hint(cursorLine));
+  assert.equal(full.anchorLine, cursorLine + maxAnchoredLines);
+  assert.ok(full.prompt.endsWith('<|fim_middle|>'));
+  const above = buildPrompt(qwen, doc(text, longSource.indexOf('  const value240')), budget, estimator, hint(cursorLine));
+  assert.equal(above.anchorLine, 240);
 });

@@ -304,8 +304,8 @@ class AveragingEstimator {
  * Prompt-window experiment (measured on the engine directly): the same keystrokes with three ways of
  * building the prompt, each on its own KV sequence and estimator, in rotating order — before (an
  * averaging estimator calibrating after every call, no window hint: the windows move while it
- * converges), as shipped (windows kept per document while they fit, the estimator takes its first
- * measurement outright), and as shipped with the lines typed since an anchor line kept after
+ * converges), as shipped (windows kept per document while they fit; before its first prompt the
+ * estimator takes the model's token count of a draft outright, later calls move it slowly), and as shipped with the lines typed since an anchor line kept after
  * <|fim_middle|> (so Enter only appends, too).
  */
 export async function windowExperiment(o: ProfileOptions) {
@@ -324,6 +324,11 @@ export async function windowExperiment(o: ProfileOptions) {
         const doc = { text: key.text, offset: key.offset, languageId: file.languageId, path: file.name, repoName: 'myproject', files: [] };
         const budget = { contextTokens: defaultCompletionSettings.contextTokens, extraTokens: 0 };
         const before = buildPrompt(template, doc, budget, averaging);
+        if (!shippedEstimator.calibrated) {
+          // As the core does before its first call: one tokenize call sizes the windows.
+          const draft = buildPrompt(template, doc, budget, shippedEstimator).prompt;
+          shippedEstimator.calibrate(draft.length, await runtime.countTokens(draft));
+        }
         const shipped = buildPrompt(template, doc, budget, shippedEstimator, hint);
         hint = { startLine: shipped.windowStartLine, suffixLines: shipped.suffixLines };
         const lineStart = key.text.lastIndexOf('\n', key.offset - 1) + 1;
