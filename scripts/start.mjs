@@ -4,7 +4,9 @@
 //   npm start -- /path/to/folder   your own folder
 //   npm start -- --port 8080 --cpu --fresh
 // Model: the setting enclave.model.path, else the env ENCLAVE_MODEL, else the generated demo model
-// (random weights: it shows the mechanics, its text is nonsense; the status bar says so).
+// (random weights: it shows the mechanics, its text is nonsense; the status bar says so). The model
+// is written to <user-data>/Machine/settings.json: code-server's window is a remote window, which
+// reads machine-scoped settings such as enclave.model.path from there.
 // Nothing is reachable from the editor but this machine: no marketplace, no telemetry.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -104,13 +106,32 @@ function readSettings(path) {
   }
 }
 
-/** Writes the user settings: quiet offline defaults, and the demo model when no model is configured. */
+/** Enclave's settings whose scope is machine or machine-overridable (package.json). */
+function machineSettingKeys() {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const sections = [manifest.contributes?.configuration ?? []].flat();
+  const keys = new Set();
+  for (const section of sections) {
+    for (const [key, spec] of Object.entries(section.properties ?? {})) if (spec.scope === 'machine' || spec.scope === 'machine-overridable') keys.add(key);
+  }
+  return keys;
+}
+
+/**
+ * Writes the settings: quiet offline defaults in the user settings, and the model. code-server's
+ * window is a remote window: machine-scoped settings such as enclave.model.path are read from the
+ * remote's Machine settings (<user-data>/Machine/settings.json), so the model (the one configured,
+ * else the demo model) and Enclave's other machine-scoped settings from the user settings go there.
+ */
 function writeUserSettings() {
   const path = join(userDataDir, 'User', 'settings.json');
+  const machinePath = join(userDataDir, 'Machine', 'settings.json');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
+  mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
   const settings = readSettings(path);
-  if (settings === null) {
-    log(`${path} is not plain JSON; leaving it as it is`);
+  const machine = readSettings(machinePath);
+  if (settings === null || machine === null) {
+    log(`${settings === null ? path : machinePath} is not plain JSON; leaving the settings as they are`);
     return settings;
   }
   const defaults = {
@@ -126,26 +147,35 @@ function writeUserSettings() {
   };
   for (const [key, value] of Object.entries(defaults)) if (!(key in settings)) settings[key] = value;
 
-  const configured = settings['enclave.model.path'];
   // A path into the fixtures is the demo model an earlier `npm start` wrote.
-  const demo = typeof configured === 'string' && configured.startsWith(join(root, 'test', 'fixtures'));
+  const isDemo = (value) => typeof value === 'string' && value.startsWith(join(root, 'test', 'fixtures'));
+  const own = (value) => typeof value === 'string' && value !== '' && !isDemo(value);
+  const configured = own(machine['enclave.model.path']) ? machine['enclave.model.path'] : own(settings['enclave.model.path']) ? settings['enclave.model.path'] : '';
   let model;
-  if (configured && !demo) {
+  if (configured) {
+    machine['enclave.model.path'] = configured;
     model = `${configured} (setting enclave.model.path)`;
   } else if (process.env.ENCLAVE_MODEL) {
     delete settings['enclave.model.path'];
+    delete machine['enclave.model.path'];
     model = `${process.env.ENCLAVE_MODEL} (env ENCLAVE_MODEL)`;
   } else {
     const fixtures = ensureFixtures();
     if (fixtures?.model) {
-      settings['enclave.model.path'] = fixtures.model;
+      machine['enclave.model.path'] = fixtures.model;
       model = `${fixtures.model} (the generated demo model: random weights, nonsense text)`;
     } else {
-      delete settings['enclave.model.path'];
+      delete machine['enclave.model.path'];
       model = 'none yet (the fixture generator is missing): Enclave will offer to choose one';
     }
+    if (isDemo(settings['enclave.model.path'])) delete settings['enclave.model.path'];
+  }
+  // Enclave's other machine-scoped settings the user set in the user settings apply only from there.
+  for (const key of machineSettingKeys()) {
+    if (key !== 'enclave.model.path' && key in settings && !(key in machine)) machine[key] = settings[key];
   }
   writeFileSync(path, `${JSON.stringify(settings, null, 2)}\n`);
+  writeFileSync(machinePath, `${JSON.stringify(machine, null, 2)}\n`);
   log(`model: ${model}`);
   return settings;
 }

@@ -19,7 +19,9 @@
  * launch(options) → Workbench: packages the extension once per run (a CPU-only VSIX in
  *   test/e2e/.cache/, rebuilt when src/, media/, package.json … are newer), starts code-server
  *   with fresh user-data and extensions dirs in a temp dir, installs the VSIX, writes the user
- *   settings (E2E.md's plus options.settings), opens the workspace (default: a git-initialised
+ *   settings (E2E.md's plus options.settings; Enclave's machine-scoped ones such as
+ *   enclave.model.path also to <user-data>/Machine/settings.json, where code-server's remote
+ *   window reads them), opens the workspace (default: a git-initialised
  *   copy of test/sample-workspace) in Chromium and waits for the workbench and for Enclave's
  *   activation (the `_doActivateExtension enclave-dev.enclave` line of the extension host log).
  *   Options: name (required), workspace, settings, env (for code-server → extension host →
@@ -462,6 +464,24 @@ interface Server {
   userDataDir: string;
 }
 
+/** Enclave's settings whose scope is machine or machine-overridable (package.json). */
+export function machineSettingKeys(): Set<string> {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    contributes?: { configuration?: { properties?: Record<string, { scope?: string }> } | { properties?: Record<string, { scope?: string }> }[] };
+  };
+  const sections = [manifest.contributes?.configuration ?? []].flat();
+  const keys = new Set<string>();
+  for (const section of sections) {
+    for (const [key, spec] of Object.entries(section.properties ?? {})) if (spec.scope === 'machine' || spec.scope === 'machine-overridable') keys.add(key);
+  }
+  return keys;
+}
+
+function machineScoped(settings: Record<string, unknown>): Record<string, unknown> {
+  const keys = machineSettingKeys();
+  return Object.fromEntries(Object.entries(settings).filter(([key]) => keys.has(key)));
+}
+
 async function startServer(name: string, artifactsDir: string, options: LaunchOptions, workspace: string): Promise<Server> {
   const tempDir = mkdtempSync(join(tmpdir(), `enclave-e2e-${name.replace(/[^\w-]+/g, '_')}-`));
   const userDataDir = join(tempDir, 'user-data');
@@ -470,7 +490,12 @@ async function startServer(name: string, artifactsDir: string, options: LaunchOp
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
   writeFileSync(config, 'auth: none\ncert: false\n');
-  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...defaultSettings, ...options.settings }, null, 2));
+  const settings = { ...defaultSettings, ...options.settings };
+  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  // In code-server's (remote) window, machine and machine-overridable settings such as
+  // enclave.model.path are read from the remote's Machine settings, not from the user settings.
+  mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
+  writeFileSync(join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(machineScoped(settings), null, 2));
   const env = codeServerEnv(options.env);
   const node = join(node24Bin, 'node');
   const base = [codeServerEntry, '--config', config, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
