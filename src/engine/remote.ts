@@ -391,7 +391,7 @@ export class RemoteBackend implements Backend {
 
   /** Folds one response object (a stream chunk or a whole non-streamed answer) into the outcome. */
   private absorb(json: Record<string, unknown>, outcome: StreamOutcome, started: number, onText?: (chunk: string) => void): void {
-    if (json.error) throw remoteError(this.base, 500, json.error);
+    if (json.error) throw streamError(this.base, json.error);
     const choice = (Array.isArray(json.choices) ? json.choices[0] : undefined) as
       | { delta?: { content?: unknown }; message?: { content?: unknown }; text?: unknown; finish_reason?: unknown }
       | undefined;
@@ -569,6 +569,15 @@ function remoteError(base: string, status: number, detail: unknown, url = base):
     message = `The remote model server at ${base} failed (HTTP ${status}); check its log.`;
   }
   return new EngineError(code, message + suffix);
+}
+
+const passedOn = new Set<string>(['BAD_REQUEST', 'NO_FIM', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'MODEL_TOO_LARGE', 'ENGINE_CRASHED', 'ENGINE_UNAVAILABLE']);
+
+/** An error the server reported inside a response (mid-stream, or as the body of a 200). */
+function streamError(base: string, detail: unknown): EngineError {
+  const given = (detail as { code?: unknown } | null)?.code;
+  const code = typeof given === 'string' && passedOn.has(given) ? (given as EngineErrorCode) : 'INTERNAL';
+  return new EngineError(code, `The remote model server at ${base} failed while generating: ${detailText(detail)}`);
 }
 
 function unreachable(base: string, err: unknown): EngineError {
