@@ -164,10 +164,11 @@ export class RemoteBackend implements Backend {
       model: await this.modelName(options.signal),
       messages: wireMessages(request.messages),
       max_tokens: request.maxTokens,
+      // Greedy unless asked otherwise, as the local engine does (servers' own defaults are 0.7–1).
+      temperature: request.temperature ?? 0,
       stream: true,
       stream_options: { include_usage: true },
     };
-    if (request.temperature !== undefined) body.temperature = request.temperature;
     return this.generate('/chat/completions', body, options);
   }
 
@@ -176,11 +177,12 @@ export class RemoteBackend implements Backend {
       model: await this.modelName(options.signal),
       messages: wireMessages(request.messages),
       max_tokens: request.maxTokens,
+      // Greedy unless asked otherwise, as the local engine does (servers' own defaults are 0.7–1).
+      temperature: request.temperature ?? 0,
       stream: true,
       stream_options: { include_usage: true },
       response_format: { type: 'json_schema', json_schema: { name: 'enclave_result', schema: request.schema, strict: true } },
     };
-    if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.seed !== undefined) body.seed = request.seed;
     const result = await this.generate('/chat/completions', body, options);
     try {
