@@ -26,6 +26,13 @@ export class BackendHost implements vscode.Disposable {
   private remote?: { key: string; backend: RemoteBackend };
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly logger: Logger;
+  private readonly changed = new vscode.EventEmitter<Backend>();
+  private last?: Backend;
+  /**
+   * Fires when `backend` would return another object (local ↔ remote, a new remote URL or model,
+   * a chat model set or cleared): subscriptions made on the old one (onState) should move.
+   */
+  readonly onDidChangeBackend = this.changed.event;
 
   constructor(
     private readonly extension: vscode.ExtensionContext,
@@ -44,16 +51,23 @@ export class BackendHost implements vscode.Disposable {
           this.updateChat();
         }
         if (e.affectsConfiguration('enclave.backend')) this.dropRemoteIfChanged();
+        this.announceChange();
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         void this.client.updateSettings({ ...this.settings(), adapters: this.client.currentAdapters });
         this.updateChat();
+        this.announceChange();
       }),
       vscode.commands.registerCommand('enclave.engine.restart', () => this.restart()),
     );
   }
 
   get backend(): Backend {
+    this.last = this.current();
+    return this.last;
+  }
+
+  private current(): Backend {
     if (this.config.backend.kind === 'remote') return this.remoteBackend();
     const chatPath = this.chatModelPath();
     if (!chatPath) {
@@ -69,10 +83,20 @@ export class BackendHost implements vscode.Disposable {
     return this.chat.routing;
   }
 
+  /** After a settings change: tell subscribers when the backend features use is another object now. */
+  private announceChange(): void {
+    if (!this.last) return;
+    const next = this.current();
+    if (next === this.last) return;
+    this.last = next;
+    this.changed.fire(next);
+  }
+
   private async restart(): Promise<void> {
     if (this.config.backend.kind === 'remote') {
       // Nothing runs here: forget the old connection and check the server answers.
       this.dropRemote();
+      this.announceChange();
       await this.remoteBackend().info();
       return;
     }
@@ -141,7 +165,8 @@ export class BackendHost implements vscode.Disposable {
     const chat = this.chat;
     if (!chat) return;
     this.chat = undefined;
-    chat.routing.detach();
+    // The old router keeps passing the completion engine's state on to whoever subscribed to it.
+    chat.routing.releaseChat();
     void chat.client.dispose();
   }
 
@@ -176,6 +201,8 @@ export class BackendHost implements vscode.Disposable {
 
   dispose(): void {
     for (const s of this.subscriptions) s.dispose();
+    this.changed.dispose();
+    this.chat?.routing.detach();
     this.dropChat();
     this.dropRemote();
     void this.client.dispose();

@@ -104,6 +104,16 @@ export class RoutingBackend implements Backend {
     return this.merged;
   }
 
+  /**
+   * Lets go of the chat engine (its owner disposes it): from now on the state is the completion
+   * engine's alone, so those who subscribed here keep hearing about the engine they still use.
+   */
+  releaseChat(): void {
+    this.unsubscribe[1]();
+    this.chatState = { kind: 'stopped' };
+    this.emit();
+  }
+
   /** Stops listening to both engines without disposing them (their owner keeps them). */
   detach(): void {
     for (const u of this.unsubscribe) u();

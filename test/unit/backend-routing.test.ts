@@ -149,6 +149,20 @@ describe('RoutingBackend', () => {
     assert.deepEqual(mergeStates({ kind: 'error', message: 'a' }, { kind: 'error', message: 'b' }), { kind: 'error', message: 'a' });
   });
 
+  it('after releaseChat reports the completion engine\'s state alone and no longer hears the chat engine', () => {
+    const { completion, chat, routing } = setup();
+    const seen: EngineState[] = [];
+    routing.onState((s) => seen.push(s));
+    completion.emit({ kind: 'ready' });
+    chat.emit({ kind: 'error', message: 'bad file' });
+    routing.releaseChat();
+    chat.emit({ kind: 'error', message: 'again' });
+    completion.emit({ kind: 'crashed', message: 'boom' });
+    assert.deepEqual(seen.map((s) => s.kind), ['ready', 'error', 'ready', 'crashed']);
+    assert.equal(chat.listeners.size, 0);
+    assert.equal(completion.listeners.size, 1);
+  });
+
   it('disposes both engines', async () => {
     const { completion, chat, routing } = setup();
     await routing.dispose();
