@@ -272,16 +272,19 @@ export class RemoteBackend implements Backend {
     return this.model;
   }
 
-  /** llama-server answers POST /tokenize at its root (beside /v1); others do not — then we estimate. */
-  private async probeTokenize(): Promise<string | null> {
+  /**
+   * llama-server answers POST /tokenize at its root (beside /v1) — the same server, no other host;
+   * others do not, and then we estimate. Unknown (undefined) while the server cannot be reached.
+   */
+  private async probeTokenize(): Promise<string | null | undefined> {
     const root = this.base.replace(/\/v1$/, '');
     const url = `${root}/tokenize`;
     try {
-      const response = await this.fetchRaw(url, { method: 'POST', body: JSON.stringify({ content: 'a' }) });
+      const response = await this.fetchRaw(url, { method: 'POST', body: JSON.stringify({ content: 'a' }), timeoutMs: 3000 });
       const body = (await response.json().catch(() => undefined)) as { tokens?: unknown } | undefined;
       return response.ok && Array.isArray(body?.tokens) ? url : null;
     } catch {
-      return null;
+      return undefined;
     }
   }
 
@@ -463,14 +466,15 @@ export class RemoteBackend implements Backend {
     return response;
   }
 
-  private async fetchRaw(url: string, init: { method: string; body?: string; signal?: AbortSignal }): Promise<Response> {
+  private async fetchRaw(url: string, init: { method: string; body?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<Response> {
     if (this.configError) throw new EngineError('ENGINE_UNAVAILABLE', this.configError);
     if (this.disposed) throw new EngineError('ENGINE_UNAVAILABLE', 'The remote backend has been disposed.');
     const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
     const connect = new AbortController();
-    const timer = setTimeout(() => connect.abort(), this.connectTimeoutMs);
+    const timeoutMs = init.timeoutMs ?? this.connectTimeoutMs;
+    const timer = setTimeout(() => connect.abort(), timeoutMs);
     const onAbort = () => connect.abort();
     init.signal?.addEventListener('abort', onAbort, { once: true });
     if (init.signal?.aborted) connect.abort();
@@ -479,7 +483,7 @@ export class RemoteBackend implements Backend {
     } catch (err) {
       if (init.signal?.aborted) throw err;
       if (connect.signal.aborted) {
-        throw new EngineError('ENGINE_UNAVAILABLE', `The remote model server at ${this.base} did not answer within ${Math.round(this.connectTimeoutMs / 1000)} s. Check that it is running and not overloaded.`);
+        throw new EngineError('ENGINE_UNAVAILABLE', `The remote model server at ${this.base} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running and not overloaded.`);
       }
       const error = unreachable(this.base, err);
       this.setState({ kind: 'error', message: error.message });

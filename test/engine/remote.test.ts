@@ -246,6 +246,8 @@ describe('RemoteBackend configuration and connection errors', () => {
     assert.match(err.message, /ECONNREFUSED/);
     assert.equal(states.at(-1)?.kind, 'error');
     await rejectsWith(backend.info(), 'ENGINE_UNAVAILABLE', /Cannot reach/);
+    // Token counts for prompt budgets still answer (an estimate) rather than failing.
+    assert.equal(await backend.countTokens('y'.repeat(70)), 20);
     await backend.dispose();
   });
 
