@@ -67,6 +67,19 @@ export class BackendHost implements vscode.Disposable {
     return this.last;
   }
 
+  /** The state of whichever backend is current: listeners move along when the backend changes. */
+  onState(listener: (state: EngineState) => void): () => void {
+    let unsubscribe = this.backend.onState(listener);
+    const moved = this.onDidChangeBackend((next) => {
+      unsubscribe();
+      unsubscribe = next.onState(listener);
+    });
+    return () => {
+      unsubscribe();
+      moved.dispose();
+    };
+  }
+
   private current(): Backend {
     if (this.config.backend.kind === 'remote') return this.remoteBackend();
     const chatPath = this.chatModelPath();

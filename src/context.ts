@@ -1,7 +1,7 @@
 import type * as vscode from 'vscode';
 
 import type { Config } from './config';
-import type { Backend } from './engine/protocol';
+import type { Backend, EngineState } from './engine/protocol';
 import type { Log } from './log';
 
 /** What every feature's `registerX(...)` receives from the composition root. */
@@ -11,6 +11,8 @@ export interface EnclaveContext {
   readonly log: Log;
   /** The current backend (local engine or remote server); the local engine starts on first use. */
   backend(): Backend;
+  /** Engine state of the current backend, following it when the backend changes; returns an unsubscribe. */
+  onBackendState(listener: (state: EngineState) => void): () => void;
   /** Whether the workspace is trusted (models/adapters from the workspace are only used then). */
   readonly trusted: () => boolean;
 }

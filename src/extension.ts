@@ -30,6 +30,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       config,
       log,
       backend: () => host.backend,
+      onBackendState: (listener) => host.onState(listener),
       trusted: () => vscode.workspace.isTrusted,
     };
     // Features: one registerX(ctx) each (feature owners add their line here).

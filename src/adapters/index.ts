@@ -184,7 +184,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
   // Apply the stored adapter when the engine is ready (never start the engine just for this).
   let unsubscribe: (() => void) | undefined;
   try {
-    unsubscribe = ctx.backend().onState((state) => {
+    unsubscribe = ctx.onBackendState((state) => {
       if (state.kind !== 'ready') return;
       const want = desired();
       if (JSON.stringify(want) === JSON.stringify(applied ?? [])) return;

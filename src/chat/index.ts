@@ -111,7 +111,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
   // While a question waits for the engine, say what it is doing (starting, loading the model);
   // a crash is reported on the reply it interrupted.
   try {
-    const unsubscribe = ctx.backend().onState((state) => {
+    const unsubscribe = ctx.onBackendState((state) => {
       if (!controller.busy) return;
       if (state.kind === 'starting') view.post({ type: 'notice', level: 'info', text: 'Starting the engine…' });
       else if (state.kind === 'loading') view.post({ type: 'notice', level: 'info', text: `Loading the model… ${Math.round(state.progress * 100)}%` });
