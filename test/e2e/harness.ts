@@ -391,8 +391,9 @@ export class Workbench {
 
   /** Opens the Problems panel and returns its rows' aria labels (message, source, position). */
   async problems(): Promise<string[]> {
-    await this.page.keyboard.press('Control+Shift+M');
     const panel = this.page.locator('.markers-panel');
+    // Control+Shift+M toggles: it would close the panel when it is open and focused.
+    if (!(await panel.isVisible())) await this.page.keyboard.press('Control+Shift+M');
     await panel.waitFor({ state: 'visible', timeout: 10_000 });
     await sleep(500);
     return panel.locator('.monaco-list-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
