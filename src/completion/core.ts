@@ -118,7 +118,8 @@ interface ModelView {
 
 export class CompletionCore {
   readonly cache: CompletionCache;
-  readonly estimator = new CharsPerTokenEstimator();
+  /** Characters per token differ between languages (C headers, Python, JSON...): one estimator each. */
+  private readonly estimators = new Map<string, CharsPerTokenEstimator>();
   readonly counters: CoreCounters = { requests: 0, modelCalls: 0, prefetchCalls: 0, cacheHits: 0, typeThroughHits: 0, skipped: 0, cancelled: 0, errors: 0 };
   private debounce: AdaptiveDebounce;
   private debounceSetting: number;
@@ -138,6 +139,16 @@ export class CompletionCore {
     this.cache = new CompletionCache(options.cacheSize ?? 256);
     this.debounceSetting = this.settings().debounceMs;
     this.debounce = new AdaptiveDebounce({ fixedMs: this.debounceSetting });
+  }
+
+  /** The chars-per-token estimator for documents of `languageId`. */
+  estimatorFor(languageId: string): CharsPerTokenEstimator {
+    let estimator = this.estimators.get(languageId);
+    if (!estimator) {
+      estimator = new CharsPerTokenEstimator();
+      this.estimators.set(languageId, estimator);
+    }
+    return estimator;
   }
 
   /** Where the last prompt for `uri` put its windows (the next prompt keeps them while they fit). */
@@ -233,13 +244,14 @@ export class CompletionCore {
         return finish(late.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(late.texts), typed: late.typed });
       }
 
-      if (!this.estimator.calibrated) {
-        // The first prompt of this core: size the windows with the model's real token count (one
+      const estimator = this.estimatorFor(request.languageId);
+      if (!estimator.calibrated) {
+        // The first prompt in this language: size the windows with the model's real token count (one
         // tokenize call), or the next keystroke would re-fit them and re-evaluate everything.
         const measureStarted = performance.now();
         const draft = this.build(model, request, text, offset, settings, false);
         try {
-          this.estimator.calibrate(draft.prompt.length, await this.options.backend().countTokens(draft.prompt));
+          estimator.calibrate(draft.prompt.length, await this.options.backend().countTokens(draft.prompt));
         } catch {
           // The default ratio then; the first call's measurement calibrates it.
         }
@@ -264,7 +276,7 @@ export class CompletionCore {
         };
         // An automatic call outlives a cancelled keystroke (its answer is cached for type-through);
         // a manual one is cancelled with its request.
-        const call = this.callEngine(request.uri, fim, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
+        const call = this.callEngine(request.uri, fim, estimator, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
           const shown = this.postprocess(done.result.text, built, settings, request);
           if (request.trigger === 'automatic') {
             this.cache.set(key, shown ? [shown] : []);
@@ -365,7 +377,7 @@ export class CompletionCore {
         files,
       },
       { contextTokens: settings.contextTokens, extraTokens: settings.extraContext ? Math.floor(settings.contextTokens / 2) : 0 },
-      this.estimator,
+      this.estimatorFor(request.languageId),
       this.windows.get(request.uri),
     );
     if (!remember) return built;
@@ -403,7 +415,7 @@ export class CompletionCore {
    * Starts an engine call as the one in flight. The result comes with the call's own timing; the
    * debounce and the token estimate learn from it whoever is still waiting for it.
    */
-  private callEngine(uri: string, fim: FimRequest, signal?: AbortSignal): Promise<{ result: GenerationResult; elapsedMs: number }> {
+  private callEngine(uri: string, fim: FimRequest, estimator: CharsPerTokenEstimator, signal?: AbortSignal): Promise<{ result: GenerationResult; elapsedMs: number }> {
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -422,7 +434,7 @@ export class CompletionCore {
           const elapsedMs = performance.now() - started;
           if (controller.signal.aborted || result.stats.stopReason === 'abort') throw new Error('cancelled');
           this.debounce.record(elapsedMs);
-          this.estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
+          estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
           const seconds = result.stats.totalMs / 1000;
           this.options.onEvent?.({ kind: 'done', latencyMs: elapsedMs, tokensPerSecond: seconds > 0 ? result.stats.generatedTokens / seconds : 0 });
           return { result, elapsedMs };
@@ -467,14 +479,18 @@ export class CompletionCore {
     const [variant] = this.variants('automatic', built, model.template, settings);
     this.counters.prefetchCalls++;
     this.prefetchKey = key;
-    this.callEngine(request.uri, {
-      documentKey: request.uri,
-      prompt: built.prompt,
-      maxTokens: variant.maxTokens,
-      maxTimeMs: variant.maxTimeMs,
-      stop: variant.stop,
-      speculative: settings.speculative,
-    })
+    this.callEngine(
+      request.uri,
+      {
+        documentKey: request.uri,
+        prompt: built.prompt,
+        maxTokens: variant.maxTokens,
+        maxTimeMs: variant.maxTimeMs,
+        stop: variant.stop,
+        speculative: settings.speculative,
+      },
+      this.estimatorFor(request.languageId),
+    )
       .then(({ result }) => {
         const next = this.postprocess(result.text, built, settings, request);
         if (next) this.cache.set(key, [next]);

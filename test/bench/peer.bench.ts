@@ -151,7 +151,7 @@ async function runTrace(
         template,
         { text: key.text, offset: key.offset, languageId: trace.file.languageId, path: trace.file.name, repoName: 'myproject', files: extra ? ring.chunks(trace.uri) : [] },
         { contextTokens: settings.contextTokens, extraTokens: extra ? Math.floor(settings.contextTokens / 2) : 0 },
-        new CharsPerTokenEstimator(core.estimator.ratio),
+        new CharsPerTokenEstimator(core.estimatorFor(trace.file.languageId).ratio),
         core.windowHint(trace.uri),
       );
       const stop = [...template.stop];
@@ -462,7 +462,7 @@ async function main(): Promise<void> {
       fairness:
         `same GGUF; ${THREADS} thread on each side (server -t/-tb ${THREADS}); context ${CONTEXT} per sequence (server -np 1 -c ${CONTEXT}); physical batch ${UBATCH} on both (server -ub ${UBATCH}); ` +
         `n_predict = maxTokens = ${N_PREDICT}, greedy (temperature 0, top_k 1 on the server; Enclave's own greedy loop); Enclave's time limit raised to 60 s so both stop on the same conditions; ` +
-        "one CompletionCore for the whole run, as in the editor (its chars-per-token estimator carries over between files; its completion cache is cleared between traces); " +
+        "one CompletionCore for the whole run, as in the editor (its chars-per-token estimators, one per language, carry over between files; its completion cache is cleared between traces); " +
         "speculative decoding off on both; Enclave's debounce 0 and accept-prefetch off so no background request runs while another side is timed; requests strictly one at a time, " +
         'the order enclave/infill/same rotated every keystroke; the first keystroke of each trace (cold, new document) reported apart (cold) and left out of the medians.',
       cache:

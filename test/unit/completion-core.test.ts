@@ -305,7 +305,7 @@ test('on a slow engine the accepted state is prefetched once the user types alon
   assert.deepEqual(next.items.map((i) => i.text), ['// next']);
 });
 
-test("the first prompt's windows are sized with the model's token count, asked once", async () => {
+test("the first prompt's windows in each language are sized with the model's token count, asked once per language", async () => {
   class Counting extends ScriptedBackend {
     countCalls = 0;
     override countTokens = async (t: string) => {
@@ -328,4 +328,7 @@ test("the first prompt's windows are sized with the model's token count, asked o
   assert.equal(backend.requests[0].prompt, expected.prompt);
   await c.provide(request({ text: long.slice(0, at) + 'x' + long.slice(at), offset: at + 1 }));
   assert.equal(backend.countCalls, 1);
+  await c.provide(request({ text: long, offset: at, languageId: 'python', uri: 'file:///sum.py' }));
+  assert.equal(backend.countCalls, 2, 'another language has its own ratio');
+  assert.equal(c.estimatorFor('typescript').calibrated, true);
 });
