@@ -79,6 +79,8 @@ interface Slot {
   key: string | null;
   lastUsed: number;
   busy: boolean;
+  /** Called when the slot is released (requests waiting to reuse it). */
+  waiters: Array<() => void>;
 }
 
 interface GreedyOptions {
@@ -107,6 +109,8 @@ interface SchemaGrammar {
 }
 
 const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
+/** How long a completion waits for the cancelled request it superseded to free the document's sequence. */
+const SUPERSEDED_WAIT_MS = 250;
 const greedyNext = { generateNext: { token: true } } as const;
 
 export class EngineRuntime implements Backend {
@@ -234,6 +238,7 @@ export class EngineRuntime implements Backend {
       lastUsed: 0,
       busy: false,
       adaptive: {},
+      waiters: [],
     }));
     await old?.dispose();
   }
@@ -263,7 +268,10 @@ export class EngineRuntime implements Backend {
           `The FIM prompt (${tokens.length} tokens) does not fit the context size ${this.context.contextSize}; send a shorter prompt or raise enclave.engine.contextSize.`,
         );
       }
-      const slot = this.acquireSlot(`fim:${request.documentKey}`);
+      // A request that superseded one for the same document finds that request's sequence still
+      // busy until its cancel lands (within one decode step): wait for it, so the KV cache of the
+      // document's prompt is reused rather than evaluated again on another sequence.
+      const slot = await this.acquireSlotWhenReleased(`fim:${request.documentKey}`, signal, SUPERSEDED_WAIT_MS);
       try {
         const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
         const out = await this.generateGreedy(slot, tokens, {
@@ -416,7 +424,8 @@ export class EngineRuntime implements Backend {
   private acquireSlot(key: string): Slot {
     const free = this.slots.filter((s) => !s.busy);
     if (free.length === 0) throw new EngineError('INTERNAL', 'No free sequence (scheduler concurrency exceeds sequences).');
-    let slot = free.find((s) => s.key === key);
+    // The most recent one when a fallback left the key on two sequences.
+    let slot = free.filter((s) => s.key === key).reduce<Slot | undefined>((a, b) => (a && a.lastUsed >= b.lastUsed ? a : b), undefined);
     if (!slot) {
       slot = free.reduce((a, b) => (b.key === null && a.key !== null ? b : a.key === null && b.key !== null ? a : b.lastUsed < a.lastUsed ? b : a));
       if (slot.key !== null) {
@@ -431,9 +440,38 @@ export class EngineRuntime implements Backend {
     return slot;
   }
 
+  /** acquireSlot, after waiting up to `maxWaitMs` for a busy sequence that holds `key` to be released. */
+  private async acquireSlotWhenReleased(key: string, signal: AbortSignal, maxWaitMs: number): Promise<Slot> {
+    const deadline = performance.now() + maxWaitMs;
+    for (;;) {
+      throwIfAborted(signal);
+      const held = this.slots.find((s) => s.busy && s.key === key);
+      const left = deadline - performance.now();
+      if (!held || left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          const i = held.waiters.indexOf(done);
+          if (i >= 0) held.waiters.splice(i, 1);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        held.waiters.push(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    const slot = this.acquireSlot(key);
+    if (slot.key === key && this.slots.some((s) => s !== slot && s.busy && s.key === key)) {
+      this.logger.debug(`prompt cache: ${key} still busy after ${maxWaitMs} ms; using another sequence`);
+    }
+    return slot;
+  }
+
   private releaseSlot(slot: Slot): void {
     slot.busy = false;
     slot.lastUsed = performance.now();
+    for (const wake of slot.waiters.splice(0)) wake();
   }
 
   private resolveMode(mode: SpeculativeMode): SpeculativeMode {

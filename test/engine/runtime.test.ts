@@ -110,6 +110,32 @@ describe('KV reuse (the LRU prompt cache)', () => {
   });
 });
 
+describe('superseded completions', () => {
+  it('a newer request for the same document waits for the cancelled one and reuses its sequence', async () => {
+    const prompt = fimPrompt(samplePrefixes[1], '\n');
+    const extended = prompt + '<|file_sep|>typed a little more';
+    const newTokens = (await runtime.countTokens(extended)) - (await runtime.countTokens(prompt));
+    let before: Promise<{ sequenceEvictions: number }> | undefined;
+    let second: Promise<Awaited<ReturnType<EngineRuntime['completeFim']>>> | undefined;
+    let chunks = 0;
+    // The first request generates for long; as soon as it streams, the next keystroke's request
+    // for the same document arrives and supersedes it.
+    const first = runtime.completeFim(fim('superseded', prompt, { maxTokens: 4000, speculative: 'off' }), {
+      onText: () => {
+        if (++chunks > 1) return;
+        before = runtime.metrics(); // the counters as the first request holds its sequence
+        second = runtime.completeFim(fim('superseded', extended, { maxTokens: 4, speculative: 'off' }));
+      },
+    });
+    await assert.rejects(first, (err: EngineError) => err.code === 'CANCELLED');
+    assert.ok(second, 'the first request streamed');
+    const result = await second;
+    assert.equal(result.stats.evaluatedTokens, newTokens, `evaluated ${result.stats.evaluatedTokens} of ${result.stats.promptTokens}`);
+    assert.ok(result.stats.reusedTokens >= result.stats.promptTokens - newTokens, `reused ${result.stats.reusedTokens}`);
+    assert.equal((await runtime.metrics()).sequenceEvictions, (await before!).sequenceEvictions, 'no other sequence was taken for the document');
+  });
+});
+
 describe('FIM stopping', () => {
   it('stops at a stop string (not included, never streamed), at maxTokens and at maxTimeMs', async () => {
     const prompt = fimPrompt(samplePrefixes[1], '\n');
