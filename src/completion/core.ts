@@ -104,8 +104,9 @@ export interface CompletionCoreOptions {
   maxRightChars?: number;
   cacheSize?: number;
   /**
-   * A newer keystroke cancels the engine call in flight for its document instead of waiting for it
-   * (llama.vscode's way). Off by default: see settleEngine.
+   * A newer keystroke cancels the engine call in flight for its document (llama.vscode's way; the
+   * engine hands the successor the sequence with the cancelled call's KV cache). Default true;
+   * false waits for the call instead (its answer may then serve the keystroke by type-through).
    */
   cancelSuperseded?: boolean;
 }
@@ -126,7 +127,7 @@ export class CompletionCore {
   private model?: { backend: Backend; view: Promise<ModelView>; unsubscribe: () => void; stale: boolean; resolved: boolean };
   private current?: AbortController;
   /** The engine call in flight (at most one: calls for one document must not overlap in the engine). */
-  private engineCall?: { uri: string; controller: AbortController; settled: Promise<unknown> };
+  private engineCall?: { uri: string; key: string; controller: AbortController; settled: Promise<unknown> };
   private prefetchKey?: string;
   /** Each document's last prompt windows (most recent last), kept while they fit the budget. */
   private readonly windows = new Map<string, WindowHint>();
@@ -231,10 +232,11 @@ export class CompletionCore {
       }
 
       // One engine call per document at a time. A call still running for this document (an earlier
-      // keystroke's, or a prefetch) is waited for, not cancelled: its prompt evaluation is what makes
-      // this call cheap, and its answer may serve this keystroke by type-through.
+      // keystroke's, or a prefetch) is cancelled, and this one starts once it has ended; the engine
+      // keeps what it evaluated. (With cancelSuperseded false it is waited for instead.)
       const waitStarted = performance.now();
-      const settled = await this.settleEngine(request.uri, controller.signal);
+      const key = this.cache.key(model.key, text, offset);
+      const settled = await this.settleEngine(request.uri, key, controller.signal);
       outcome.modelMs += performance.now() - waitStarted;
       if (!settled) return finish('cancelled');
       const late = this.cache.lookup(model.key, text, offset);
@@ -260,7 +262,6 @@ export class CompletionCore {
       }
       const built = this.build(model, request, text, offset, settings);
       const variants = this.variants(request.trigger, built, model.template, settings);
-      const key = this.cache.key(model.key, text, offset);
       const texts: string[] = [];
       for (const variant of variants) {
         this.options.onEvent?.({ kind: 'generating' });
@@ -276,7 +277,7 @@ export class CompletionCore {
         };
         // An automatic call outlives a cancelled keystroke (its answer is cached for type-through);
         // a manual one is cancelled with its request.
-        const call = this.callEngine(request.uri, fim, estimator, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
+        const call = this.callEngine(request.uri, key, fim, estimator, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
           const shown = this.postprocess(done.result.text, built, settings, request);
           if (request.trigger === 'automatic') {
             this.cache.set(key, shown ? [shown] : []);
@@ -415,11 +416,11 @@ export class CompletionCore {
    * Starts an engine call as the one in flight. The result comes with the call's own timing; the
    * debounce and the token estimate learn from it whoever is still waiting for it.
    */
-  private callEngine(uri: string, fim: FimRequest, estimator: CharsPerTokenEstimator, signal?: AbortSignal): Promise<{ result: GenerationResult; elapsedMs: number }> {
+  private callEngine(uri: string, key: string, fim: FimRequest, estimator: CharsPerTokenEstimator, signal?: AbortSignal): Promise<{ result: GenerationResult; elapsedMs: number }> {
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const call = { uri, controller, settled: Promise.resolve() as Promise<unknown> };
+    const call = { uri, key, controller, settled: Promise.resolve() as Promise<unknown> };
     const finished = () => {
       signal?.removeEventListener('abort', onAbort);
       if (this.engineCall === call) this.engineCall = undefined;
@@ -450,12 +451,14 @@ export class CompletionCore {
   }
 
   /**
-   * Waits for the engine call in flight for `uri` (another document's is cancelled, and this one's
-   * too with `cancelSuperseded`); false if `signal` aborted first.
+   * Ends the engine call in flight: cancels it, or waits for it when it computes this very state
+   * (`key`: a re-request at the same position, an accepted suggestion's prefetch) or, with
+   * cancelSuperseded false, anything for the same document; false if `signal` aborted first.
    */
-  private async settleEngine(uri: string, signal: AbortSignal): Promise<boolean> {
+  private async settleEngine(uri: string, key: string, signal: AbortSignal): Promise<boolean> {
     for (let call = this.engineCall; call; call = this.engineCall) {
-      if (call.uri !== uri || this.options.cancelSuperseded) {
+      const wait = call.uri === uri && (call.key === key || this.options.cancelSuperseded === false);
+      if (!wait) {
         call.controller.abort();
         await call.settled;
         continue;
@@ -481,6 +484,7 @@ export class CompletionCore {
     this.prefetchKey = key;
     this.callEngine(
       request.uri,
+      key,
       {
         documentKey: request.uri,
         prompt: built.prompt,

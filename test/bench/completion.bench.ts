@@ -25,8 +25,9 @@ const quick = args.includes('--quick');
 const verbose = args.includes('--verbose');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const charsArg = args.indexOf('--chars');
-// --cancel: a newer keystroke cancels the engine call in flight (CompletionCoreOptions.cancelSuperseded).
-const cancelSuperseded = args.includes('--cancel');
+// --wait: a newer keystroke waits for the engine call in flight instead of cancelling it
+// (CompletionCoreOptions.cancelSuperseded false).
+const cancelSuperseded = !args.includes('--wait');
 const outArg = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 const charsPerTrace = charsArg >= 0 ? Number(args[charsArg + 1]) : quick ? 40 : 120;
 

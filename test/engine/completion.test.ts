@@ -98,12 +98,13 @@ test('a cancelled request leaves no completion, and the next one still works', a
   assert.equal(again.source, 'model');
 });
 
-test('a keystroke that cancels the previous one finds the KV cache that call built', async () => {
+test('waiting (cancelSuperseded false), a keystroke that cancels the previous one finds the KV cache that call built', async () => {
   const previous = new AbortController();
   const core = new CompletionCore({
     backend: () => backend,
     settings: () => settings,
     prefetchAccepted: false,
+    cancelSuperseded: false,
     onEvent: (event) => {
       if (event.kind === 'generating') setTimeout(() => previous.abort(), 5);
     },
@@ -153,4 +154,26 @@ test('a model without FIM tokens gives a clear error instead of a completion', a
   } finally {
     await noFim.dispose();
   }
+});
+
+test('a keystroke cancels the call in flight for its document and still finds its KV cache', async () => {
+  const core = new CompletionCore({ backend: () => backend, settings: () => ({ ...settings, maxTokens: 48 }), prefetchAccepted: false });
+  const lineEnd = source.indexOf('\n', 4000);
+  const text = source.slice(0, lineEnd) + '\n' + source.slice(lineEnd);
+  const offset = lineEnd + 1;
+  assert.equal((await core.provide(at(text, offset))).source, 'model'); // warm: the document's prompt is evaluated
+  // Two keystrokes in quick succession: the second cancels the first's engine call while it generates.
+  const typed1 = text.slice(0, offset) + '~' + text.slice(offset);
+  const cancelledBefore = (await backend.metrics()).cancelled;
+  const previous = new AbortController();
+  const core1 = core.provide(at(typed1, offset + 1), previous.signal);
+  await new Promise((r) => setTimeout(r, 30));
+  previous.abort();
+  const typed2 = typed1.slice(0, offset + 1) + '~' + typed1.slice(offset + 1);
+  const next = await core.provide(at(typed2, offset + 2));
+  assert.equal((await core1).source, 'cancelled');
+  assert.equal(next.source, 'model');
+  assert.equal((await backend.metrics()).cancelled, cancelledBefore + 1, 'the engine call in flight was cancelled, not waited for');
+  const stats = next.stats!;
+  assert.ok(stats.evaluatedTokens <= 20, `evaluated ${stats.evaluatedTokens} of ${stats.promptTokens} prompt tokens after a cancelled call`);
 });

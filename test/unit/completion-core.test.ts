@@ -155,10 +155,10 @@ test('a cancelled manual request cancels its engine call and caches nothing', as
   assert.equal(c.cache.size, 0);
 });
 
-test('a newer keystroke waits for the engine call in flight: calls for a document never overlap', async () => {
+test('with cancelSuperseded false a newer keystroke waits for the engine call in flight: calls never overlap', async () => {
   const backend = new ScriptedBackend((r) => (r.prompt.endsWith('return q') ? 'q + 1;' : 'a;'));
   backend.delayMs = 40;
-  const c = core(backend);
+  const c = core(backend, { cancelSuperseded: false });
   const first = new AbortController();
   const firstOutcome = c.provide(request(), first.signal);
   await new Promise((r) => setTimeout(r, 5));
@@ -173,10 +173,10 @@ test('a newer keystroke waits for the engine call in flight: calls for a documen
   assert.equal(backend.aborted, 0);
 });
 
-test('with cancelSuperseded a newer keystroke cancels the engine call in flight for its document', async () => {
+test('a newer keystroke cancels the engine call in flight for its document (the default)', async () => {
   const backend = new ScriptedBackend((r) => (r.prompt.endsWith('return q') ? 'q + 1;' : 'a;'));
   backend.delayMs = 200;
-  const c = core(backend, { cancelSuperseded: true });
+  const c = core(backend);
   const first = new AbortController();
   const firstOutcome = c.provide(request(), first.signal);
   await new Promise((r) => setTimeout(r, 5));
@@ -192,10 +192,10 @@ test('with cancelSuperseded a newer keystroke cancels the engine call in flight 
   assert.equal(backend.maxRunning, 1, 'the superseded call ended before the next one started');
 });
 
-test('typing along an answer that arrives while waiting is served without a new call', async () => {
+test('waiting (cancelSuperseded false), typing along an answer that arrives meanwhile is served without a new call', async () => {
   const backend = new ScriptedBackend(() => 'xs.length;');
   backend.delayMs = 40;
-  const c = core(backend);
+  const c = core(backend, { cancelSuperseded: false });
   const first = new AbortController();
   const firstOutcome = c.provide(request(), first.signal);
   await new Promise((r) => setTimeout(r, 5));
