@@ -5,6 +5,7 @@ import { isAbsolute, join, relative } from 'node:path';
 
 import * as vscode from 'vscode';
 
+import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import type { AdapterSpec } from '../engine/protocol';
 import { exportDataset } from './dataset';
@@ -209,17 +210,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
   const trustNote = () => (!ctx.trusted() && stored() && insideWorkspace(stored()!.path) ? 'Not applied: this workspace is not trusted.' : undefined);
   refreshStatus(trustNote());
   const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) =>
-    vscode.commands.registerCommand(name, async (...args: A) => {
-      try {
-        return await handler(...args);
-      } catch (error) {
-        const message = (error as Error).message;
-        log.error(`${name}: ${message}`);
-        refreshStatus();
-        void vscode.window.showErrorMessage(`Enclave: ${message}`, 'Show Log').then((c) => c && ctx.log.show());
-        return undefined;
-      }
-    });
+    registerGuardedCommand(ctx.log, log, name, handler, () => refreshStatus());
   return vscode.Disposable.from(
     status,
     modelWatch,

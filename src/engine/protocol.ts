@@ -142,6 +142,25 @@ export interface EngineMetrics {
   restarts: number;
 }
 
+/** Metrics before the first request. */
+export function emptyMetrics(): EngineMetrics {
+  return {
+    requests: 0,
+    cancelled: 0,
+    failed: 0,
+    promptTokens: 0,
+    evaluatedTokens: 0,
+    reusedTokens: 0,
+    generatedTokens: 0,
+    draftAccepted: 0,
+    draftRejected: 0,
+    lastLatencyMs: 0,
+    lastTokensPerSecond: 0,
+    sequenceEvictions: 0,
+    restarts: 0,
+  };
+}
+
 /** Per-call options: cancellation and streaming. */
 export interface RequestOptions {
   signal?: AbortSignal;

@@ -6,6 +6,7 @@
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import {
+  emptyMetrics,
   EngineError,
   type AdapterSpec,
   type AdapterSwitchResult,
@@ -67,21 +68,7 @@ export class RemoteBackend implements Backend {
   private readonly listeners = new Set<(state: EngineState) => void>();
   private readonly controllers = new Set<AbortController>();
   private disposed = false;
-  private readonly counters: EngineMetrics = {
-    requests: 0,
-    cancelled: 0,
-    failed: 0,
-    promptTokens: 0,
-    evaluatedTokens: 0,
-    reusedTokens: 0,
-    generatedTokens: 0,
-    draftAccepted: 0,
-    draftRejected: 0,
-    lastLatencyMs: 0,
-    lastTokensPerSecond: 0,
-    sequenceEvictions: 0,
-    restarts: 0,
-  };
+  private readonly counters: EngineMetrics = emptyMetrics();
 
   constructor(private readonly options: RemoteBackendOptions) {
     this.logger = options.logger ?? nullLogger;

@@ -22,6 +22,7 @@ import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import {
+  emptyMetrics,
   EngineError,
   type AdapterSpec,
   type AdapterSwitchResult,
@@ -122,21 +123,7 @@ export class EngineRuntime implements Backend {
   private draftContext?: LlamaContext;
   private adapters: AdapterSpec[] = [];
   private readonly grammars = new Map<string, SchemaGrammar>();
-  private readonly counters: EngineMetrics = {
-    requests: 0,
-    cancelled: 0,
-    failed: 0,
-    promptTokens: 0,
-    evaluatedTokens: 0,
-    reusedTokens: 0,
-    generatedTokens: 0,
-    draftAccepted: 0,
-    draftRejected: 0,
-    lastLatencyMs: 0,
-    lastTokensPerSecond: 0,
-    sequenceEvictions: 0,
-    restarts: 0,
-  };
+  private readonly counters: EngineMetrics = emptyMetrics();
   private disposed = false;
   readonly fimFamily: FimFamily | null;
 

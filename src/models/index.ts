@@ -6,6 +6,7 @@ import { isAbsolute, join, relative } from 'node:path';
 
 import * as vscode from 'vscode';
 
+import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import type { Logger } from '../logger';
 import { catalog, findEntry, formatFileSize, formatMemory, type CatalogEntry } from './catalog';
@@ -331,17 +332,7 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     void ctx.extension.globalState.update(WALKTHROUGH_SHOWN, true);
     void vscode.commands.executeCommand('workbench.action.openWalkthrough', `${ctx.extension.extension.id}#enclave.setup`, false);
   }
-  const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) =>
-    vscode.commands.registerCommand(name, async (...args: A) => {
-      try {
-        return await handler(...args);
-      } catch (error) {
-        const message = (error as Error).message;
-        log.error(`${name}: ${message}`);
-        void vscode.window.showErrorMessage(`Enclave: ${message}`, 'Show Log').then((c) => c && ctx.log.show());
-        return undefined;
-      }
-    });
+  const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) => registerGuardedCommand(ctx.log, log, name, handler);
   return vscode.Disposable.from(
     guarded('enclave.models.measure', measureCommand),
     guarded('enclave.models.choose', (role?: ModelRole) => choose(role)),
