@@ -36,7 +36,7 @@ export interface FileDiff {
   deletions: number;
 }
 
-export type SkipReason = 'binary' | 'deleted' | 'generated' | 'no-content-change';
+export type SkipReason = 'binary' | 'deleted' | 'generated' | 'no-content-change' | 'too-large' | 'not-a-file' | 'unreadable';
 
 export interface SkippedFile {
   path: string;
