@@ -145,11 +145,13 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
               directory: modelsDir,
               fileName: entry.fileName,
               sha256: source.sha256,
+              approximateSize: entry.fileBytes,
               signal: controller.signal,
               onProgress: (p) => report(p.receivedBytes, p.totalBytes ?? entry.fileBytes, p.bytesPerSecond),
               progressIntervalMs: 500,
             });
-            log.info(`downloaded ${entry.name}: ${result.path} (${result.size} bytes, sha256 ${result.sha256}${result.resumedFrom ? `, resumed at ${result.resumedFrom}` : ''})`);
+            const checked = result.checksumSource ? `sha256 ${result.sha256} verified (${result.checksumSource === 'host' ? "the hub's X-Linked-Etag" : 'catalog'})` : `sha256 ${result.sha256}, size only verified`;
+            log.info(`downloaded ${entry.name}: ${result.path} (${result.size} bytes, ${checked}${result.resumedFrom ? `, resumed at ${result.resumedFrom}` : ''})`);
             return { path: result.path, name: entry.name, sha256: result.sha256, source: source.url };
           }
           // Split files (the larger quantisations): node-llama-cpp resolves and joins the parts.
