@@ -20,6 +20,7 @@ export function straceCommand(traceFile: string): string[] {
   return [
     'strace',
     '-f', // follow every child process and thread
+    '--seccomp-bpf', // stop only on the traced calls: code-server's other syscalls run at full speed
     '-qq', // no attach/exit chatter
     '-s', '1024', // whole argv strings: roles are read from them
     '-e', 'trace=connect,execve,clone,clone3,fork,vfork',
@@ -44,6 +45,8 @@ export interface Connect {
   /** Role of the process, e.g. 'extension host', and the chain of roles up to the traced root. */
   role: string;
   chain: string[];
+  /** The nearest Enclave or code-server role in the chain: who started it (e.g. 'extension host' for its git). */
+  owner: string;
   /** True when the process is or descends from the extension host, the engine worker or the CLI. */
   enclave: boolean;
 }
@@ -80,7 +83,7 @@ export function roleOf(argv: string[] | undefined): string {
   if (type) return `code-server ${type}`;
   if (/code-server[/\\]out[/\\]node[/\\]entry\.js$/.test(script)) return 'code-server';
   const exe = (argv[0] ?? '').split('/').pop() ?? '';
-  if (/^node\d*$/.test(exe) && argv[1] === '-e') return 'node -e';
+  if (/^node\d*$/.test(exe)) return argv.some((a) => /^(-e|-p|--eval|--print)$/.test(a)) ? 'node -e' : `node ${script.split('/').pop() ?? ''}`.trim();
   return exe || 'unknown';
 }
 
@@ -189,7 +192,8 @@ export function judgeTrace(text: string): EgressReport {
     const chain = chainOf(pid);
     // A forked child without its own execve keeps its parent's role.
     const role = chain.find((r) => r !== 'forked') ?? 'forked';
-    connects.push({ tid, pid, family, address, port, result, local: isLocal(family, address), role, chain, enclave: chain.some((r) => enclaveRoles.has(r)) });
+    const owner = chain.find((r) => enclaveRoles.has(r) || r.startsWith('code-server')) ?? role;
+    connects.push({ tid, pid, family, address, port, result, local: isLocal(family, address), role, chain, owner, enclave: chain.some((r) => enclaveRoles.has(r)) });
   }
   const egress = connects.filter((c) => !c.local);
   return {
@@ -213,10 +217,10 @@ export function formatReport(report: EgressReport): string {
   lines.push(`processes: ${[...byRole].map(([r, n]) => `${r} ×${n}`).join(', ')}`);
   const counts = new Map<string, number>();
   for (const c of report.connects) {
-    const key = `${c.role} ${c.local ? 'local' : 'NON-LOOPBACK'} ${c.family}`;
+    const key = `${c.owner}${c.role === c.owner ? '' : ` (${c.role})`}: ${c.local ? 'local' : 'NON-LOOPBACK'} ${c.family}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  lines.push(`connect() calls: ${report.connects.length}`);
+  lines.push(`connect() calls: ${report.connects.length}, by the process tree they came from:`);
   for (const [key, n] of [...counts].sort()) lines.push(`  ${key}: ${n}`);
   lines.push(`non-loopback by Enclave (extension host, engine worker, CLI): ${report.enclaveEgress.length}`);
   for (const c of report.enclaveEgress) lines.push(`  ${describe(c)}`);
