@@ -17,7 +17,7 @@ import { test } from 'node:test';
 
 import type { Frame, Request } from 'playwright-core';
 
-import { formatReport, judgeTrace, straceCommand, type EgressReport } from './egress';
+import { checkRecorder, formatReport, judgeTrace, straceCommand, type EgressReport } from './egress';
 import { extensionId, fixturePaths, launch, makeWorkspace, type Workbench } from './harness';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,6 +52,7 @@ async function typeUntilGhost(wb: Workbench, chars: string): Promise<string> {
 }
 
 test('zero egress: activation, completion, chat, review, models and the API server connect only to this machine', async (t) => {
+  checkRecorder();
   const fixtures = await fixturePaths();
   const workspace = makeWorkspace({ files: { 'src/pricing.ts': 'export const price = 100;\n' } });
   writeFileSync(join(workspace, 'src/pricing.ts'), 'export const price = Number.NaN;\n');
@@ -210,6 +211,7 @@ test('zero egress: activation, completion, chat, review, models and the API serv
 });
 
 test('the egress detector records, attributes and fails on a non-loopback connect', (t) => {
+  checkRecorder();
   const dir = mkdtempSync(join(tmpdir(), 'enclave-egress-proof-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'dist'));

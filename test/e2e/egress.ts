@@ -14,6 +14,7 @@
  *   assert.deepEqual(report.enclaveEgress, []);
  *   writeFileSync('egress-report.txt', formatReport(report));
  */
+import { spawnSync } from 'node:child_process';
 
 /** The command prefix that records connect() and the process tree (execve, clone/fork) into `traceFile`. */
 export function straceCommand(traceFile: string): string[] {
@@ -28,6 +29,14 @@ export function straceCommand(traceFile: string): string[] {
     '-o', traceFile,
     '--',
   ];
+}
+
+/** Throws a clear error when strace is missing or may not trace here (e.g. ptrace forbidden in a container). */
+export function checkRecorder(): void {
+  const probe = spawnSync('strace', ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=connect', '-o', '/dev/null', '--', process.execPath, '-e', '0'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(`strace cannot record connect() here (${probe.error?.message ?? probe.stderr.trim()}): install it (node scripts/setup.mjs --e2e, as root) and allow ptrace.`);
+  }
 }
 
 export interface Connect {
