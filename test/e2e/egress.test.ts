@@ -5,19 +5,24 @@
 // answering requests: the extension host, the engine worker and everything they start must
 // connect to nothing but this machine. code-server's own processes are attributed and reported
 // (test/e2e/artifacts/egress/egress-report.txt), not counted. The requests of Enclave's chat
-// webview in Chromium are recorded too. A second test proves the detector: deliberate connects
-// to TEST-NET addresses inside a network namespace with only loopback (they fail at once with
-// ENETUNREACH, nothing leaves) are recorded, attributed and make the verdict fail.
+// webview in Chromium are recorded too. A live canary proves the recorder inside this very run:
+// the extension host's git fetches from this machine's own non-loopback address (refused by the
+// local kernel, nothing leaves) and that connect must be caught and attributed to the extension
+// host. A second test proves the verdict on every path (main thread, worker thread, child process,
+// code-server's own processes): deliberate connects to TEST-NET addresses inside a network
+// namespace with only loopback (they fail at once with ENETUNREACH, nothing leaves) are recorded,
+// attributed and make the verdict fail.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import type { Frame, Request } from 'playwright-core';
 
-import { checkRecorder, formatReport, judgeTrace, straceCommand, type EgressReport } from './egress';
+import { checkRecorder, formatReport, judgeTrace, straceCommand, type Connect, type EgressReport } from './egress';
 import { extensionId, fixturePaths, launch, makeWorkspace, type Workbench } from './harness';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,6 +34,27 @@ function assertNoEnclaveEgress(report: EgressReport): void {
     [],
     `Enclave connected beyond this machine:\n${formatReport(report)}`,
   );
+}
+
+/** This machine's own non-loopback IPv4 address and a closed port on it: connects there are refused locally. */
+async function canaryAddress(): Promise<{ host: string; port: number } | undefined> {
+  const host = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal && !a.address.startsWith('127.'))?.address;
+  if (!host) return undefined;
+  const server = createServer();
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
+  });
+  await new Promise((resolve) => server.close(resolve));
+  return { host, port };
+}
+
+/** The files under dir (recursively) that match. */
+function files(dir: string, match: (path: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name), match) : match(join(dir, e.name)) ? [join(dir, e.name)] : []));
 }
 
 /** A non-loopback URL, or undefined for this machine and in-page schemes. */
@@ -56,6 +82,11 @@ test('zero egress: activation, completion, chat, review, models and the API serv
   const fixtures = await fixturePaths();
   const workspace = makeWorkspace({ files: { 'src/pricing.ts': 'export const price = 100;\n' } });
   writeFileSync(join(workspace, 'src/pricing.ts'), 'export const price = Number.NaN;\n');
+  // The live canary: the workspace's git remote is this machine's own non-loopback address on a
+  // closed port. The extension host's git connects there on "Git: Fetch" and is refused by this
+  // kernel (nothing leaves the machine); the recorder must catch and attribute that connect.
+  const canary = await canaryAddress();
+  if (canary) execFileSync('git', ['remote', 'add', 'origin', `git://${canary.host}:${canary.port}/canary.git`], { cwd: workspace });
   const traceDir = mkdtempSync(join(tmpdir(), 'enclave-egress-'));
   const trace = join(traceDir, 'connect.strace');
   const serverPort = 20_000 + Math.floor(Math.random() * 20_000);
@@ -185,12 +216,31 @@ test('zero egress: activation, completion, chat, review, models and the API serv
       assert.equal(body.choices.length, 1);
     }));
 
+  await t.test('the live canary: a non-loopback connect from the extension host is caught', { skip: canary ? false : 'this machine has no non-loopback address' }, () =>
+    wb.step('canary', async () => {
+      await wb.runCommand('Git: Fetch');
+      const gitLog = () => files(join(wb.userDataDir, 'logs'), (p) => p.endsWith('Git.log')).map((p) => readFileSync(p, 'utf8')).join('\n');
+      const deadline = Date.now() + 30_000;
+      while (!/git fetch/.test(gitLog()) && Date.now() < deadline) await sleep(250);
+      assert.match(gitLog(), /git fetch/);
+      await sleep(2_000);
+    }));
+
   await t.test('no connect() by the extension host, the engine worker or their children left this machine', async () => {
     for (const seen of open.values()) (seen.includes(`extensionId=${extensionId}`) ? webviewRequests : browserRequests).push(`${seen.split(' ')[0]} (unanswered)`);
     await wb.close();
     closed = true;
-    const report = judgeTrace(readFileSync(trace, 'utf8'));
+    const full = judgeTrace(readFileSync(trace, 'utf8'));
+    const isCanary = (c: Connect) => canary !== undefined && c.address === canary.host && c.port === canary.port;
+    // The recorder saw the canary, from a child of the extension host: it would see Enclave's egress.
+    if (canary) {
+      const caught = full.enclaveEgress.filter(isCanary);
+      assert.ok(caught.length > 0, `the canary connect to ${canary.host}:${canary.port} was not caught:\n${formatReport(full)}`);
+      assert.ok(caught.every((c) => c.chain.includes('extension host')));
+    }
+    const report = { ...full, enclaveEgress: full.enclaveEgress.filter((c) => !isCanary(c)) };
     const text = [
+      canary ? `canary: ${full.enclaveEgress.filter(isCanary).length} connect() to ${canary.host}:${canary.port} by the extension host's git, caught (left out of the verdict)` : 'canary: none (no non-loopback address)',
       formatReport(report),
       `browser requests beyond this machine by Enclave's webview: ${webviewRequests.length}`,
       ...webviewRequests.map((u) => `  ${u}`),
