@@ -80,8 +80,6 @@ interface Slot {
   key: string | null;
   lastUsed: number;
   busy: boolean;
-  /** Called when the slot is released (requests waiting to reuse it). */
-  waiters: Array<() => void>;
 }
 
 interface GreedyOptions {
@@ -110,8 +108,6 @@ interface SchemaGrammar {
 }
 
 const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
-/** How long a completion waits for the cancelled request it superseded to free the document's sequence. */
-const SUPERSEDED_WAIT_MS = 250;
 const greedyNext = { generateNext: { token: true } } as const;
 
 export class EngineRuntime implements Backend {
@@ -225,7 +221,6 @@ export class EngineRuntime implements Backend {
       lastUsed: 0,
       busy: false,
       adaptive: {},
-      waiters: [],
     }));
     await old?.dispose();
   }
@@ -255,10 +250,9 @@ export class EngineRuntime implements Backend {
           `The FIM prompt (${tokens.length} tokens) does not fit the context size ${this.context.contextSize}; send a shorter prompt or raise enclave.engine.contextSize.`,
         );
       }
-      // A request that superseded one for the same document finds that request's sequence still
-      // busy until its cancel lands (within one decode step): wait for it, so the KV cache of the
-      // document's prompt is reused rather than evaluated again on another sequence.
-      const slot = await this.acquireSlotWhenReleased(`fim:${request.documentKey}`, signal, SUPERSEDED_WAIT_MS);
+      // The scheduler starts a request only once the one it superseded for this document has
+      // ended, so the document's sequence (and its KV cache) is free here.
+      const slot = this.acquireSlot(`fim:${request.documentKey}`);
       try {
         const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
         const out = await this.generateGreedy(slot, tokens, {
@@ -427,38 +421,9 @@ export class EngineRuntime implements Backend {
     return slot;
   }
 
-  /** acquireSlot, after waiting up to `maxWaitMs` for a busy sequence that holds `key` to be released. */
-  private async acquireSlotWhenReleased(key: string, signal: AbortSignal, maxWaitMs: number): Promise<Slot> {
-    const deadline = performance.now() + maxWaitMs;
-    for (;;) {
-      throwIfAborted(signal);
-      const held = this.slots.find((s) => s.busy && s.key === key);
-      const left = deadline - performance.now();
-      if (!held || left <= 0) break;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          const i = held.waiters.indexOf(done);
-          if (i >= 0) held.waiters.splice(i, 1);
-          resolve();
-        };
-        const timer = setTimeout(done, left);
-        held.waiters.push(done);
-        signal.addEventListener('abort', done, { once: true });
-      });
-    }
-    const slot = this.acquireSlot(key);
-    if (slot.key === key && this.slots.some((s) => s !== slot && s.busy && s.key === key)) {
-      this.logger.debug(`prompt cache: ${key} still busy after ${maxWaitMs} ms; using another sequence`);
-    }
-    return slot;
-  }
-
   private releaseSlot(slot: Slot): void {
     slot.busy = false;
     slot.lastUsed = performance.now();
-    for (const wake of slot.waiters.splice(0)) wake();
   }
 
   private resolveMode(mode: SpeculativeMode): SpeculativeMode {
