@@ -1,6 +1,8 @@
 // EngineClient through the real engine process (dist/worker.js): lazy start, streaming,
 // cancellation across the process boundary, crash supervision, errors, concurrency.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -79,10 +81,11 @@ describe('EngineClient', () => {
     });
     await assert.rejects(request, (err: EngineError) => err.code === 'CANCELLED');
     assert.ok(performance.now() - abortedAt < 100, 'the caller is answered at once');
+    // The rejection is the engine's confirmation: the request has ended there (its sequence free).
+    const metrics = await c.metrics();
+    assert.equal(metrics.cancelled, 1, 'the engine had stopped the generation when the caller was answered');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(afterAbort, 0, 'no chunk after the abort');
-    const metrics = await c.metrics();
-    assert.equal(metrics.cancelled, 1, 'the engine stopped the generation too');
     assert.ok(metrics.generatedTokens < 1000, `generation stopped early (${metrics.generatedTokens} tokens)`);
     const next = await c.completeFim({ documentKey: 'long', prompt: fimPrompt(samplePrefixes[2], ''), maxTokens: 3 });
     assert.equal(next.stats.generatedTokens, 3);
@@ -121,7 +124,14 @@ describe('EngineClient', () => {
     c.onState((s) => states.push(s));
     for (let i = 0; i < 2; i++) {
       await c.countTokens('x');
-      const exited = new Promise((r) => setTimeout(r, 200));
+      const exited = new Promise<void>((resolve) => {
+        const stop = c.onState((s) => {
+          if (s.kind === 'crashed' || s.kind === 'error') {
+            stop();
+            resolve();
+          }
+        });
+      });
       process.kill(c.pid!, 'SIGKILL');
       await exited;
     }
@@ -141,6 +151,25 @@ describe('EngineClient', () => {
     assert.ok(!states.some((s) => s.kind === 'crashed'));
     await c.updateSettings(settingsFor(paths));
     assert.equal(await c.countTokens('hello'), 1, 'fixing the setting recovers');
+  });
+
+  it('a model that fails to start is not loaded again on every request, until the settings change', async () => {
+    // A real GGUF cut short: its header reads, its tensor data is missing.
+    const invalid = join(mkdtempSync(join(tmpdir(), 'enclave-invalid-')), 'truncated.gguf');
+    writeFileSync(invalid, readFileSync(paths.model).subarray(0, 64 * 1024));
+    const c = client({ modelPath: invalid });
+    const states: EngineState['kind'][] = [];
+    c.onState((s) => states.push(s.kind));
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(c.completeFim({ documentKey: 'k', prompt: fimPrompt('let a = ', ';'), maxTokens: 2 }), (err: EngineError) => err.code === 'MODEL_INVALID');
+    }
+    assert.equal(states.filter((s) => s === 'starting').length, 1, `one start for three requests: ${states}`);
+    assert.equal(states.at(-1), 'error');
+    assert.equal(c.pid, undefined, 'no engine process left running');
+    await c.restart().catch(() => undefined);
+    assert.equal(states.filter((s) => s === 'starting').length, 2, 'Restart Engine tries again');
+    await c.updateSettings(settingsFor(paths));
+    assert.equal(await c.countTokens('hello'), 1, 'a working model path recovers');
   });
 
   it('runs concurrent completion, chat and structured requests; adapters switch in place', async () => {
