@@ -38,7 +38,8 @@ after(async () => {
 
 describe('EngineClient', () => {
   it('starts the engine lazily, streams FIM text, and reports states', async () => {
-    const c = client({ draftModelPath: paths.draft, speculative: 'auto' });
+    // The wide-margin model: the KV-reuse comparison below holds on every CPU variant.
+    const c = client({ modelPath: paths.wide, draftModelPath: paths.wideDraftHalf, speculative: 'auto' });
     const states: EngineState['kind'][] = [];
     c.onState((s) => states.push(s.kind));
     assert.equal(c.pid, undefined, 'nothing is started by the constructor');
@@ -52,8 +53,8 @@ describe('EngineClient', () => {
     assert.deepEqual(states.slice(0, 2), ['starting', 'loading']);
     assert.equal(states.at(-1), 'ready');
     const info = await c.info();
-    assert.equal(info.modelName, 'Enclave demo (random weights)');
-    assert.equal(info.draftModelPath, paths.draft);
+    assert.equal(info.modelName, 'Enclave test model (wide margins)');
+    assert.equal(info.draftModelPath, paths.wideDraftHalf);
     assert.equal(await c.countTokens('<|fim_prefix|>'), 1);
 
     // The same request in the engine process reuses the document's KV cache.
