@@ -231,9 +231,11 @@ export class CompletionCore {
         if (!waited) return finish('cancelled');
       }
 
-      // One engine call per document at a time. A call still running for this document (an earlier
-      // keystroke's, or a prefetch) is cancelled, and this one starts once it has ended; the engine
-      // keeps what it evaluated. (With cancelSuperseded false it is waited for instead.)
+      // One engine call at a time. A call still running (an earlier keystroke's, or a prefetch) is
+      // cancelled, and this one starts once the backend has confirmed that it ended (the local engine
+      // answers a cancel when it has left the document's sequence, KV cache kept, for this call).
+      // The editor's cancel-or-wait policy lives here (with cancelSuperseded false it is waited for);
+      // the engine hands the sequence over and needs no timed wait.
       const waitStarted = performance.now();
       const key = this.cache.key(model.key, text, offset);
       const settled = await this.settleEngine(request.uri, key, controller.signal);
@@ -451,7 +453,8 @@ export class CompletionCore {
   }
 
   /**
-   * Ends the engine call in flight: cancels it, or waits for it when it computes this very state
+   * Ends the engine call in flight: cancels it (and waits for the backend to confirm, no timer),
+   * or waits for it when it computes this very state
    * (`key`: a re-request at the same position, an accepted suggestion's prefetch) or, with
    * cancelSuperseded false, anything for the same document; false if `signal` aborted first.
    */
