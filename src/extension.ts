@@ -10,6 +10,8 @@ import { Log } from './log';
 import { registerModels } from './models';
 import { registerReview } from './review';
 import { registerServer } from './server';
+import { DestinationStatus } from './statusBar';
+import { registerWorkspaceSettingPrompts } from './trust';
 
 /** Enclave's public API (used by the in-host tests and by other extensions). */
 export interface EnclaveApi {
@@ -19,18 +21,22 @@ export interface EnclaveApi {
 export async function activate(extension: vscode.ExtensionContext): Promise<EnclaveApi> {
   const started = performance.now();
   const log = new Log();
-  const config = new Config();
+  const config = new Config(extension.globalState);
   extension.subscriptions.push(log, config);
   const logger = log.for('main');
   try {
     const host = new BackendHost(extension, config, log);
-    extension.subscriptions.push(host);
+    const destination = new DestinationStatus();
+    destination.show(host.destination);
+    extension.subscriptions.push(host, destination, host.onDidChangeDestination((where) => destination.show(where)), registerWorkspaceSettingPrompts(config, logger));
     const ctx: EnclaveContext = {
       extension,
       config,
       log,
       backend: () => host.backend,
-      onBackendState: (listener) => host.onState(listener),
+      onBackendState: (listener) => host.backend.onState(listener),
+      promptDestination: () => host.destination,
+      onDidChangePromptDestination: host.onDidChangeDestination,
       trusted: () => vscode.workspace.isTrusted,
     };
     // Features: one registerX(ctx) each (feature owners add their line here).
