@@ -78,6 +78,8 @@ let conversation: ConversationView = { id: 'none', title: '', messages: [] };
 let chats: ChatSummary[] = [];
 let attachments: AttachmentView[] = [];
 let busy = false;
+/** The host questions go to; '' = the model runs on this machine. */
+let destination = '';
 let mentionAt: number | undefined;
 const saved = (vscode.getState() ?? {}) as Partial<SavedState>;
 let historyOpen = saved.historyOpen === true;
@@ -175,6 +177,13 @@ function nearBottom(): boolean {
   return messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight < 48;
 }
 
+/** A banner that stays while questions leave this machine, naming where they go. */
+function renderDestination(): void {
+  const banner = document.getElementById('destination') as HTMLElement;
+  banner.hidden = destination === '';
+  banner.textContent = destination ? `Remote backend: questions and attached code are sent to ${destination}.` : '';
+}
+
 function renderConversation(): void {
   const stick = nearBottom();
   messagesEl.replaceChildren();
@@ -183,7 +192,7 @@ function renderConversation(): void {
     welcome.append(
       element('h2', undefined, 'Ask about your code'),
       element('p', undefined, 'The current selection or file is attached to your question; remove its chip to leave it out, or press @ to attach another file.'),
-      element('p', undefined, 'The model runs on this machine. Nothing you ask leaves it.'),
+      element('p', undefined, destination ? `Your questions and the attached code are sent to ${destination}.` : 'The model runs on this machine. Nothing you ask leaves it.'),
     );
     messagesEl.append(welcome);
   }
@@ -293,6 +302,8 @@ function handle(message: HostMessage): void {
       chats = message.chats;
       attachments = message.attachments;
       busy = message.busy;
+      destination = message.destination;
+      renderDestination();
       renderConversation();
       renderChips();
       renderHistory();
