@@ -16,6 +16,8 @@ import { registerWorkspaceSettingPrompts } from './trust';
 /** Enclave's public API (used by the in-host tests and by other extensions). */
 export interface EnclaveApi {
   readonly activationMs: number;
+  /** The host prompts are sent to when they leave this machine (a remote backend), else undefined. */
+  promptDestination(): string | undefined;
 }
 
 export async function activate(extension: vscode.ExtensionContext): Promise<EnclaveApi> {
@@ -24,11 +26,13 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
   const config = new Config(extension.globalState);
   extension.subscriptions.push(log, config);
   const logger = log.for('main');
+  let destination: () => string | undefined = () => undefined;
   try {
     const host = new BackendHost(extension, config, log);
-    const destination = new DestinationStatus();
-    destination.show(host.destination);
-    extension.subscriptions.push(host, destination, host.onDidChangeDestination((where) => destination.show(where)), registerWorkspaceSettingPrompts(config, logger));
+    const status = new DestinationStatus();
+    status.show(host.destination);
+    destination = () => host.destination;
+    extension.subscriptions.push(host, status, host.onDidChangeDestination((where) => status.show(where)), registerWorkspaceSettingPrompts(config, logger));
     const ctx: EnclaveContext = {
       extension,
       config,
@@ -58,7 +62,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
   }
   const activationMs = performance.now() - started;
   logger.info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { activationMs };
+  return { activationMs, promptDestination: () => destination() };
 }
 
 export function deactivate(): void {}

@@ -56,6 +56,8 @@ export function registerWorkspaceSettingPrompts(config: Config, logger: Logger):
       }
     }
   };
-  if (config.pending.length > 0) void ask(config.pending);
-  return config.onDidChangePending((pending) => void ask(pending));
+  const askLogged = (pending: readonly WorkspaceRequest[]) =>
+    void ask(pending).catch((err: unknown) => logger.warn(`could not ask about the workspace's settings (they stay out of effect): ${err instanceof Error ? err.message : String(err)}`));
+  if (config.pending.length > 0) askLogged(config.pending);
+  return config.onDidChangePending(askLogged);
 }
