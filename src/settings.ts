@@ -163,7 +163,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
   const read = (key: string, fallback: unknown): unknown => {
     const found = inspect(key) ?? {};
     const workspace = found.workspaceFolderValue ?? found.workspaceValue;
-    if (workspace !== undefined && !sameValue(workspace, found.globalValue)) {
+    if (workspace !== undefined && !sameValue(workspace, found.globalValue ?? fallback)) {
       const ignored = !options.trusted && UNTRUSTED_IGNORED.includes(key);
       const answer = SENSITIVE_SETTINGS.includes(key) ? options.answer(key, workspace) : true;
       if (!ignored && answer === true) {

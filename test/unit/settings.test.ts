@@ -141,6 +141,12 @@ describe('settings: where a value may come from', () => {
     assert.deepEqual(snapshot.pending, []);
   });
 
+  it('a workspace value equal to the default (and no user value) needs no confirmation', () => {
+    const snapshot = readSnapshot(inspectFrom({ 'backend.kind': { workspaceValue: 'local' } }), options());
+    assert.equal(snapshot.backend.kind, 'local');
+    assert.deepEqual(snapshot.pending, []);
+  });
+
   it('the environment model is the fallback after the settings', () => {
     const snapshot = readSnapshot(inspectFrom({}), options({ env: { ENCLAVE_MODEL: '/env.gguf' } }));
     assert.equal(snapshot.modelPath, '/env.gguf');
