@@ -27,6 +27,8 @@ interface SavedState {
   draft: string;
   historyOpen: boolean;
   conversation?: ConversationView;
+  /** Where questions went when the page was saved, so a reloaded page never claims "local" wrongly. */
+  destination?: string;
 }
 
 const vscode = acquireVsCodeApi();
@@ -85,7 +87,7 @@ const saved = (vscode.getState() ?? {}) as Partial<SavedState>;
 let historyOpen = saved.historyOpen === true;
 
 function saveState(): void {
-  const state: SavedState = { draft: input.value, historyOpen, conversation };
+  const state: SavedState = { draft: input.value, historyOpen, conversation, destination };
   vscode.setState(state);
 }
 
@@ -453,9 +455,12 @@ window.addEventListener('focus', () => input.focus());
 
 // Show the last known conversation at once; the host's state replaces it.
 input.value = saved.draft ?? '';
-if (saved.conversation && parseHostMessage({ type: 'state', conversation: saved.conversation, chats: [], attachments: [], busy: false }).ok) {
+const savedDestination = typeof saved.destination === 'string' ? saved.destination : '';
+if (saved.conversation && parseHostMessage({ type: 'state', conversation: saved.conversation, chats: [], attachments: [], busy: false, destination: savedDestination }).ok) {
   conversation = saved.conversation;
+  destination = savedDestination;
 }
+renderDestination();
 renderConversation();
 renderChips();
 renderHistory();
