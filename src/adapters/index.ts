@@ -1,13 +1,13 @@
 // The adapters feature: a status bar item showing this workspace's LoRA adapter, a picker that
 // lists the discovered adapters with their validation against the model, a scale, and the export
 // of the workspace as a training set. Adapters switch in the engine without reloading the model.
-import { isAbsolute, relative } from 'node:path';
 
 import * as vscode from 'vscode';
 
 import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import type { AdapterSpec } from '../engine/protocol';
+import { insideAny } from '../paths';
 import { defaultDatasetDir, exportDataset } from './dataset';
 import { discoverAdapters, parseScale, selectionLabel, type AdapterEntry, type AdapterSelection } from './registry';
 import { inspectAdapter, validateAdapter, type AdapterValidation } from './validate';
@@ -35,10 +35,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
   }
 
   function insideWorkspace(path: string): boolean {
-    return workspaceFolders().some((folder) => {
-      const rel = relative(folder, path);
-      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-    });
+    return insideAny(workspaceFolders(), path);
   }
 
   function refreshStatus(note?: string): void {

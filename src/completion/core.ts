@@ -3,6 +3,7 @@
 // directly. It times its own work (everything but the engine call and the debounce wait).
 import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats, SpeculativeMode } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
+import { NUMBER_SETTINGS, OTHER_DEFAULTS } from '../settings';
 import { CompletionCache } from './cache';
 import type { ExtraContextRing } from './context';
 import { AdaptiveDebounce, sleep } from './debounce';
@@ -22,14 +23,15 @@ export interface CompletionSettings {
   speculative: SpeculativeMode;
 }
 
+/** The settings' defaults (settings.ts holds them, package.json states the same). */
 export const defaultCompletionSettings: CompletionSettings = {
-  maxLines: 8,
-  maxTokens: 64,
-  maxTimeMs: 500,
-  contextTokens: 1536,
-  extraContext: true,
-  debounceMs: -1,
-  speculative: 'auto',
+  maxLines: NUMBER_SETTINGS['completion.maxLines'].default,
+  maxTokens: NUMBER_SETTINGS['completion.maxTokens'].default,
+  maxTimeMs: NUMBER_SETTINGS['completion.maxTimeMs'].default,
+  contextTokens: NUMBER_SETTINGS['completion.contextTokens'].default,
+  extraContext: OTHER_DEFAULTS['completion.extraContext'],
+  debounceMs: NUMBER_SETTINGS['completion.debounceMs'].default,
+  speculative: OTHER_DEFAULTS['completion.speculative'],
 };
 
 export interface CompletionRequest {

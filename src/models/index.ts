@@ -2,13 +2,14 @@
 // cancellable progress notification, a local GGUF for air-gapped machines, or one already on
 // disk), and keep stable / experimental profiles with one-command switch and rollback.
 import { homedir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
 
 import * as vscode from 'vscode';
 
 import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import type { Logger } from '../logger';
+import { insideAny } from '../paths';
 import { catalog, findEntry, formatFileSize, formatMemory, type CatalogEntry } from './catalog';
 import { discoverModels, isGguf, type DiscoveredModel } from './discover';
 import { DownloadError, downloadFile, sha256File } from './download';
@@ -41,10 +42,7 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
 
   function inUntrustedWorkspace(file: string): boolean {
     if (ctx.trusted()) return false;
-    return (vscode.workspace.workspaceFolders ?? []).some((folder) => {
-      const rel = relative(folder.uri.fsPath, file);
-      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-    });
+    return insideAny((vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath), file);
   }
 
   async function measure(): Promise<{ machine: MachineMeasure; recommendation: Recommendation }> {

@@ -304,3 +304,16 @@ test('chats survive a restart: restore opens the latest, open and delete work', 
   );
   assert.equal(again.current.messages.length, 0);
 });
+
+test('the state tells the view where questions go (remote host, or this machine)', async () => {
+  const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-chat-destination-'));
+  const store = new HistoryStore(dir, { logger: nullLogger });
+  let where: string | undefined = 'gpu-box.example:8443';
+  const controller = new ChatController({ store, backend: () => assert.fail('no engine needed'), settings: () => ({ maxTokens: 1, temperature: 0 }), post: () => {}, destination: () => where, logger: nullLogger });
+  await controller.restore();
+  const remote = (await controller.state()) as Extract<HostMessage, { type: 'state' }>;
+  assert.equal(remote.destination, 'gpu-box.example:8443');
+  assert.equal(parseHostMessage(JSON.parse(JSON.stringify(remote))).ok, true);
+  where = undefined;
+  assert.equal(((await controller.state()) as Extract<HostMessage, { type: 'state' }>).destination, '');
+});
