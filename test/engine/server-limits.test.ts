@@ -42,7 +42,7 @@ class GatedBackend {
       info: async () => ({ contextSize: 512 }) as Awaited<ReturnType<Backend['info']>>,
       completeFim: generate,
       chat: generate,
-      generateStructured: async (r, o) => ({ ...(await generate(r, o)), value: {} }) as Awaited<ReturnType<Backend['generateStructured']>>,
+      generateStructured: async (r: { maxTokens: number }, o?: RequestOptions) => ({ ...(await generate(r, o)), value: {} }) as Awaited<ReturnType<Backend['generateStructured']>>,
       countTokens: async (t: string) => t.length,
       setAdapters: async () => ({ adapters: [], switchMs: 0, modelReloaded: false }),
       metrics: async () => emptyMetrics(),
