@@ -76,7 +76,7 @@ export async function readGgufHeader(path: string): Promise<GgufFileInfo> {
     },
   );
   const problem = await ggufHeaderProblem(path);
-  if (problem) throw new Error(`${name} cannot be used: ${problem}.`);
+  if (problem) throw new Error(`${name} ${problem.startsWith('it is not a GGUF') ? 'is not a readable GGUF file' : 'is truncated or damaged'}: ${problem}. Copy or download it again.`);
   const { readGgufFileInfo } = await loadNodeLlamaCpp();
   let info: GgufFileInfo;
   try {
