@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import type { GgufFileInfo, GgufTensorInfo } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { compareAdapter } from '../engine/adapterValidation';
+import { ggufHeaderProblem } from '../engine/ggufPrecheck';
 
 export interface AdapterInfo {
   name?: string;
@@ -74,6 +75,8 @@ export async function readGgufHeader(path: string): Promise<GgufFileInfo> {
       throw new Error(`${name} does not exist (${path}).`);
     },
   );
+  const problem = await ggufHeaderProblem(path);
+  if (problem) throw new Error(`${name} ${problem.startsWith('it is not a GGUF') ? 'is not a readable GGUF file' : 'is truncated or damaged'}: ${problem}. Copy or download it again.`);
   const { readGgufFileInfo } = await loadNodeLlamaCpp();
   let info: GgufFileInfo;
   try {

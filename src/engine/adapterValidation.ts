@@ -3,6 +3,8 @@
 // adapter", so Enclave validates first and tells the user what is wrong.
 import { stat } from 'node:fs/promises';
 
+import { ggufHeaderProblem } from './ggufPrecheck';
+
 import type { GgufFileInfo, GgufTensorInfo } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 export type AdapterValidation = { ok: true } | { ok: false; reason: string };
@@ -13,6 +15,8 @@ interface Metadata {
 }
 
 async function readInfo(filePath: string): Promise<GgufFileInfo> {
+  const problem = await ggufHeaderProblem(filePath);
+  if (problem) throw new Error(problem);
   const { readGgufFileInfo } = await import('node-llama-cpp');
   return readGgufFileInfo(filePath, { readTensorInfo: true });
 }

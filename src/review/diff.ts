@@ -107,7 +107,9 @@ function parseSection(section: string): FileDiff | undefined {
   const path = newPath ?? oldPath;
   if (!path) return undefined;
 
-  const parsed = parseDiff(section)[0];
+  // parse-diff throws a TypeError on a "\ No newline" marker that opens a hunk (git never writes
+  // one; a damaged or hand-made diff can — found by fuzzing): leave the marker out.
+  const parsed = parseDiff(section.replace(/(^@@ [^\n]*\n)(?:\\ [^\n]*(?:\n|$))+/gm, '$1'))[0];
   const hunks: Hunk[] = (parsed?.chunks ?? []).map((chunk) => ({
     oldStart: chunk.oldStart,
     oldLines: chunk.oldLines,
