@@ -3,12 +3,10 @@
 // with speculative decoding (draft model or prompt lookup, verified token-for-token), chat and
 // JSON-schema structured output through the model's own chat template, LoRA switching on the
 // loaded model. Runs inside the engine process (worker.ts); benchmarks also call it directly.
-import { open, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 
 import type {
   ChatHistoryItem,
-  GgufFileInfo,
   Llama,
   LlamaContext,
   LlamaContextSequence,
@@ -17,6 +15,7 @@ import type {
   Token,
 } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
+import { GgufError, readGgufHeader, type GgufHeader } from '../gguf';
 import { validateAdapter } from './adapterValidation';
 import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
@@ -158,8 +157,8 @@ export class EngineRuntime implements Backend {
         if (line) logger.debug(`llama.cpp ${level}: ${line}`);
       },
     });
-    await checkGgufFile(nlc, settings.modelPath, 'model');
-    if (settings.draftModelPath) await checkGgufFile(nlc, settings.draftModelPath, 'draft model');
+    await checkGgufFile(settings.modelPath, 'model');
+    if (settings.draftModelPath) await checkGgufFile(settings.draftModelPath, 'draft model');
 
     const model = await loadModelFile(llama, settings.modelPath, (p) => options.onProgress?.({ progress: p, file: settings.modelPath }));
     let draftModel: LlamaModel | undefined;
@@ -232,7 +231,7 @@ export class EngineRuntime implements Backend {
 
   private async checkAdapter(adapter: AdapterSpec): Promise<void> {
     const result = await validateAdapter(adapter.path, this.settings.modelPath);
-    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} does not fit ${this.settings.modelPath}: ${result.reason}`);
+    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} cannot be used with ${this.settings.modelPath}: ${result.reason}`);
   }
 
   // ------------------------------------------------------------------ requests
@@ -862,38 +861,24 @@ function vocabularySize(model: LlamaModel): number {
   return Array.isArray(tokens) ? tokens.length : 0;
 }
 
-async function checkGgufFile(nlc: NodeLlamaCpp, filePath: string, what: string): Promise<GgufFileInfo> {
+/** The model file's header, read and checked for truncation before llama.cpp sees the file. */
+async function checkGgufFile(filePath: string, what: string): Promise<GgufHeader> {
   if (!filePath) throw new EngineError('MODEL_NOT_FOUND', `No ${what} file is set. Choose a GGUF model (enclave.model.path).`);
-  let size: number;
   try {
-    const st = await stat(filePath);
-    if (!st.isFile()) throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
-    size = st.size;
+    return await readGgufHeader(filePath);
   } catch (err) {
-    if (err instanceof EngineError) throw err;
-    throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
+    if (!(err instanceof GgufError)) throw err;
+    switch (err.problem) {
+      case 'missing':
+        throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
+      case 'not-a-file':
+        throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
+      case 'not-gguf':
+        throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
+      default:
+        throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${err.message}). Download it again.`);
+    }
   }
-  const magic = Buffer.alloc(4);
-  const handle = await open(filePath, 'r');
-  try {
-    await handle.read(magic, 0, 4, 0);
-  } finally {
-    await handle.close();
-  }
-  if (magic.toString('latin1') !== 'GGUF') {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
-  }
-  let info: GgufFileInfo;
-  try {
-    info = await nlc.readGgufFileInfo(filePath, { readTensorInfo: true });
-  } catch (err) {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${errorMessage(err)}). Download it again.`);
-  }
-  const lastOffset = Math.max(0, ...(info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
-  if (lastOffset >= size) {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is truncated (${size} bytes, tensor data expected past ${lastOffset}). Download it again.`);
-  }
-  return info;
 }
 
 async function loadModelFile(llama: Llama, modelPath: string, onProgress: (p: number) => void): Promise<LlamaModel> {
