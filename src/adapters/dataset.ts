@@ -13,6 +13,7 @@ import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 
 import ignore, { type Ignore } from 'ignore';
 
+import { isGeneratedName, isLockfile } from '../generatedFiles';
 import { datasetReadme } from './datasetReadme';
 import { findSecret, isSecretFile } from './secrets';
 
@@ -69,24 +70,6 @@ export interface FimSample {
 
 const ALWAYS_SKIPPED_DIRS = new Set(['.git', 'node_modules', '.enclave', '.hg', '.svn', '__pycache__', '.venv', '.tox']);
 
-const lockFiles = new Set([
-  'package-lock.json',
-  'npm-shrinkwrap.json',
-  'yarn.lock',
-  'pnpm-lock.yaml',
-  'bun.lockb',
-  'cargo.lock',
-  'poetry.lock',
-  'pipfile.lock',
-  'gemfile.lock',
-  'composer.lock',
-  'go.sum',
-  'packages.lock.json',
-  'uv.lock',
-  'flake.lock',
-]);
-
-const generatedNames = [/\.min\.(js|css|mjs)$/i, /\.(map|bundle\.js)$/i, /\.pb\.go$/i, /_pb2\.py$/i, /\.g\.(cs|dart)$/i, /\.designer\.cs$/i];
 
 function looksBinary(bytes: Buffer): boolean {
   const head = bytes.subarray(0, 8192);
@@ -113,8 +96,8 @@ export function classifyFile(relPath: string, bytes: Buffer, maxFileBytes = 256 
   if (isSecretFile(relPath)) {
     return { include: false, reason: 'secret', detail: 'a secrets or key file by name' };
   }
-  if (lockFiles.has(name.toLowerCase())) return { include: false, reason: 'generated', detail: 'a lockfile' };
-  if (generatedNames.some((p) => p.test(name))) return { include: false, reason: 'generated', detail: 'a minified or generated file by name' };
+  if (isLockfile(name)) return { include: false, reason: 'generated', detail: 'a lockfile' };
+  if (isGeneratedName(name)) return { include: false, reason: 'generated', detail: 'a minified or generated file by name' };
   if (size > maxFileBytes) return { include: false, reason: 'huge', detail: `${size} bytes (limit ${maxFileBytes})` };
   if (looksBinary(bytes)) return { include: false, reason: 'binary', detail: 'binary content' };
   const text = bytes.toString('utf8');

@@ -10,7 +10,7 @@ import type { AdapterSpec } from '../engine/protocol';
 import { insideAny } from '../paths';
 import { defaultDatasetDir, exportDataset } from './dataset';
 import { discoverAdapters, parseScale, selectionLabel, type AdapterEntry, type AdapterSelection } from './registry';
-import { inspectAdapter, validateAdapter, type AdapterValidation } from './validate';
+import { inspectAdapter, validateAdapter, type AdapterValidation } from '../engine/adapterValidation';
 
 const STATE_KEY = 'enclave.adapter';
 

@@ -6,7 +6,7 @@ import { nullLogger, type Logger } from '../logger';
 import { NUMBER_SETTINGS, OTHER_DEFAULTS } from '../settings';
 import { CompletionCache } from './cache';
 import type { ExtraContextRing } from './context';
-import { AdaptiveDebounce, sleep } from './debounce';
+import { AdaptiveDebounce, systemClock, type Clock } from './debounce';
 import { postprocess } from './postprocess';
 import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';
 import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
@@ -111,6 +111,8 @@ export interface CompletionCoreOptions {
    * false waits for the call instead (its answer may then serve the keystroke by type-through).
    */
   cancelSuperseded?: boolean;
+  /** Timing and the debounce wait (default the real clock; unit tests pass a manual one). */
+  clock?: Clock;
 }
 
 interface ModelView {
@@ -135,9 +137,11 @@ export class CompletionCore {
   private readonly windows = new Map<string, WindowHint>();
   private readonly log: Logger;
   private readonly settings: () => CompletionSettings;
+  private readonly clock: Clock;
 
   constructor(private readonly options: CompletionCoreOptions) {
     this.log = options.log ?? nullLogger;
+    this.clock = options.clock ?? systemClock;
     this.settings = options.settings ?? (() => defaultCompletionSettings);
     this.cache = new CompletionCache(options.cacheSize ?? 256);
     this.debounceSetting = this.settings().debounceMs;
@@ -165,12 +169,12 @@ export class CompletionCore {
   }
 
   async provide(request: CompletionRequest, signal?: AbortSignal): Promise<CompletionOutcome> {
-    const started = performance.now();
+    const started = this.clock.now();
     const outcome: CompletionOutcome = { items: [], source: 'model', overheadMs: 0, modelMs: 0, debounceMs: 0, totalMs: 0, modelCalls: 0 };
     let waitedForInfo = 0;
     const finish = (source: CompletionSource, extra: Partial<CompletionOutcome> = {}) => {
       Object.assign(outcome, extra, { source });
-      outcome.totalMs = performance.now() - started;
+      outcome.totalMs = this.clock.now() - started;
       outcome.overheadMs = Math.max(0, outcome.totalMs - outcome.modelMs - outcome.debounceMs - waitedForInfo);
       if (source === 'cancelled') this.counters.cancelled++;
       if (source === 'skipped') this.counters.skipped++;
@@ -203,17 +207,17 @@ export class CompletionCore {
         if (reason) return finish('skipped', { reason });
       }
 
-      const infoStarted = performance.now();
+      const infoStarted = this.clock.now();
       let model: ModelView;
       try {
         model = await this.modelView();
       } catch (err) {
-        waitedForInfo = performance.now() - infoStarted;
+        waitedForInfo = this.clock.now() - infoStarted;
         const message = err instanceof Error ? err.message : String(err);
         this.options.onEvent?.({ kind: 'error', message });
         return finish('error', { error: message });
       }
-      waitedForInfo = performance.now() - infoStarted;
+      waitedForInfo = this.clock.now() - infoStarted;
       if (controller.signal.aborted) return finish('cancelled');
 
       const hit = this.cache.lookup(model.key, text, offset);
@@ -227,9 +231,9 @@ export class CompletionCore {
       }
       if (request.trigger === 'automatic') {
         const delay = this.debounce.delayMs();
-        const debounceStarted = performance.now();
-        const waited = await sleep(delay, controller.signal);
-        outcome.debounceMs = performance.now() - debounceStarted;
+        const debounceStarted = this.clock.now();
+        const waited = await this.clock.sleep(delay, controller.signal);
+        outcome.debounceMs = this.clock.now() - debounceStarted;
         if (!waited) return finish('cancelled');
       }
 
@@ -238,10 +242,10 @@ export class CompletionCore {
       // answers a cancel when it has left the document's sequence, KV cache kept, for this call).
       // The editor's cancel-or-wait policy lives here (with cancelSuperseded false it is waited for);
       // the engine hands the sequence over and needs no timed wait.
-      const waitStarted = performance.now();
+      const waitStarted = this.clock.now();
       const key = this.cache.key(model.key, text, offset);
       const settled = await this.settleEngine(request.uri, key, controller.signal);
-      outcome.modelMs += performance.now() - waitStarted;
+      outcome.modelMs += this.clock.now() - waitStarted;
       if (!settled) return finish('cancelled');
       const late = this.cache.lookup(model.key, text, offset);
       if (late) {
@@ -254,14 +258,14 @@ export class CompletionCore {
       if (!estimator.calibrated) {
         // The first prompt in this language: size the windows with the model's real token count (one
         // tokenize call), or the next keystroke would re-fit them and re-evaluate everything.
-        const measureStarted = performance.now();
+        const measureStarted = this.clock.now();
         const draft = this.build(model, request, text, offset, settings, false);
         try {
           estimator.calibrate(draft.prompt.length, await this.options.backend().countTokens(draft.prompt));
         } catch {
           // The default ratio then; the first call's measurement calibrates it.
         }
-        outcome.modelMs += performance.now() - measureStarted;
+        outcome.modelMs += this.clock.now() - measureStarted;
         if (controller.signal.aborted) return finish('cancelled');
       }
       const built = this.build(model, request, text, offset, settings);
@@ -289,19 +293,19 @@ export class CompletionCore {
           }
           return { ...done, shown };
         });
-        const callStarted = performance.now();
+        const callStarted = this.clock.now();
         let done;
         try {
           done = await untilAborted(call, controller.signal);
         } catch (err) {
-          outcome.modelMs += performance.now() - callStarted;
+          outcome.modelMs += this.clock.now() - callStarted;
           if (controller.signal.aborted) return finish('cancelled');
           const message = err instanceof Error ? err.message : String(err);
           this.log.warn(`completion failed: ${message}`);
           this.options.onEvent?.({ kind: 'error', message });
           return finish('error', { error: message });
         }
-        outcome.modelMs += performance.now() - callStarted;
+        outcome.modelMs += this.clock.now() - callStarted;
         outcome.stats = done.result.stats;
         if (done.shown && !texts.includes(done.shown)) texts.push(done.shown);
       }
@@ -429,14 +433,14 @@ export class CompletionCore {
       signal?.removeEventListener('abort', onAbort);
       if (this.engineCall === call) this.engineCall = undefined;
     };
-    const started = performance.now();
+    const started = this.clock.now();
     const promise = this.options
       .backend()
       .completeFim(fim, { signal: controller.signal })
       .then(
         (result) => {
           finished();
-          const elapsedMs = performance.now() - started;
+          const elapsedMs = this.clock.now() - started;
           if (controller.signal.aborted || result.stats.stopReason === 'abort') throw new Error('cancelled');
           this.debounce.record(elapsedMs);
           estimator.calibrate(fim.prompt.length, result.stats.promptTokens);

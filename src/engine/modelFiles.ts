@@ -1,11 +1,11 @@
 // Loading a model: node-llama-cpp itself (ESM, loaded once), the thread default, the checks a GGUF
 // file gets before llama.cpp parses it, load errors mapped to codes that say what to do, and what
 // the runtime learns from a loaded model (its FIM family, whether a draft model shares its vocabulary).
-import { open, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 
-import type { GgufFileInfo, Llama, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import type { Llama, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
+import { GgufError, readGgufHeader, type GgufHeader } from '../gguf';
 import { EngineError, type FimFamily } from './protocol';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
@@ -58,38 +58,24 @@ function vocabularySize(model: LlamaModel): number {
   return Array.isArray(tokens) ? tokens.length : 0;
 }
 
-export async function checkGgufFile(nlc: NodeLlamaCpp, filePath: string, what: string): Promise<GgufFileInfo> {
+/** The model file's header, read and checked for truncation before llama.cpp sees the file. */
+export async function checkGgufFile(filePath: string, what: string): Promise<GgufHeader> {
   if (!filePath) throw new EngineError('MODEL_NOT_FOUND', `No ${what} file is set. Choose a GGUF model (enclave.model.path).`);
-  let size: number;
   try {
-    const st = await stat(filePath);
-    if (!st.isFile()) throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
-    size = st.size;
+    return await readGgufHeader(filePath);
   } catch (err) {
-    if (err instanceof EngineError) throw err;
-    throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
+    if (!(err instanceof GgufError)) throw err;
+    switch (err.problem) {
+      case 'missing':
+        throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
+      case 'not-a-file':
+        throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
+      case 'not-gguf':
+        throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
+      default:
+        throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${err.message}). Download it again.`);
+    }
   }
-  const magic = Buffer.alloc(4);
-  const handle = await open(filePath, 'r');
-  try {
-    await handle.read(magic, 0, 4, 0);
-  } finally {
-    await handle.close();
-  }
-  if (magic.toString('latin1') !== 'GGUF') {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
-  }
-  let info: GgufFileInfo;
-  try {
-    info = await nlc.readGgufFileInfo(filePath, { readTensorInfo: true });
-  } catch (err) {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${errorMessage(err)}). Download it again.`);
-  }
-  const lastOffset = Math.max(0, ...(info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
-  if (lastOffset >= size) {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is truncated (${size} bytes, tensor data expected past ${lastOffset}). Download it again.`);
-  }
-  return info;
 }
 
 export async function loadModelFile(llama: Llama, modelPath: string, onProgress: (p: number) => void): Promise<LlamaModel> {

@@ -96,8 +96,8 @@ export class EngineRuntime implements Backend {
         if (line) logger.debug(`llama.cpp ${level}: ${line}`);
       },
     });
-    await checkGgufFile(nlc, settings.modelPath, 'model');
-    if (settings.draftModelPath) await checkGgufFile(nlc, settings.draftModelPath, 'draft model');
+    await checkGgufFile(settings.modelPath, 'model');
+    if (settings.draftModelPath) await checkGgufFile(settings.draftModelPath, 'draft model');
 
     const model = await loadModelFile(llama, settings.modelPath, (p) => options.onProgress?.({ progress: p, file: settings.modelPath }));
     let draftModel: LlamaModel | undefined;
@@ -161,7 +161,7 @@ export class EngineRuntime implements Backend {
 
   private async checkAdapter(adapter: AdapterSpec): Promise<void> {
     const result = await validateAdapter(adapter.path, this.settings.modelPath);
-    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} does not fit ${this.settings.modelPath}: ${result.reason}`);
+    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} cannot be used with ${this.settings.modelPath}: ${result.reason}`);
   }
 
   // ------------------------------------------------------------------ requests

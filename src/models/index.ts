@@ -11,9 +11,11 @@ import type { EnclaveContext } from '../context';
 import type { Logger } from '../logger';
 import { insideAny } from '../paths';
 import { catalog, findEntry, formatFileSize, formatMemory, type CatalogEntry } from './catalog';
-import { discoverModels, isGguf, type DiscoveredModel } from './discover';
+import { readGgufHeader } from '../gguf';
+import { discoverModels, type DiscoveredModel } from './discover';
 import { DownloadError, downloadFile, sha256File } from './download';
 import { measureMachine } from './measure';
+import { downloadSplitModel } from './splitDownload';
 import { ProfileStore, describeRecord, modelRoles, settingsFor, type ModelRecord, type ModelRole, type Profile, type ProfileName } from './profiles';
 import { describeChoice, recommend, type MachineMeasure, type Recommendation } from './recommend';
 
@@ -153,15 +155,13 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
             return { path: result.path, name: entry.name, sha256: result.sha256, source: source.url };
           }
           // Split files (the larger quantisations): node-llama-cpp resolves and joins the parts.
-          const { createModelDownloader } = await import('node-llama-cpp');
-          const downloader = await createModelDownloader({
+          const path = await downloadSplitModel({
             modelUri: source.hf,
-            dirPath: modelsDir,
-            skipExisting: true,
-            deleteTempFileOnCancel: false,
-            onProgress: (s) => report(s.downloadedSize, s.totalSize, s.averageSpeed),
+            directory: modelsDir,
+            cwd: ctx.extension.extensionPath,
+            signal: controller.signal,
+            onProgress: (p) => report(p.downloadedBytes, p.totalBytes, p.bytesPerSecond),
           });
-          const path = await downloader.download({ signal: controller.signal });
           progress.report({ message: 'verifying…' });
           const sha256 = await sha256File(path);
           log.info(`downloaded ${entry.name}: ${path} (sha256 ${sha256})`);
@@ -185,8 +185,11 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       void vscode.window.showWarningMessage(`${path} is inside this untrusted workspace: Enclave does not load models from an untrusted workspace. Trust the workspace, or pick a file outside it.`);
       return undefined;
     }
-    if (!(await isGguf(path))) {
-      void vscode.window.showErrorMessage(`${path} is not a GGUF model file.`);
+    try {
+      // The header and the file's length: a truncated copy is refused here, not when it loads.
+      await readGgufHeader(path);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`${path} cannot be used as a model: ${(error as Error).message}`);
       return undefined;
     }
     const sha256 =

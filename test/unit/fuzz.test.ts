@@ -9,11 +9,10 @@ import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
-import { inspectAdapter } from '../../src/adapters/validate';
 import { parseHostMessage, parseWebviewMessage } from '../../src/chat/messages';
-import { validateAdapter as engineValidateAdapter } from '../../src/engine/adapterValidation';
+import { inspectAdapter, validateAdapter } from '../../src/engine/adapterValidation';
 import { parseChatRequest, parseCompletionRequest, WireValidationError } from '../../src/engine/openaiWire';
-import { isGguf } from '../../src/models/discover';
+import { GgufError, hasGgufMagic, readGgufHeader } from '../../src/gguf';
 import { changedLines, mapLineThroughDiff, parseUnifiedDiff, selectReviewable } from '../../src/review/diff';
 import { ensureFixtures, type FixturePaths } from '../fixtures/generate';
 
@@ -138,11 +137,13 @@ describe('fuzzing the GGUF and adapter header readers', () => {
         await writeFile(file, bytes);
         const inspected = await withinSeconds(10, what, inspectAdapter(file));
         if (!inspected.ok) assert.ok(inspected.reason.length > 10, what);
-        const engine = await withinSeconds(10, what, engineValidateAdapter(file, fx.loraA));
+        const engine = await withinSeconds(10, what, validateAdapter(file, fx.loraA));
         if (!engine.ok) assert.ok(engine.reason.length > 10, what);
         // A prefix of the file can never be a whole, valid adapter.
         if (what.startsWith('truncated')) assert.equal(inspected.ok, false, what);
-        assert.equal(typeof (await isGguf(file)), 'boolean');
+        assert.equal(typeof (await hasGgufMagic(file)), 'boolean');
+        const header = await withinSeconds(10, what, readGgufHeader(file).catch((err: unknown) => err));
+        if (header instanceof Error) assert.ok(header instanceof GgufError, `${what}: ${header.message}`);
         await rm(file);
       }),
       { numRuns: 25 },
