@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { Backend, ChatRequest, EngineMetrics, EngineState, GenerationResult, RequestOptions } from '../../src/engine/protocol';
+import type { Backend, ChatRequest, EngineInfo, EngineMetrics, EngineState, GenerationResult, RequestOptions } from '../../src/engine/protocol';
 import { EngineError, emptyMetrics } from '../../src/engine/protocol';
 import { startServer } from '../../src/engine/server';
 import { RefusingBackend, SwitchingBackend } from '../../src/switchingBackend';
@@ -25,8 +25,9 @@ class NamedBackend implements Backend {
     options?.onText?.(this.name);
     return { text: this.name, stats: { promptTokens: 1, evaluatedTokens: 1, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, queuedMs: 0, stopReason: 'eos' } };
   }
-  async info(): Promise<never> {
-    throw new Error('unused');
+  async info(): Promise<EngineInfo> {
+    this.live();
+    return { modelPath: `/models/${this.name}.gguf`, modelName: this.name, fimFamily: 'qwen', adapters: [], contextSize: 4096, sequences: 1, backend: 'local' } as unknown as EngineInfo;
   }
   completeFim = this.chat.bind(this) as unknown as Backend['completeFim'];
   async generateStructured(): Promise<never> {
