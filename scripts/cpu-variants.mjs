@@ -9,6 +9,8 @@
 //     all (default): every variant this CPU can run, the default one included
 //     extra: the baseline x64 and haswell (AVX2), unless one of them is the default (npm test)
 //     --files: engine test files (substring filters); default: the whole layer
+//     --identity: only the tests that compare generated outputs (speculative = plain, KV reuse =
+//       cold, streamed = whole, Enclave = llama-server, the wide-margin chains)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,8 +52,15 @@ function variantPackage(variant) {
   return dir;
 }
 
+const identityTests = [
+  'greedy output as plain decoding', 'stays identical', 'extends the previous prompt', 'stop string',
+  'starts the engine lazily', 'same greedy text', 'greedy equals the local', 'sent as is', 'follows their succ',
+  'completes FIM prompts and streams chat',
+].join('|');
+
 function variantEnv(variant, log) {
   const env = { ...process.env, ENCLAVE_CPU_VARIANT_LOG: log };
+  if (args.identity) env.ENCLAVE_TEST_NAME_PATTERN = identityTests;
   if (variant) env.ENCLAVE_CPU_VARIANT_PACKAGE = variantPackage(variant);
   env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${hook}`.trim();
   return env;

@@ -222,14 +222,25 @@ describe('wide-margin models', () => {
     plan = await loadWideMarginPlan();
   });
 
-  /** E[t]·(sum of the row's sources) for every output row: the logits up to one positive factor. */
+  /** E[t]·(the row's sources, scaled as the generator does) for every output row: the logits up to one positive factor. */
   function logitsAfter(succ: Int32Array, t: number): Float64Array {
     const logits = new Float64Array(plan.vocabSize);
     const e = plan.embeddings;
+    const dot = (a: number, b: number) => {
+      let sum = 0;
+      for (let d = 0; d < EMBEDDING_DIMS; d++) sum += e[a * EMBEDDING_DIMS + d]! * e[b * EMBEDDING_DIMS + d]!;
+      return sum;
+    };
+    const firstSource = new Int32Array(plan.vocabSize).fill(-1);
+    const secondSource = new Int32Array(plan.vocabSize).fill(-1);
     for (let s = 0; s < plan.vocabSize; s++) {
-      let dot = 0;
-      for (let d = 0; d < EMBEDDING_DIMS; d++) dot += e[t * EMBEDDING_DIMS + d]! * e[s * EMBEDDING_DIMS + d]!;
-      logits[succ[s]!]! += dot;
+      if (firstSource[succ[s]!] === -1) firstSource[succ[s]!] = s;
+      else secondSource[succ[s]!] = s;
+    }
+    for (let n = 0; n < plan.vocabSize; n++) {
+      const [s1, s2] = [firstSource[n]!, secondSource[n]!];
+      if (s1 === -1) continue;
+      logits[n] = s2 === -1 ? dot(t, s1) : ((dot(t, s1) + dot(t, s2)) * 64) / (64 + dot(s1, s2));
     }
     return logits;
   }
