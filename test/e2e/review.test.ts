@@ -101,8 +101,10 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       await wb.screenshot('code-actions');
       await action.click();
       await wb.press('Control+S');
-      await new Promise((r) => setTimeout(r, 1000));
-      const after = splitLines(readFileSync(join(workspace, 'src/pricing.ts'), 'utf8'));
+      // The save reaches the disk once the workbench's save participants are done (slow under load).
+      const saved = () => readFileSync(join(workspace, 'src/pricing.ts'), 'utf8');
+      for (const until = Date.now() + 15_000; saved() === changedFile() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 250));
+      const after = splitLines(saved());
       const before = splitLines(changedFile());
       // Lines outside the finding are untouched; the finding's lines changed.
       assert.deepEqual(after.slice(0, fix.start - 1), before.slice(0, fix.start - 1));
