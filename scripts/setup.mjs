@@ -1,5 +1,5 @@
 // Prepares what the tests need on this machine; idempotent and cached, so a warm run costs ~1 s.
-//   node scripts/setup.mjs              everything: e2e tools (Chromium, Node 24, code-server) + fixtures
+//   node scripts/setup.mjs              everything: e2e tools (Chromium, strace, Node 24, code-server) + fixtures
 //   node scripts/setup.mjs --fixtures   only the generated model fixtures
 //   node scripts/setup.mjs --e2e        only the e2e tools
 // The e2e tools live in .cache/e2e/ (git-ignored), not in the project's dependencies:
@@ -135,11 +135,13 @@ export function ensureCodeServer() {
   return did;
 }
 
-/** Chromium, Node 24 and code-server (what the e2e tests need); returns what it installed. */
+/** Chromium, strace, Node 24 and code-server (what the e2e tests need); returns what it installed. */
 export function ensureE2eTools() {
   const did = [];
   const debs = [];
   if (!existsSync(chromiumPath)) debs.push('chromium', 'chromium-driver');
+  // The egress test records every connect() of code-server's process tree (test/e2e/egress.ts).
+  if (!onPath('strace')) debs.push('strace');
   if (!(existsSync(codeServerMarker) && existsSync(tools.codeServerEntry))) debs.push(...codeServerBuildDebs());
   // One apt-get update for everything that is missing.
   if (aptInstall(debs)) did.push(`apt: ${debs.join(' ')}`);

@@ -1,12 +1,15 @@
-// `npm test`: every test layer in order — typecheck, unit, engine, e2e — each run even when an
-// earlier one failed, then a table of layer → result → seconds; exits non-zero if any failed.
-//   node scripts/test-all.mjs [layer …]   (default: all four)
+// `npm test`: every test layer in order — typecheck, unit, engine, the engine's output-comparing
+// tests again under llama.cpp's baseline (x64) and AVX2 (haswell) CPU kernels where the machine
+// picks another one (cpu-variants), e2e — each run even when an earlier one failed, then a table
+// of layer → result → seconds; exits non-zero if any failed.
+//   node scripts/test-all.mjs [layer …]   (default: all)
 import { spawnSync } from 'node:child_process';
 
 const all = [
   ['typecheck', 'typecheck'],
   ['unit', 'test:unit'],
   ['engine', 'test:engine'],
+  ['cpu-variants', 'test:cpu-variants'],
   ['e2e', 'test:e2e'],
 ];
 const wanted = process.argv.slice(2);

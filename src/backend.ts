@@ -3,36 +3,38 @@ import * as path from 'node:path';
 
 import * as vscode from 'vscode';
 
+import { engineSettings, promptDestination, type BackendChoice } from './backendChoice';
 import type { Config } from './config';
 import { EngineClient } from './engine/client';
 import type { Backend, EngineSettings, EngineState } from './engine/protocol';
 import { RemoteBackend } from './engine/remote';
-import { RoutingBackend, separateChatModel } from './engine/routing';
+import { RoutingBackend } from './engine/routing';
 import type { Log, Logger } from './log';
+import { RefusingBackend, SwitchingBackend } from './switchingBackend';
 
 /**
- * Owns the backends and hands features the one to use:
- * - `enclave.backend.kind` = remote: a RemoteBackend on `enclave.backend.remoteUrl` (rebuilt when the
- *   URL or model setting changes; an empty URL fails each call with a clear error);
- * - local: the engine client, built from the configuration; when `enclave.model.chatPath` names a
- *   different model, a RoutingBackend sends chat and review to a second engine process on it
- *   (started on the first chat request) and everything else to the completion engine.
- * A model change restarts the engines lazily, never at activation; model files that live in an
- * untrusted workspace are refused.
+ * Owns the backends and keeps one stable `backend` (a SwitchingBackend) pointed at the one the
+ * settings choose (backendChoice.ts decides, from the Config snapshot and the trust state):
+ * - remote: a RemoteBackend on `enclave.backend.remoteUrl` (rebuilt when the URL or model changes),
+ *   or a RefusingBackend explaining why the URL is not used;
+ * - local: the engine client; when `enclave.model.chatPath` names a different model, a
+ *   RoutingBackend sends chat and review to a second engine process on it (started on first use).
+ * Everything happens on setting and trust events, never while a feature reads `backend`; engines
+ * restart lazily, never at activation.
  */
 export class BackendHost implements vscode.Disposable {
+  /** The backend every feature and the API server use; the same object for the host's lifetime. */
+  readonly backend: SwitchingBackend;
   private readonly client: EngineClient;
   private chat?: { path: string; client: EngineClient; routing: RoutingBackend };
-  private remote?: { key: string; backend: RemoteBackend };
+  private remote?: { key: string; backend: Backend };
+  private choice: BackendChoice;
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly logger: Logger;
-  private readonly changed = new vscode.EventEmitter<Backend>();
-  private last?: Backend;
-  /**
-   * Fires when `backend` would return another object (local ↔ remote, a new remote URL or model,
-   * a chat model set or cleared): subscriptions made on the old one (onState) should move.
-   */
-  readonly onDidChangeBackend = this.changed.event;
+  private readonly destinationEmitter = new vscode.EventEmitter<string | undefined>();
+  private reported = new Set<string>();
+  /** Fires with the host prompts now go to (undefined: this machine). */
+  readonly onDidChangeDestination = this.destinationEmitter.event;
 
   constructor(
     private readonly extension: vscode.ExtensionContext,
@@ -40,77 +42,79 @@ export class BackendHost implements vscode.Disposable {
     log: Log,
   ) {
     this.logger = log.for('engine');
-    this.client = this.newClient(this.settings(), '');
+    this.choice = this.choose();
+    this.client = this.newClient(this.choice.local.completion, '');
+    this.backend = new SwitchingBackend(this.target());
+    this.report();
     this.subscriptions.push(
-      config.onDidChange((e) => {
-        if (['enclave.model', 'enclave.engine', 'enclave.completion.speculative'].some((s) => e.affectsConfiguration(s))) {
-          // A new base model starts without adapters: the adapters feature re-validates the
-          // workspace's adapter against it and applies it only when it fits.
-          const adapters = e.affectsConfiguration('enclave.model') ? [] : this.client.currentAdapters;
-          void this.client.updateSettings({ ...this.settings(), adapters });
-          this.updateChat();
-        }
-        if (e.affectsConfiguration('enclave.backend')) this.dropRemoteIfChanged();
-        this.announceChange();
-      }),
-      vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        void this.client.updateSettings({ ...this.settings(), adapters: this.client.currentAdapters });
-        this.updateChat();
-        this.announceChange();
-      }),
+      config.onDidChange((e) => this.apply(e.affectsConfiguration('enclave.model.path'))),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.apply(false)),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.apply(false)),
       vscode.commands.registerCommand('enclave.engine.restart', () => this.restart()),
     );
   }
 
-  get backend(): Backend {
-    this.last = this.current();
-    return this.last;
+  /** Where prompts go when not to this machine (the remote host), else undefined. */
+  get destination(): string | undefined {
+    return promptDestination(this.choice);
   }
 
-  /** The state of whichever backend is current: listeners move along when the backend changes. */
-  onState(listener: (state: EngineState) => void): () => void {
-    let unsubscribe = this.backend.onState(listener);
-    const moved = this.onDidChangeBackend((next) => {
-      unsubscribe();
-      unsubscribe = next.onState(listener);
+  private choose(): BackendChoice {
+    return engineSettings(this.config.snapshot, {
+      trusted: vscode.workspace.isTrusted,
+      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      cores: os.availableParallelism(),
     });
-    return () => {
-      unsubscribe();
-      moved.dispose();
-    };
   }
 
-  private current(): Backend {
-    if (this.config.backend.kind === 'remote') return this.remoteBackend();
-    const chatPath = this.chatModelPath();
-    if (!chatPath) {
-      this.dropChat();
-      return this.client;
+  /** Applies what the settings now ask for and points `backend` at it. */
+  private apply(modelChanged: boolean): void {
+    const before = this.choice;
+    this.choice = this.choose();
+    if (JSON.stringify(before) === JSON.stringify(this.choice)) return;
+    const next = this.choice.local.completion;
+    const previous = before.local.completion;
+    if (JSON.stringify(previous) !== JSON.stringify(next)) {
+      // A new base model starts without adapters: the adapters feature re-validates the
+      // workspace's adapter against it and applies it only when it fits.
+      const adapters = modelChanged || previous.modelPath !== next.modelPath ? [] : this.client.currentAdapters;
+      void this.client.updateSettings({ ...next, adapters });
     }
-    if (this.chat?.path !== chatPath) {
-      this.dropChat();
-      const client = this.newClient(this.chatSettings(chatPath), 'chat model: ');
-      this.chat = { path: chatPath, client, routing: new RoutingBackend(this.client, client, chatPath) };
-      this.logger.info(`chat and review use a separate model: ${chatPath}`);
+    if (this.choice.kind === 'local') {
+      this.updateChat(this.choice.local.chatModelPath, next);
+      this.dropRemote();
     }
-    return this.chat.routing;
+    this.backend.switchTo(this.target());
+    this.report();
+    if (promptDestination(before) !== this.destination) this.destinationEmitter.fire(this.destination);
   }
 
-  /** After a settings change: tell subscribers when the backend features use is another object now. */
-  private announceChange(): void {
-    if (!this.last) return;
-    const next = this.current();
-    if (next === this.last) return;
-    this.last = next;
-    this.changed.fire(next);
+  /** The backend the current choice names (creating it when needed). */
+  private target(): Backend {
+    const choice = this.choice;
+    if (choice.kind === 'remote') return this.remoteBackend(choice);
+    if (!choice.local.chatModelPath) return this.client;
+    if (!this.chat) this.updateChat(choice.local.chatModelPath, choice.local.completion);
+    return this.chat!.routing;
+  }
+
+  /** Logs and shows each new reason a configured value is not used. */
+  private report(): void {
+    const problems = new Set(this.choice.problems);
+    for (const problem of problems) {
+      if (this.reported.has(problem)) continue;
+      this.logger.warn(problem);
+      void vscode.window.showWarningMessage(problem);
+    }
+    this.reported = problems;
   }
 
   private async restart(): Promise<void> {
-    if (this.config.backend.kind === 'remote') {
+    if (this.choice.kind === 'remote') {
       // Nothing runs here: forget the old connection and check the server answers.
       this.dropRemote();
-      this.announceChange();
-      await this.remoteBackend().info();
+      this.backend.switchTo(this.target());
+      await this.backend.info();
       return;
     }
     const chat = this.chat?.client;
@@ -131,26 +135,24 @@ export class BackendHost implements vscode.Disposable {
 
   // ------------------------------------------------------------------ remote
 
-  private remoteKey(): string {
-    const { remoteUrl, remoteModel } = this.config.backend;
-    return JSON.stringify([remoteUrl.trim(), remoteModel.trim()]);
-  }
-
-  private remoteBackend(): RemoteBackend {
-    const key = this.remoteKey();
+  private remoteBackend(choice: BackendChoice): Backend {
+    const server = choice.remote ?? { url: '', model: '' };
+    const refused = server.url ? undefined : choice.problems[0];
+    const key = JSON.stringify([server.url, server.model, refused ?? '']);
     if (this.remote?.key !== key) {
       this.dropRemote();
-      const { remoteUrl, remoteModel } = this.config.backend;
-      const backend = new RemoteBackend({ url: remoteUrl, model: remoteModel, logger: this.logger });
-      backend.onState((state) => this.logState('remote: ', state));
+      let backend: Backend;
+      if (refused) {
+        backend = new RefusingBackend(refused);
+      } else {
+        const remote = new RemoteBackend({ url: server.url, model: server.model, logger: this.logger });
+        remote.onState((state) => this.logState('remote: ', state));
+        backend = remote;
+        this.logger.info(`backend: remote ${remote.url || '(no URL set)'}${server.model ? `, model ${server.model}` : ''}`);
+      }
       this.remote = { key, backend };
-      this.logger.info(`backend: remote ${backend.url || '(no URL set)'}${remoteModel ? `, model ${remoteModel}` : ''}`);
     }
     return this.remote.backend;
-  }
-
-  private dropRemoteIfChanged(): void {
-    if (this.remote && (this.config.backend.kind !== 'remote' || this.remote.key !== this.remoteKey())) this.dropRemote();
   }
 
   private dropRemote(): void {
@@ -161,60 +163,32 @@ export class BackendHost implements vscode.Disposable {
 
   // ------------------------------------------------------------------ chat model
 
-  /** The separate chat model, or '' when chat uses the completion model. */
-  private chatModelPath(): string {
-    return separateChatModel(this.trustedPath(this.config.chatModelPath), this.trustedPath(this.config.modelPath));
-  }
-
-  /** Applies changed settings to the chat engine; a different chat model gets a new engine on next use. */
-  private updateChat(): void {
-    if (!this.chat) return;
-    const chatPath = this.chatModelPath();
-    if (chatPath !== this.chat.path) this.dropChat();
-    else void this.chat.client.updateSettings(this.chatSettings(chatPath));
+  /** Keeps the chat engine in line with the settings: a new one for a new model, none without. */
+  private updateChat(chatPath: string, completion: EngineSettings): void {
+    const settings: EngineSettings = { ...completion, modelPath: chatPath, draftModelPath: undefined, adapters: [] };
+    if (this.chat && this.chat.path === chatPath) {
+      void this.chat.client.updateSettings(settings);
+      return;
+    }
+    this.dropChat();
+    if (!chatPath) return;
+    const client = this.newClient(settings, 'chat model: ');
+    this.chat = { path: chatPath, client, routing: new RoutingBackend(this.client, client, chatPath) };
+    this.logger.info(`chat and review use a separate model: ${chatPath}`);
   }
 
   private dropChat(): void {
     const chat = this.chat;
     if (!chat) return;
     this.chat = undefined;
-    // The old router keeps passing the completion engine's state on to whoever subscribed to it.
     chat.routing.releaseChat();
     void chat.client.dispose();
   }
 
-  // ------------------------------------------------------------------ settings
-
-  /** Engine settings from the configuration; workspace files are not loaded while untrusted. */
-  private settings(): EngineSettings {
-    const engine = this.config.engine;
-    return {
-      modelPath: this.trustedPath(this.config.modelPath),
-      draftModelPath: this.trustedPath(this.config.draftModelPath) || undefined,
-      speculative: this.config.completion.speculative,
-      contextSize: engine.contextSize,
-      sequences: engine.sequences,
-      threads: engine.threads || defaultThreads(),
-      batchSize: engine.batchSize,
-      gpu: engine.gpu,
-      adapters: [],
-    };
-  }
-
-  /** The chat engine: the same engine settings on the chat model, without the completion model's draft or adapters. */
-  private chatSettings(chatPath: string): EngineSettings {
-    return { ...this.settings(), modelPath: chatPath, draftModelPath: undefined, adapters: [] };
-  }
-
-  private trustedPath(file: string): string {
-    if (!file || vscode.workspace.isTrusted) return file;
-    const inWorkspace = (vscode.workspace.workspaceFolders ?? []).some((f) => !path.relative(f.uri.fsPath, file).startsWith('..'));
-    return inWorkspace ? '' : file;
-  }
-
   dispose(): void {
     for (const s of this.subscriptions) s.dispose();
-    this.changed.dispose();
+    this.destinationEmitter.dispose();
+    void this.backend.dispose();
     this.chat?.routing.detach();
     this.dropChat();
     this.dropRemote();
@@ -231,10 +205,4 @@ function prefixed(logger: Logger, label: string): Logger {
     warn: (m) => logger.warn(label + m),
     error: (m) => logger.error(typeof m === 'string' ? label + m : m),
   };
-}
-
-/** Leave a core for the editor; llama.cpp's default (max(cores, 4)) is 100× slower on 2 cores. */
-function defaultThreads(): number {
-  const cores = os.availableParallelism();
-  return Math.max(1, Math.min(8, cores - 1));
 }

@@ -1,103 +1,108 @@
+import * as os from 'node:os';
+
 import * as vscode from 'vscode';
 
-import type { SpeculativeMode } from './engine/protocol';
+import { readSnapshot, type ConfigSnapshot, type WorkspaceRequest } from './settings';
 
 const SECTION = 'enclave';
+const ANSWERS_KEY = 'enclave.workspaceSettingAnswers';
 
 /**
- * Enclave's settings behind one typed class (package.json `contributes.configuration` is the
- * schema). Getters read live values; `onDidChange` tells features which part changed.
+ * Enclave's settings: a snapshot (settings.ts decides what is in effect) refreshed when the
+ * configuration, the workspace trust or the user's answers change — a keystroke reads plain fields,
+ * not getConfiguration. `onDidChange` fires with the keys whose effective value changed.
  */
 export class Config implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<vscode.ConfigurationChangeEvent>();
-  private readonly subscription: vscode.Disposable;
-  /** Fires when any `enclave.*` setting changes; use `affects('completion')` etc. to filter. */
+  private readonly pendingEmitter = new vscode.EventEmitter<readonly WorkspaceRequest[]>();
+  private readonly subscriptions: vscode.Disposable[];
+  private snap: ConfigSnapshot;
+  private values: Record<string, string>;
+  /** Fires when `enclave.*` settings in effect change; use `affectsConfiguration('enclave.completion')` etc. */
   readonly onDidChange = this.emitter.event;
+  /** Fires when the workspace asks for sensitive values the user has not answered (see trust.ts). */
+  readonly onDidChangePending = this.pendingEmitter.event;
 
-  constructor() {
-    this.subscription = vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(SECTION)) this.emitter.fire(e);
+  constructor(private readonly memento?: vscode.Memento) {
+    this.snap = this.read();
+    this.values = effectiveValues(this.snap);
+    this.subscriptions = [
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(SECTION)) this.refresh();
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.refresh()),
+    ];
+  }
+
+  private read(): ConfigSnapshot {
+    const raw = vscode.workspace.getConfiguration(SECTION);
+    const answers = this.memento?.get<Record<string, boolean>>(ANSWERS_KEY) ?? {};
+    return readSnapshot((key) => raw.inspect(key), {
+      trusted: vscode.workspace.isTrusted,
+      answer: (key, value) => answers[answerKey(key, value)],
+      cores: os.availableParallelism(),
+      env: process.env,
     });
   }
 
-  private get raw(): vscode.WorkspaceConfiguration {
-    return vscode.workspace.getConfiguration(SECTION);
+  /** Reads the settings again; tells listeners which effective values changed. */
+  refresh(): void {
+    const before = this.values;
+    const pendingBefore = JSON.stringify(this.snap.pending);
+    this.snap = this.read();
+    this.values = effectiveValues(this.snap);
+    const changed = Object.keys({ ...before, ...this.values }).filter((k) => before[k] !== this.values[k]);
+    if (changed.length > 0) this.emitter.fire(changeEvent(changed));
+    if (JSON.stringify(this.snap.pending) !== pendingBefore) this.pendingEmitter.fire(this.snap.pending);
   }
 
-  private get<T>(key: string, fallback: T): T {
-    return this.raw.get<T>(key, fallback);
+  /** The whole snapshot (pure data: engineSettings takes it). */
+  get snapshot(): ConfigSnapshot {
+    return this.snap;
+  }
+  /** Workspace values of sensitive settings not yet answered (not in effect). */
+  get pending(): readonly WorkspaceRequest[] {
+    return this.snap.pending;
+  }
+
+  /** Remembers the user's answer to a workspace value (the same value is not asked about again). */
+  async answer(request: WorkspaceRequest, allowed: boolean): Promise<void> {
+    if (!this.memento) return;
+    const answers = { ...(this.memento.get<Record<string, boolean>>(ANSWERS_KEY) ?? {}), [answerKey(request.key, request.value)]: allowed };
+    await this.memento.update(ANSWERS_KEY, answers);
+    this.refresh();
   }
 
   /** The completion / default model file; falls back to $ENCLAVE_MODEL. Empty = none chosen. */
   get modelPath(): string {
-    return this.get('model.path', '') || process.env.ENCLAVE_MODEL || '';
+    return this.snap.modelPath;
   }
   get chatModelPath(): string {
-    return this.get('model.chatPath', '');
+    return this.snap.chatModelPath;
   }
   get draftModelPath(): string {
-    return this.get('model.draftPath', '') || process.env.ENCLAVE_DRAFT_MODEL || '';
+    return this.snap.draftModelPath;
   }
-
-  get engine() {
-    return {
-      contextSize: this.get('engine.contextSize', 8192),
-      sequences: this.get('engine.sequences', 4),
-      threads: this.get('engine.threads', 0),
-      batchSize: this.get('engine.batchSize', 512),
-      gpu: this.get<'auto' | 'cpu'>('engine.gpu', 'auto'),
-    };
+  get engine(): ConfigSnapshot['engine'] {
+    return this.snap.engine;
   }
-
-  get backend() {
-    return {
-      kind: this.get<'local' | 'remote'>('backend.kind', 'local'),
-      remoteUrl: this.get('backend.remoteUrl', ''),
-      remoteModel: this.get('backend.remoteModel', ''),
-    };
+  get backend(): ConfigSnapshot['backend'] {
+    return this.snap.backend;
   }
-
-  get completion() {
-    return {
-      enabled: this.get('completion.enabled', true),
-      /** Language id → enabled; `*` is the default for languages not listed. */
-      languages: this.get<Record<string, boolean>>('completion.languages', { '*': true }),
-      maxLines: this.get('completion.maxLines', 8),
-      maxTokens: this.get('completion.maxTokens', 64),
-      maxTimeMs: this.get('completion.maxTimeMs', 500),
-      contextTokens: this.get('completion.contextTokens', 1536),
-      extraContext: this.get('completion.extraContext', true),
-      /** Milliseconds, or -1 for adaptive (derived from measured latency). */
-      debounceMs: this.get('completion.debounceMs', -1),
-      speculative: this.get<SpeculativeMode>('completion.speculative', 'auto'),
-    };
+  get completion(): ConfigSnapshot['completion'] {
+    return this.snap.completion;
   }
-
-  get chat() {
-    return {
-      maxTokens: this.get('chat.maxTokens', 1024),
-      temperature: this.get('chat.temperature', 0.2),
-    };
+  get chat(): ConfigSnapshot['chat'] {
+    return this.snap.chat;
   }
-
-  get review() {
-    return {
-      maxTokens: this.get('review.maxTokens', 768),
-      contextLines: this.get('review.contextLines', 5),
-    };
+  get review(): ConfigSnapshot['review'] {
+    return this.snap.review;
   }
-
-  get adapters() {
-    return {
-      folders: this.get<string[]>('adapters.folders', []),
-    };
+  get adapters(): ConfigSnapshot['adapters'] {
+    return this.snap.adapters;
   }
-
-  get server() {
-    return {
-      enabled: this.get('server.enabled', false),
-      port: this.get('server.port', 11435),
-    };
+  get server(): ConfigSnapshot['server'] {
+    return this.snap.server;
   }
 
   isLanguageEnabled(languageId: string): boolean {
@@ -106,11 +111,36 @@ export class Config implements vscode.Disposable {
   }
 
   async update(key: string, value: unknown, target = vscode.ConfigurationTarget.Global): Promise<void> {
-    await this.raw.update(key, value, target);
+    await vscode.workspace.getConfiguration(SECTION).update(key, value, target);
+    // Features read the snapshot right after an update: don't leave it to the (later) event.
+    this.refresh();
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    for (const s of this.subscriptions) s.dispose();
     this.emitter.dispose();
+    this.pendingEmitter.dispose();
   }
+}
+
+function answerKey(key: string, value: unknown): string {
+  return JSON.stringify([key, value]);
+}
+
+/** Each setting's value in effect, by full key (`enclave.engine.threads`), for change detection. */
+function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
+  const values: Record<string, string> = {
+    'enclave.model.path': snapshot.modelPath,
+    'enclave.model.chatPath': snapshot.chatModelPath,
+    'enclave.model.draftPath': snapshot.draftModelPath,
+  };
+  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server'] as const) {
+    for (const [key, value] of Object.entries(snapshot[group])) values[`enclave.${group}.${key}`] = JSON.stringify(value);
+  }
+  return values;
+}
+
+/** A change event for the given full keys, answering like vscode's (a section or any parent). */
+function changeEvent(keys: string[]): vscode.ConfigurationChangeEvent {
+  return { affectsConfiguration: (section: string) => keys.some((key) => key === section || key.startsWith(`${section}.`)) };
 }

@@ -13,6 +13,9 @@ export interface EnclaveContext {
   backend(): Backend;
   /** Engine state of the current backend, following it when the backend changes; returns an unsubscribe. */
   onBackendState(listener: (state: EngineState) => void): () => void;
+  /** The host prompts go to when they leave this machine (a remote backend), else undefined. */
+  promptDestination(): string | undefined;
+  readonly onDidChangePromptDestination: vscode.Event<string | undefined>;
   /** Whether the workspace is trusted (models/adapters from the workspace are only used then). */
   readonly trusted: () => boolean;
 }

@@ -10,27 +10,37 @@ import { Log } from './log';
 import { registerModels } from './models';
 import { registerReview } from './review';
 import { registerServer } from './server';
+import { DestinationStatus } from './statusBar';
+import { registerWorkspaceSettingPrompts } from './trust';
 
 /** Enclave's public API (used by the in-host tests and by other extensions). */
 export interface EnclaveApi {
   readonly activationMs: number;
+  /** The host prompts are sent to when they leave this machine (a remote backend), else undefined. */
+  promptDestination(): string | undefined;
 }
 
 export async function activate(extension: vscode.ExtensionContext): Promise<EnclaveApi> {
   const started = performance.now();
   const log = new Log();
-  const config = new Config();
+  const config = new Config(extension.globalState);
   extension.subscriptions.push(log, config);
   const logger = log.for('main');
+  let destination: () => string | undefined = () => undefined;
   try {
     const host = new BackendHost(extension, config, log);
-    extension.subscriptions.push(host);
+    const status = new DestinationStatus();
+    status.show(host.destination);
+    destination = () => host.destination;
+    extension.subscriptions.push(host, status, host.onDidChangeDestination((where) => status.show(where)), registerWorkspaceSettingPrompts(config, logger));
     const ctx: EnclaveContext = {
       extension,
       config,
       log,
       backend: () => host.backend,
-      onBackendState: (listener) => host.onState(listener),
+      onBackendState: (listener) => host.backend.onState(listener),
+      promptDestination: () => host.destination,
+      onDidChangePromptDestination: host.onDidChangeDestination,
       trusted: () => vscode.workspace.isTrusted,
     };
     // Features: one registerX(ctx) each (feature owners add their line here).
@@ -52,7 +62,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
   }
   const activationMs = performance.now() - started;
   logger.info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { activationMs };
+  return { activationMs, promptDestination: () => destination() };
 }
 
 export function deactivate(): void {}

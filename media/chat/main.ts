@@ -27,6 +27,8 @@ interface SavedState {
   draft: string;
   historyOpen: boolean;
   conversation?: ConversationView;
+  /** Where questions went when the page was saved, so a reloaded page never claims "local" wrongly. */
+  destination?: string;
 }
 
 const vscode = acquireVsCodeApi();
@@ -78,12 +80,14 @@ let conversation: ConversationView = { id: 'none', title: '', messages: [] };
 let chats: ChatSummary[] = [];
 let attachments: AttachmentView[] = [];
 let busy = false;
+/** The host questions go to; '' = the model runs on this machine. */
+let destination = '';
 let mentionAt: number | undefined;
 const saved = (vscode.getState() ?? {}) as Partial<SavedState>;
 let historyOpen = saved.historyOpen === true;
 
 function saveState(): void {
-  const state: SavedState = { draft: input.value, historyOpen, conversation };
+  const state: SavedState = { draft: input.value, historyOpen, conversation, destination };
   vscode.setState(state);
 }
 
@@ -175,6 +179,13 @@ function nearBottom(): boolean {
   return messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight < 48;
 }
 
+/** A banner that stays while questions leave this machine, naming where they go. */
+function renderDestination(): void {
+  const banner = document.getElementById('destination') as HTMLElement;
+  banner.hidden = destination === '';
+  banner.textContent = destination ? `Remote backend: questions and attached code are sent to ${destination}.` : '';
+}
+
 function renderConversation(): void {
   const stick = nearBottom();
   messagesEl.replaceChildren();
@@ -183,7 +194,7 @@ function renderConversation(): void {
     welcome.append(
       element('h2', undefined, 'Ask about your code'),
       element('p', undefined, 'The current selection or file is attached to your question; remove its chip to leave it out, or press @ to attach another file.'),
-      element('p', undefined, 'The model runs on this machine. Nothing you ask leaves it.'),
+      element('p', undefined, destination ? `Your questions and the attached code are sent to ${destination}.` : 'The model runs on this machine. Nothing you ask leaves it.'),
     );
     messagesEl.append(welcome);
   }
@@ -293,6 +304,8 @@ function handle(message: HostMessage): void {
       chats = message.chats;
       attachments = message.attachments;
       busy = message.busy;
+      destination = message.destination;
+      renderDestination();
       renderConversation();
       renderChips();
       renderHistory();
@@ -442,9 +455,12 @@ window.addEventListener('focus', () => input.focus());
 
 // Show the last known conversation at once; the host's state replaces it.
 input.value = saved.draft ?? '';
-if (saved.conversation && parseHostMessage({ type: 'state', conversation: saved.conversation, chats: [], attachments: [], busy: false }).ok) {
+const savedDestination = typeof saved.destination === 'string' ? saved.destination : '';
+if (saved.conversation && parseHostMessage({ type: 'state', conversation: saved.conversation, chats: [], attachments: [], busy: false, destination: savedDestination }).ok) {
   conversation = saved.conversation;
+  destination = savedDestination;
 }
+renderDestination();
 renderConversation();
 renderChips();
 renderHistory();

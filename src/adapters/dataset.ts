@@ -1,13 +1,24 @@
 // Exports a workspace as a training set for a per-project LoRA adapter: fill-in-the-middle samples
 // in the model's FIM format (what inline completion asks of the model) and a chat-style variant,
-// as JSONL, with a README on training a QLoRA adapter and converting it to GGUF. It respects
-// .gitignore and leaves out what must not or need not be trained on: secrets, binaries, huge and
-// generated files. Plain Node; no vscode.
+// as JSONL, with a README on training a QLoRA adapter and converting it to GGUF. What git ignores
+// stays out (git itself decides, in a repository), and so does what must not or need not be
+// trained on: secrets, binaries, huge and generated files. Samples stream to disk as they are
+// made, so a large monorepo costs no more memory than a small one. Plain Node; no vscode.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { extname, join, relative, sep } from 'node:path';
+import { execFile } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 
 import ignore, { type Ignore } from 'ignore';
+
+import { isGeneratedName, isLockfile } from '../generatedFiles';
+import { datasetReadme } from './datasetReadme';
+import { findSecret, isSecretFile } from './secrets';
+
+export { datasetReadme } from './datasetReadme';
+export { findSecret } from './secrets';
 
 export interface FimFormat {
   prefix: string;
@@ -33,6 +44,8 @@ export interface DatasetOptions {
   /** Token counter (the real tokenizer or the engine's); default: an estimate of 1 token per 3.5 characters. */
   countTokens?: (text: string) => number | Promise<number>;
   signal?: AbortSignal;
+  /** The git binary that decides what is ignored (default `git` on PATH). */
+  git?: string;
 }
 
 export interface DatasetReport {
@@ -57,69 +70,6 @@ export interface FimSample {
 
 const ALWAYS_SKIPPED_DIRS = new Set(['.git', 'node_modules', '.enclave', '.hg', '.svn', '__pycache__', '.venv', '.tox']);
 
-const secretFileNames = [
-  /^\.env(\..*)?$/i,
-  /\.(pem|key|p12|pfx|jks|keystore|crt|cer|der|asc|gpg|kdbx|ovpn)$/i,
-  /^id_(rsa|dsa|ecdsa|ed25519)(\.pub)?$/i,
-  /^credentials(\.json|\.ya?ml|\.xml)?$/i,
-  /^(\.npmrc|\.pypirc|\.netrc|\.pgpass|\.htpasswd|\.git-credentials|\.dockercfg)$/i,
-  /^secrets?\.(json|ya?ml|toml|ini|txt)$/i,
-  /^(service-account|serviceaccount).*\.json$/i,
-  /\.tfstate(\.backup)?$/i,
-];
-
-const lockFiles = new Set([
-  'package-lock.json',
-  'npm-shrinkwrap.json',
-  'yarn.lock',
-  'pnpm-lock.yaml',
-  'bun.lockb',
-  'cargo.lock',
-  'poetry.lock',
-  'pipfile.lock',
-  'gemfile.lock',
-  'composer.lock',
-  'go.sum',
-  'packages.lock.json',
-  'uv.lock',
-  'flake.lock',
-]);
-
-const generatedNames = [/\.min\.(js|css|mjs)$/i, /\.(map|bundle\.js)$/i, /\.pb\.go$/i, /_pb2\.py$/i, /\.g\.(cs|dart)$/i, /\.designer\.cs$/i];
-
-const secretPatterns: [RegExp, string][] = [
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
-  [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, 'an AWS access key id'],
-  [/\bgh[pousr]_[A-Za-z0-9]{36,}\b/, 'a GitHub token'],
-  [/\bgithub_pat_[A-Za-z0-9_]{40,}\b/, 'a GitHub token'],
-  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
-  [/\bsk-(proj-|ant-)?[A-Za-z0-9_-]{32,}\b/, 'an API key'],
-  [/\bAIza[0-9A-Za-z_-]{35}\b/, 'a Google API key'],
-  [/\b(sk|rk)_live_[0-9a-zA-Z]{24,}\b/, 'a Stripe key'],
-];
-
-function shannonEntropy(text: string): number {
-  const counts = new Map<string, number>();
-  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  let entropy = 0;
-  for (const n of counts.values()) {
-    const p = n / text.length;
-    entropy -= p * Math.log2(p);
-  }
-  return entropy;
-}
-
-/** A long random-looking token assigned to a secret-sounding name (AWS secret keys, passwords). */
-const secretAssignment = /(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|auth)[\w.-]*["']?\s*[:=]\s*["']?([A-Za-z0-9+/=_\-.]{20,})/gi;
-
-export function findSecret(text: string): string | undefined {
-  for (const [pattern, what] of secretPatterns) if (pattern.test(text)) return what;
-  for (const match of text.matchAll(secretAssignment)) {
-    const value = match[3];
-    if (/[A-Z]/.test(value) && /[a-z]/.test(value) && /\d/.test(value) && shannonEntropy(value) > 4) return 'a high-entropy secret value';
-  }
-  return undefined;
-}
 
 function looksBinary(bytes: Buffer): boolean {
   const head = bytes.subarray(0, 8192);
@@ -143,11 +93,11 @@ export type FileVerdict = { include: true; text: string } | { include: false; re
 /** Decides whether one file belongs in the training set. */
 export function classifyFile(relPath: string, bytes: Buffer, maxFileBytes = 256 * 1024, size = bytes.length): FileVerdict {
   const name = relPath.split('/').pop() ?? relPath;
-  if (secretFileNames.some((p) => p.test(name)) || /(^|\/)\.(aws|ssh|gnupg|docker)\//.test(relPath)) {
+  if (isSecretFile(relPath)) {
     return { include: false, reason: 'secret', detail: 'a secrets or key file by name' };
   }
-  if (lockFiles.has(name.toLowerCase())) return { include: false, reason: 'generated', detail: 'a lockfile' };
-  if (generatedNames.some((p) => p.test(name))) return { include: false, reason: 'generated', detail: 'a minified or generated file by name' };
+  if (isLockfile(name)) return { include: false, reason: 'generated', detail: 'a lockfile' };
+  if (isGeneratedName(name)) return { include: false, reason: 'generated', detail: 'a minified or generated file by name' };
   if (size > maxFileBytes) return { include: false, reason: 'huge', detail: `${size} bytes (limit ${maxFileBytes})` };
   if (looksBinary(bytes)) return { include: false, reason: 'binary', detail: 'binary content' };
   const text = bytes.toString('utf8');
@@ -159,15 +109,31 @@ export function classifyFile(relPath: string, bytes: Buffer, maxFileBytes = 256 
   return { include: true, text };
 }
 
-/** Walks the tree honouring every .gitignore on the way down (each relative to its own folder). */
-export async function listTrainingFiles(root: string, excludeDirs: readonly string[] = []): Promise<string[]> {
+/** A path inside a folder the export never reads (`.git`, `node_modules`, `.enclave` …). */
+function inSkippedDir(relPath: string): boolean {
+  return relPath.split('/').slice(0, -1).some((part) => ALWAYS_SKIPPED_DIRS.has(part));
+}
+
+/**
+ * The files git would consider part of the project: tracked ones, and untracked ones not ignored
+ * by .gitignore, .git/info/exclude or the user's global excludes — git applies every rule itself.
+ * Undefined when `root` is not in a git work tree (or git is missing).
+ */
+async function gitProjectFiles(root: string, git = 'git'): Promise<string[] | undefined> {
+  return new Promise((resolve) => {
+    execFile(git, ['-c', 'core.quotepath=off', 'ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' }, (error, stdout) =>
+      resolve(error ? undefined : stdout.split('\0').filter(Boolean)),
+    );
+  });
+}
+
+/** Walks the tree honouring every .gitignore on the way down (each relative to its own folder): the fallback outside git. */
+async function walkWithGitignore(root: string, excluded: ReadonlySet<string>): Promise<string[]> {
   const out: string[] = [];
-  const excluded = new Set(excludeDirs);
   const walk = async (dir: string, rules: { base: string; ig: Ignore }[]) => {
     const gitignore = await readFile(join(dir, '.gitignore'), 'utf8').catch(() => undefined);
     const scoped = gitignore === undefined ? rules : [...rules, { base: dir, ig: ignore().add(gitignore) }];
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(dir, entry.name);
       const isDir = entry.isDirectory();
@@ -184,6 +150,27 @@ export async function listTrainingFiles(root: string, excludeDirs: readonly stri
   };
   await walk(root, []);
   return out;
+}
+
+/**
+ * The regular files (no symlinks) a training set may be made from, sorted. In a git work tree git
+ * decides what is ignored; elsewhere every .gitignore is honoured.
+ */
+export async function listTrainingFiles(root: string, excludeDirs: readonly string[] = [], options: { git?: string } = {}): Promise<string[]> {
+  const excluded = new Set(excludeDirs);
+  const fromGit = await gitProjectFiles(root, options.git);
+  let files: string[];
+  if (fromGit) {
+    files = [];
+    for (const rel of fromGit) {
+      const abs = join(root, rel);
+      if (inSkippedDir(rel) || [...excluded].some((dir) => abs === dir || abs.startsWith(dir + sep))) continue;
+      // Tracked but deleted, a symlink (which could point anywhere), a submodule: not a file to read.
+      const info = await lstat(abs).catch(() => undefined);
+      if (info?.isFile()) files.push(rel);
+    }
+  } else files = await walkWithGitignore(root, excluded);
+  return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** A small deterministic generator, seeded per file, so the same workspace gives the same samples. */
@@ -272,107 +259,100 @@ async function writeAtomically(path: string, content: string): Promise<void> {
   await rename(temp, path);
 }
 
+/** A JSONL file written line by line (with backpressure), renamed into place only when complete. */
+class JsonlWriter {
+  readonly temp: string;
+  private readonly stream: WriteStream;
+  private failure: Error | undefined;
+  lines = 0;
+
+  constructor(readonly path: string) {
+    this.temp = `${path}.${process.pid}.tmp`;
+    this.stream = createWriteStream(this.temp);
+    this.stream.on('error', (error) => (this.failure = error));
+  }
+
+  async write(record: unknown): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.lines++;
+    if (!this.stream.write(`${JSON.stringify(record)}\n`)) await once(this.stream, 'drain');
+  }
+
+  async finish(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (this.failure) throw this.failure;
+    await rename(this.temp, this.path);
+  }
+
+  async discard(): Promise<void> {
+    this.stream.destroy();
+    await rm(this.temp, { force: true });
+  }
+}
+
+/** Where a workspace's training set goes by default: the extension's own storage, not the workspace (where it is easily committed). */
+export function defaultDatasetDir(storageDir: string, root: string): string {
+  const id = createHash('sha256').update(root).digest('hex').slice(0, 8);
+  return join(storageDir, 'datasets', `${basename(root) || 'workspace'}-${id}`);
+}
+
 export async function exportDataset(options: DatasetOptions): Promise<DatasetReport> {
   const format = options.fim ?? qwenFim;
   const maxFileBytes = options.maxFileBytes ?? 256 * 1024;
   const countTokens = options.countTokens ?? ((text: string) => Math.ceil(text.length / 3.5));
   await mkdir(options.outDir, { recursive: true });
-  const files = await listTrainingFiles(options.root, [options.outDir]);
+  const fromRoot = relative(options.root, options.outDir);
+  const insideRoot = fromRoot !== '..' && !fromRoot.startsWith(`..${sep}`) && !isAbsolute(fromRoot);
+  // Inside the workspace, the folder ignores itself so it is not committed by `git add -A`.
+  if (insideRoot) await writeFile(join(options.outDir, '.gitignore'), '*\n');
+  const files = await listTrainingFiles(options.root, [options.outDir], { git: options.git });
   const skipped: Record<SkipReason, number> = { secret: 0, binary: 0, huge: 0, generated: 0, empty: 0 };
   const skippedFiles: DatasetReport['skippedFiles'] = [];
-  const fimLines: string[] = [];
-  const chatLines: string[] = [];
+  const fim = new JsonlWriter(join(options.outDir, 'fim.jsonl'));
+  const chat = new JsonlWriter(join(options.outDir, 'chat.jsonl'));
   let included = 0;
   let tokens = 0;
-  for (const rel of files) {
-    if (options.signal?.aborted) throw new Error('The dataset export was cancelled.');
-    const abs = join(options.root, rel);
-    const size = (await stat(abs)).size;
-    // Huge files are refused by size: their content is never read.
-    const bytes = size > maxFileBytes ? Buffer.alloc(0) : await readFile(abs);
-    const verdict = classifyFile(rel, bytes, maxFileBytes, size);
-    if (!verdict.include) {
-      skipped[verdict.reason]++;
-      skippedFiles.push({ path: rel, reason: verdict.reason, detail: verdict.detail });
-      continue;
+  try {
+    for (const rel of files) {
+      if (options.signal?.aborted) throw new Error('The dataset export was cancelled.');
+      const abs = join(options.root, rel);
+      const size = (await stat(abs)).size;
+      // Huge files are refused by size: their content is never read.
+      const bytes = size > maxFileBytes ? Buffer.alloc(0) : await readFile(abs);
+      const verdict = classifyFile(rel, bytes, maxFileBytes, size);
+      if (!verdict.include) {
+        skipped[verdict.reason]++;
+        skippedFiles.push({ path: rel, reason: verdict.reason, detail: verdict.detail });
+        continue;
+      }
+      included++;
+      for (const sample of fimSamples(rel, verdict.text, options.prefixChars, options.suffixChars)) {
+        const text = fimText(sample, format);
+        tokens += await countTokens(text);
+        await fim.write({ text, path: rel });
+        await chat.write(chatRecord(sample));
+      }
     }
-    included++;
-    for (const sample of fimSamples(rel, verdict.text, options.prefixChars, options.suffixChars)) {
-      const text = fimText(sample, format);
-      tokens += await countTokens(text);
-      fimLines.push(JSON.stringify({ text, path: rel }));
-      chatLines.push(JSON.stringify(chatRecord(sample)));
-    }
+    await fim.finish();
+    await chat.finish();
+  } catch (error) {
+    await fim.discard();
+    await chat.discard();
+    throw error;
   }
-  const fimPath = join(options.outDir, 'fim.jsonl');
-  const chatPath = join(options.outDir, 'chat.jsonl');
   const readmePath = join(options.outDir, 'README.md');
-  await writeAtomically(fimPath, fimLines.map((l) => `${l}\n`).join(''));
-  await writeAtomically(chatPath, chatLines.map((l) => `${l}\n`).join(''));
   const report: DatasetReport = {
     files: included,
-    fimSamples: fimLines.length,
-    chatSamples: chatLines.length,
+    fimSamples: fim.lines,
+    chatSamples: chat.lines,
     tokens,
     tokensEstimated: options.countTokens === undefined,
     skipped,
     skippedFiles,
-    fimPath,
-    chatPath,
+    fimPath: fim.path,
+    chatPath: chat.path,
     readmePath,
   };
   await writeAtomically(readmePath, datasetReadme(report));
   return report;
-}
-
-export function datasetReadme(report: DatasetReport): string {
-  const skippedLine = Object.entries(report.skipped)
-    .filter(([, n]) => n > 0)
-    .map(([reason, n]) => `${n} ${reason}`)
-    .join(', ');
-  return `# Training set for a project LoRA adapter
-
-Exported by Enclave from this workspace. Nothing here has left your machine.
-
-- files used: ${report.files}${skippedLine ? ` (skipped: ${skippedLine})` : ''}
-- \`fim.jsonl\`: ${report.fimSamples} fill-in-the-middle samples, one \`{"text": …, "path": …}\` per line, in
-  Qwen2.5-Coder's FIM format: \`<|fim_prefix|>…<|fim_suffix|>…<|fim_middle|>…<|endoftext|>\`
-- \`chat.jsonl\`: ${report.chatSamples} of the same samples as chat messages (\`{"messages": [...]}\`), for an
-  instruct model
-- tokens: ${report.tokens}${report.tokensEstimated ? ' (estimated)' : ''}
-
-Files ignored by .gitignore, secrets (.env files, keys, credentials, files containing tokens such as
-AWS keys), binaries, lockfiles, minified/generated and huge files were left out. Read the samples
-before you train: you are the judge of what your adapter should learn.
-
-## Train a QLoRA adapter
-
-Train on the **base** model your completions use (e.g. \`Qwen/Qwen2.5-Coder-7B\`) for \`fim.jsonl\`,
-or on the instruct model for \`chat.jsonl\`. Any of these open tools works; keep the rank small
-(8–16) and train 1–3 epochs:
-
-- **PEFT + TRL** (Hugging Face): \`SFTTrainer\` with \`dataset_text_field="text"\`, a
-  \`BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")\` base and a
-  \`LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"])\`.
-- **Unsloth**: \`FastLanguageModel.from_pretrained(..., load_in_4bit=True)\`, then
-  \`FastLanguageModel.get_peft_model(model, r=16, ...)\` and the same trainer.
-- **axolotl**: a config with \`adapter: qlora\`, \`load_in_4bit: true\` and
-  \`datasets: [{path: fim.jsonl, type: completion}]\`.
-
-Save the adapter (\`adapter_model.safetensors\` + \`adapter_config.json\`).
-
-## Convert it to GGUF for Enclave
-
-With a llama.cpp checkout (\`pip install -r requirements.txt\` there):
-
-\`\`\`sh
-python convert_lora_to_gguf.py path/to/adapter --base path/to/Qwen2.5-Coder-7B --outtype f16 \\
-  --outfile my-project.gguf
-\`\`\`
-
-Put \`my-project.gguf\` into this workspace's \`.enclave/adapters/\` (or a folder listed in the
-\`enclave.adapters.folders\` setting), then run **Enclave: Select LoRA Adapter for This Workspace**.
-Enclave checks that the adapter was made for the loaded model (architecture and tensor shapes)
-before applying it, and switches adapters without reloading the model.
-`;
 }

@@ -1,16 +1,16 @@
 // The adapters feature: a status bar item showing this workspace's LoRA adapter, a picker that
 // lists the discovered adapters with their validation against the model, a scale, and the export
 // of the workspace as a training set. Adapters switch in the engine without reloading the model.
-import { isAbsolute, join, relative } from 'node:path';
 
 import * as vscode from 'vscode';
 
 import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import type { AdapterSpec } from '../engine/protocol';
-import { exportDataset } from './dataset';
+import { insideAny } from '../paths';
+import { defaultDatasetDir, exportDataset } from './dataset';
 import { discoverAdapters, parseScale, selectionLabel, type AdapterEntry, type AdapterSelection } from './registry';
-import { inspectAdapter, validateAdapter, type AdapterValidation } from './validate';
+import { inspectAdapter, validateAdapter, type AdapterValidation } from '../engine/adapterValidation';
 
 const STATE_KEY = 'enclave.adapter';
 
@@ -35,10 +35,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
   }
 
   function insideWorkspace(path: string): boolean {
-    return workspaceFolders().some((folder) => {
-      const rel = relative(folder, path);
-      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-    });
+    return insideAny(workspaceFolders(), path);
   }
 
   function refreshStatus(note?: string): void {
@@ -162,7 +159,9 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
       void vscode.window.showWarningMessage('Open a local folder to export it as a training set.');
       return;
     }
-    const outDir = join(folder.uri.fsPath, '.enclave', 'dataset');
+    // The extension's own storage, not the workspace: a training set full of the project's code is
+    // easily committed (or synced) by accident there.
+    const outDir = defaultDatasetDir(ctx.extension.globalStorageUri.fsPath, folder.uri.fsPath);
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Enclave: exporting the workspace as a training set…', cancellable: true },
       (_progress, token) => {
@@ -176,7 +175,7 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     );
     for (const skipped of report.skippedFiles) log.debug(`dataset: skipped ${skipped.path}: ${skipped.detail}`);
     const choice = await vscode.window.showInformationMessage(
-      `Exported ${report.fimSamples} samples (~${report.tokens} tokens) from ${report.files} files; ${report.skippedFiles.length} files left out (secrets, binaries, generated, huge).`,
+      `Exported ${report.fimSamples} samples (~${report.tokens} tokens) from ${report.files} files to ${outDir} (outside the workspace); ${report.skippedFiles.length} files left out (secrets, binaries, generated, huge).`,
       'Open README',
     );
     if (choice) await vscode.window.showTextDocument(vscode.Uri.file(report.readmePath));

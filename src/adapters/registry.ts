@@ -2,7 +2,9 @@
 // `enclave.adapters.folders`. A file inside a workspace folder counts as the workspace's, and is
 // offered only in a trusted workspace (an adapter changes what the model writes).
 import { readdir, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+
+import { isInside } from '../paths';
 
 export const WORKSPACE_ADAPTER_DIR = join('.enclave', 'adapters');
 
@@ -28,11 +30,6 @@ export interface AdapterDiscovery {
   skippedUntrusted: string[];
 }
 
-function isInside(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
-
 async function ggufFiles(dir: string, depth = 0): Promise<{ path: string; size: number }[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const out: { path: string; size: number }[] = [];
@@ -49,7 +46,8 @@ async function ggufFiles(dir: string, depth = 0): Promise<{ path: string; size: 
 export async function discoverAdapters(search: AdapterSearch): Promise<AdapterDiscovery> {
   const roots = [
     ...search.workspaceFolders.map((folder) => join(folder, WORKSPACE_ADAPTER_DIR)),
-    ...search.folders.map((folder) => (isAbsolute(folder) || search.workspaceFolders.length === 0 ? resolve(folder) : resolve(search.workspaceFolders[0], folder))),
+    // A relative folder never resolves against the extension host's working directory.
+    ...search.folders.flatMap((folder) => (isAbsolute(folder) ? [resolve(folder)] : search.workspaceFolders.length > 0 ? [resolve(search.workspaceFolders[0], folder)] : [])),
   ];
   const seen = new Set<string>();
   const adapters: AdapterEntry[] = [];
@@ -58,7 +56,7 @@ export async function discoverAdapters(search: AdapterSearch): Promise<AdapterDi
     for (const file of await ggufFiles(root)) {
       if (seen.has(file.path)) continue;
       seen.add(file.path);
-      const inWorkspace = search.workspaceFolders.some((folder) => isInside(file.path, folder));
+      const inWorkspace = search.workspaceFolders.some((folder) => isInside(folder, file.path));
       if (inWorkspace && !search.trusted) {
         skippedUntrusted.push(file.path);
         continue;

@@ -23,6 +23,8 @@ export interface ChatControllerOptions {
   logger: Logger;
   system?: string;
   now?: () => number;
+  /** The host questions are sent to when not this machine (a remote backend); the view says so. */
+  destination?: () => string | undefined;
   /** How often a reply being streamed is written to disk. */
   saveIntervalMs?: number;
 }
@@ -104,6 +106,7 @@ export class ChatController {
       chats: await this.options.store.list(),
       attachments: this.attachmentViews(),
       busy: this.busy,
+      destination: this.options.destination?.() ?? '',
     };
   }
 

@@ -128,6 +128,7 @@ export class HistoryStore {
   private readonly onWarning: HistoryWarning;
   private readonly now: () => number;
   private tmpCounter = 0;
+  private dirPrivate = false;
 
   constructor(
     readonly dir: string,
@@ -267,11 +268,16 @@ export class HistoryStore {
   }
 
   private async write(id: string, snapshot: string): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
+    // Conversations hold code and questions: readable by this user only, whatever the umask.
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (!this.dirPrivate) {
+      await fs.chmod(this.dir, 0o700);
+      this.dirPrivate = true;
+    }
     const file = this.file(id);
     const tmp = `${file}.${process.pid}.${++this.tmpCounter}.tmp`;
     try {
-      await fs.writeFile(tmp, snapshot, 'utf8');
+      await fs.writeFile(tmp, snapshot, { encoding: 'utf8', mode: 0o600 });
       await fs.rename(tmp, file);
     } catch (err) {
       await fs.rm(tmp, { force: true });

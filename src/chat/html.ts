@@ -43,6 +43,7 @@ export function renderChatHtml(r: ChatPageResources): string {
 <section id="history" hidden aria-label="Past chats">
   <ul id="history-list"></ul>
 </section>
+<div id="destination" role="status" hidden></div>
 <main id="messages" aria-live="polite"></main>
 <div id="notice" role="status" hidden></div>
 <footer id="composer">

@@ -37,6 +37,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     backend: () => ctx.backend(),
     settings: () => ctx.config.chat,
     post: (message) => provider?.post(message),
+    destination: () => ctx.promptDestination(),
     logger,
   });
   provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
@@ -95,6 +96,8 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     proposals,
     ...Object.entries(commands).map(([id, handler]) => vscode.commands.registerCommand(id, handler)),
     vscode.window.onDidChangeActiveTextEditor(updateEditorAttachment),
+    // The view must never claim the model is local while questions go elsewhere.
+    ctx.onDidChangePromptDestination(() => void controller.postState()),
     vscode.window.onDidChangeTextEditorSelection((e) => {
       if (e.textEditor !== vscode.window.activeTextEditor) return;
       clearTimeout(selectionTimer);

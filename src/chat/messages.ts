@@ -49,7 +49,8 @@ export interface ChatSummary {
 
 /** Host → webview. */
 export type HostMessage =
-  | { type: 'state'; conversation: ConversationView; chats: ChatSummary[]; attachments: AttachmentView[]; busy: boolean }
+  /** `destination`: the host prompts are sent to, '' when the model runs on this machine. */
+  | { type: 'state'; conversation: ConversationView; chats: ChatSummary[]; attachments: AttachmentView[]; busy: boolean; destination: string }
   | { type: 'chats'; chats: ChatSummary[] }
   | { type: 'attachments'; attachments: AttachmentView[] }
   /** Appends the message, or replaces the one with the same id. */
@@ -106,6 +107,7 @@ const hostMessage: Check = union({
     chats: arrayOf(chatSummary),
     attachments: arrayOf(attachmentView, 100),
     busy: bool,
+    destination: str(500),
   },
   chats: { chats: arrayOf(chatSummary) },
   attachments: { attachments: arrayOf(attachmentView, 100) },

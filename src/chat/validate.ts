@@ -45,7 +45,7 @@ export const shape =
   (fields: Record<string, Check>): Check =>
   (v) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
-    for (const key of Object.keys(v)) if (!(key in fields)) return `unexpected field "${key}"`;
+    for (const key of Object.keys(v)) if (!Object.hasOwn(fields, key)) return `unexpected field "${key}"`;
     for (const [key, check] of Object.entries(fields)) {
       const problem = check((v as Record<string, unknown>)[key]);
       if (problem) return `${key}: ${problem}`;

@@ -3,9 +3,10 @@
 // directly. It times its own work (everything but the engine call and the debounce wait).
 import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats, SpeculativeMode } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
+import { NUMBER_SETTINGS, OTHER_DEFAULTS } from '../settings';
 import { CompletionCache } from './cache';
 import type { ExtraContextRing } from './context';
-import { AdaptiveDebounce, sleep } from './debounce';
+import { AdaptiveDebounce, systemClock, type Clock } from './debounce';
 import { postprocess } from './postprocess';
 import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';
 import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
@@ -22,14 +23,15 @@ export interface CompletionSettings {
   speculative: SpeculativeMode;
 }
 
+/** The settings' defaults (settings.ts holds them, package.json states the same). */
 export const defaultCompletionSettings: CompletionSettings = {
-  maxLines: 8,
-  maxTokens: 64,
-  maxTimeMs: 500,
-  contextTokens: 1536,
-  extraContext: true,
-  debounceMs: -1,
-  speculative: 'auto',
+  maxLines: NUMBER_SETTINGS['completion.maxLines'].default,
+  maxTokens: NUMBER_SETTINGS['completion.maxTokens'].default,
+  maxTimeMs: NUMBER_SETTINGS['completion.maxTimeMs'].default,
+  contextTokens: NUMBER_SETTINGS['completion.contextTokens'].default,
+  extraContext: OTHER_DEFAULTS['completion.extraContext'],
+  debounceMs: NUMBER_SETTINGS['completion.debounceMs'].default,
+  speculative: OTHER_DEFAULTS['completion.speculative'],
 };
 
 export interface CompletionRequest {
@@ -109,6 +111,8 @@ export interface CompletionCoreOptions {
    * false waits for the call instead (its answer may then serve the keystroke by type-through).
    */
   cancelSuperseded?: boolean;
+  /** Timing and the debounce wait (default the real clock; unit tests pass a manual one). */
+  clock?: Clock;
 }
 
 interface ModelView {
@@ -133,9 +137,11 @@ export class CompletionCore {
   private readonly windows = new Map<string, WindowHint>();
   private readonly log: Logger;
   private readonly settings: () => CompletionSettings;
+  private readonly clock: Clock;
 
   constructor(private readonly options: CompletionCoreOptions) {
     this.log = options.log ?? nullLogger;
+    this.clock = options.clock ?? systemClock;
     this.settings = options.settings ?? (() => defaultCompletionSettings);
     this.cache = new CompletionCache(options.cacheSize ?? 256);
     this.debounceSetting = this.settings().debounceMs;
@@ -163,12 +169,12 @@ export class CompletionCore {
   }
 
   async provide(request: CompletionRequest, signal?: AbortSignal): Promise<CompletionOutcome> {
-    const started = performance.now();
+    const started = this.clock.now();
     const outcome: CompletionOutcome = { items: [], source: 'model', overheadMs: 0, modelMs: 0, debounceMs: 0, totalMs: 0, modelCalls: 0 };
     let waitedForInfo = 0;
     const finish = (source: CompletionSource, extra: Partial<CompletionOutcome> = {}) => {
       Object.assign(outcome, extra, { source });
-      outcome.totalMs = performance.now() - started;
+      outcome.totalMs = this.clock.now() - started;
       outcome.overheadMs = Math.max(0, outcome.totalMs - outcome.modelMs - outcome.debounceMs - waitedForInfo);
       if (source === 'cancelled') this.counters.cancelled++;
       if (source === 'skipped') this.counters.skipped++;
@@ -201,17 +207,17 @@ export class CompletionCore {
         if (reason) return finish('skipped', { reason });
       }
 
-      const infoStarted = performance.now();
+      const infoStarted = this.clock.now();
       let model: ModelView;
       try {
         model = await this.modelView();
       } catch (err) {
-        waitedForInfo = performance.now() - infoStarted;
+        waitedForInfo = this.clock.now() - infoStarted;
         const message = err instanceof Error ? err.message : String(err);
         this.options.onEvent?.({ kind: 'error', message });
         return finish('error', { error: message });
       }
-      waitedForInfo = performance.now() - infoStarted;
+      waitedForInfo = this.clock.now() - infoStarted;
       if (controller.signal.aborted) return finish('cancelled');
 
       const hit = this.cache.lookup(model.key, text, offset);
@@ -225,19 +231,21 @@ export class CompletionCore {
       }
       if (request.trigger === 'automatic') {
         const delay = this.debounce.delayMs();
-        const debounceStarted = performance.now();
-        const waited = await sleep(delay, controller.signal);
-        outcome.debounceMs = performance.now() - debounceStarted;
+        const debounceStarted = this.clock.now();
+        const waited = await this.clock.sleep(delay, controller.signal);
+        outcome.debounceMs = this.clock.now() - debounceStarted;
         if (!waited) return finish('cancelled');
       }
 
-      // One engine call per document at a time. A call still running for this document (an earlier
-      // keystroke's, or a prefetch) is cancelled, and this one starts once it has ended; the engine
-      // keeps what it evaluated. (With cancelSuperseded false it is waited for instead.)
-      const waitStarted = performance.now();
+      // One engine call at a time. A call still running (an earlier keystroke's, or a prefetch) is
+      // cancelled, and this one starts once the backend has confirmed that it ended (the local engine
+      // answers a cancel when it has left the document's sequence, KV cache kept, for this call).
+      // The editor's cancel-or-wait policy lives here (with cancelSuperseded false it is waited for);
+      // the engine hands the sequence over and needs no timed wait.
+      const waitStarted = this.clock.now();
       const key = this.cache.key(model.key, text, offset);
       const settled = await this.settleEngine(request.uri, key, controller.signal);
-      outcome.modelMs += performance.now() - waitStarted;
+      outcome.modelMs += this.clock.now() - waitStarted;
       if (!settled) return finish('cancelled');
       const late = this.cache.lookup(model.key, text, offset);
       if (late) {
@@ -250,14 +258,14 @@ export class CompletionCore {
       if (!estimator.calibrated) {
         // The first prompt in this language: size the windows with the model's real token count (one
         // tokenize call), or the next keystroke would re-fit them and re-evaluate everything.
-        const measureStarted = performance.now();
+        const measureStarted = this.clock.now();
         const draft = this.build(model, request, text, offset, settings, false);
         try {
           estimator.calibrate(draft.prompt.length, await this.options.backend().countTokens(draft.prompt));
         } catch {
           // The default ratio then; the first call's measurement calibrates it.
         }
-        outcome.modelMs += performance.now() - measureStarted;
+        outcome.modelMs += this.clock.now() - measureStarted;
         if (controller.signal.aborted) return finish('cancelled');
       }
       const built = this.build(model, request, text, offset, settings);
@@ -285,19 +293,19 @@ export class CompletionCore {
           }
           return { ...done, shown };
         });
-        const callStarted = performance.now();
+        const callStarted = this.clock.now();
         let done;
         try {
           done = await untilAborted(call, controller.signal);
         } catch (err) {
-          outcome.modelMs += performance.now() - callStarted;
+          outcome.modelMs += this.clock.now() - callStarted;
           if (controller.signal.aborted) return finish('cancelled');
           const message = err instanceof Error ? err.message : String(err);
           this.log.warn(`completion failed: ${message}`);
           this.options.onEvent?.({ kind: 'error', message });
           return finish('error', { error: message });
         }
-        outcome.modelMs += performance.now() - callStarted;
+        outcome.modelMs += this.clock.now() - callStarted;
         outcome.stats = done.result.stats;
         if (done.shown && !texts.includes(done.shown)) texts.push(done.shown);
       }
@@ -425,14 +433,14 @@ export class CompletionCore {
       signal?.removeEventListener('abort', onAbort);
       if (this.engineCall === call) this.engineCall = undefined;
     };
-    const started = performance.now();
+    const started = this.clock.now();
     const promise = this.options
       .backend()
       .completeFim(fim, { signal: controller.signal })
       .then(
         (result) => {
           finished();
-          const elapsedMs = performance.now() - started;
+          const elapsedMs = this.clock.now() - started;
           if (controller.signal.aborted || result.stats.stopReason === 'abort') throw new Error('cancelled');
           this.debounce.record(elapsedMs);
           estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
@@ -451,7 +459,8 @@ export class CompletionCore {
   }
 
   /**
-   * Ends the engine call in flight: cancels it, or waits for it when it computes this very state
+   * Ends the engine call in flight: cancels it (and waits for the backend to confirm, no timer),
+   * or waits for it when it computes this very state
    * (`key`: a re-request at the same position, an accepted suggestion's prefetch) or, with
    * cancelSuperseded false, anything for the same document; false if `signal` aborted first.
    */

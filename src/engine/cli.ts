@@ -1,6 +1,7 @@
 // `enclave` command line (dist/cli.js): `enclave serve` loads a GGUF model and serves it as an
 // OpenAI-compatible API on 127.0.0.1 with a bearer token.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -19,7 +20,12 @@ options:
   --model <file>         GGUF model (or $ENCLAVE_MODEL)
   --draft <file>         draft model for speculative decoding
   --port <n>             port (default 11435; 0 = any free port)
-  --token <t>            bearer token (or $ENCLAVE_TOKEN; default: a random one, printed)
+  --token-file <file>    read the bearer token from this file ("-": standard input);
+                         or set $ENCLAVE_TOKEN; default: a random one, printed.
+                         (Not --token: command lines are visible to every user in ps.)
+  --max-active <n>       API requests generating at once (default 1)
+  --max-queued <n>       requests waiting beyond those; more get HTTP 429 (default 16)
+  --timeout <seconds>    longest a request may take, queueing included (default 120)
   --context <n>          context size per sequence (default 8192)
   --sequences <n>        KV sequences (default 4)
   --threads <n>          CPU threads (default: chosen from the cores)
@@ -42,6 +48,10 @@ async function serve(argv: string[]): Promise<number> {
       draft: { type: 'string' },
       port: { type: 'string', default: '11435' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'max-active': { type: 'string', default: '1' },
+      'max-queued': { type: 'string', default: '16' },
+      timeout: { type: 'string', default: '120' },
       context: { type: 'string', default: '8192' },
       sequences: { type: 'string', default: '4' },
       threads: { type: 'string', default: '0' },
@@ -65,12 +75,27 @@ async function serve(argv: string[]): Promise<number> {
     gpu: values.gpu === 'cpu' ? 'cpu' : 'auto',
     adapters: [],
   };
-  const token = values.token ?? process.env.ENCLAVE_TOKEN ?? randomBytes(24).toString('base64url');
+  if (values.token !== undefined) {
+    console.error('enclave serve: --token would show the token to every user of this machine (ps). Use --token-file <file>, --token-file - (standard input) or $ENCLAVE_TOKEN.');
+    return 2;
+  }
+  let token: string;
+  try {
+    token = chooseToken(values['token-file'], process.env.ENCLAVE_TOKEN);
+  } catch (err) {
+    console.error(`enclave serve: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+  const limits = { maxActive: Number(values['max-active']), maxQueued: Number(values['max-queued']), requestTimeoutMs: Number(values.timeout) * 1000 };
+  if (!Number.isInteger(limits.maxActive) || limits.maxActive < 1 || !Number.isInteger(limits.maxQueued) || limits.maxQueued < 0 || !(limits.requestTimeoutMs > 0)) {
+    console.error('enclave serve: --max-active must be a whole number ≥ 1, --max-queued ≥ 0 and --timeout a positive number of seconds.');
+    return 2;
+  }
   const runtime = await EngineRuntime.load(settings, { logger: stderrLogger });
   const info = await runtime.info();
-  const server = await startServer(runtime, { port: Number(values.port), token, modelName: info.modelName, logger: stderrLogger });
+  const server = await startServer(runtime, { port: Number(values.port), token, modelName: info.modelName, logger: stderrLogger, ...limits });
   console.log(`serving ${info.modelName} on ${server.url}`);
-  if (!values.token && !process.env.ENCLAVE_TOKEN) console.log(`token: ${token}`);
+  if (generatedToken) console.log(`token: ${token}`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -78,6 +103,26 @@ async function serve(argv: string[]): Promise<number> {
   await server.close();
   await runtime.dispose();
   return 0;
+}
+
+let generatedToken = false;
+
+/** The bearer token from a file (or stdin for "-"), else the environment, else a fresh random one. */
+function chooseToken(file: string | undefined, fromEnv: string | undefined): string {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`);
+    }
+    const token = text.trim();
+    if (token.length < 16) throw new Error('the token (from --token-file) must be at least 16 characters.');
+    return token;
+  }
+  if (fromEnv) return fromEnv;
+  generatedToken = true;
+  return randomBytes(24).toString('base64url');
 }
 
 async function main(argv: string[]): Promise<number> {

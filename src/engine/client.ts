@@ -5,7 +5,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
-import { CancellationTokenSource, createMessageConnection, IPCMessageReader, IPCMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+  type CancellationToken,
+  type MessageConnection,
+  type RequestType,
+} from 'vscode-jsonrpc/node';
 
 import type { Logger } from '../logger';
 import {
@@ -24,7 +32,9 @@ import {
   type StructuredRequest,
   type StructuredResult,
 } from './protocol';
-import { EngineNotifications, EngineRpc, fromRpcError, ENGINE_ERROR } from './rpc';
+import { EngineNotifications, EngineRpc, fromRpcError, ENGINE_ERROR, type EngineErrorData, type Streamed } from './rpc';
+
+type StreamedRequest<P, R> = RequestType<Streamed<P>, R, EngineErrorData>;
 
 export interface EngineClientOptions {
   /** The bundled engine entry; default dist/worker.js next to this bundle. */
@@ -67,6 +77,12 @@ export class EngineClient implements Backend {
   private nextStreamId = 1;
   private restartTimer?: NodeJS.Timeout;
   private gaveUp?: string;
+  /**
+   * Why the engine could not start with the current settings (an invalid model file, a context
+   * that does not fit in memory): remembered until the settings change or a restart is asked
+   * for, so that each keystroke does not start the process and load the model again.
+   */
+  private startFailure?: EngineError;
   private disposed = false;
 
   constructor(
@@ -88,33 +104,33 @@ export class EngineClient implements Backend {
   // ------------------------------------------------------------------ Backend
 
   info(): Promise<EngineInfo> {
-    return this.request(EngineRpc.info.method, undefined);
+    return this.request((c, token) => c.sendRequest(EngineRpc.info, token));
   }
 
   completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult> {
-    return this.streamed(EngineRpc.completeFim.method, request, options);
+    return this.streamed(EngineRpc.completeFim, request, options);
   }
 
   chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
-    return this.streamed(EngineRpc.chat.method, request, options);
+    return this.streamed(EngineRpc.chat, request, options);
   }
 
   generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult> {
-    return this.streamed(EngineRpc.generateStructured.method, request, options);
+    return this.streamed(EngineRpc.generateStructured, request, options);
   }
 
   countTokens(text: string): Promise<number> {
-    return this.request(EngineRpc.countTokens.method, { text });
+    return this.request((c, token) => c.sendRequest(EngineRpc.countTokens, { text }, token));
   }
 
   async setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
-    const result = await this.request<AdapterSwitchResult>(EngineRpc.setAdapters.method, { adapters });
+    const result = await this.request((c, token) => c.sendRequest(EngineRpc.setAdapters, { adapters }, token));
     this.settings.adapters = adapters.map((a) => ({ ...a }));
     return result;
   }
 
   async metrics(): Promise<EngineMetrics> {
-    const metrics = await this.request<EngineMetrics>(EngineRpc.metrics.method, undefined);
+    const metrics = await this.request((c, token) => c.sendRequest(EngineRpc.metrics, token));
     return { ...metrics, restarts: this.restarts };
   }
 
@@ -140,19 +156,24 @@ export class EngineClient implements Backend {
     if (restartNeeded) {
       this.settings = next;
       this.gaveUp = undefined;
+      this.startFailure = undefined;
       this.crashes = [];
       await this.stopWorker('settings changed');
       return;
     }
     if (adaptersChanged) {
       if (this.worker && !this.worker.gone) await this.setAdapters(next.adapters);
-      else this.settings.adapters = next.adapters;
+      else {
+        this.settings.adapters = next.adapters;
+        this.startFailure = undefined;
+      }
     }
   }
 
   /** Stops the engine and forgets earlier crashes; the next request starts it again. */
   async restart(): Promise<void> {
     this.gaveUp = undefined;
+    this.startFailure = undefined;
     this.crashes = [];
     await this.stopWorker('restart requested');
     await this.ensureStarted();
@@ -173,13 +194,15 @@ export class EngineClient implements Backend {
 
   // ------------------------------------------------------------------ requests
 
-  private streamed<R>(method: string, request: unknown, options: RequestOptions = {}): Promise<R> {
-    if (!options.onText) return this.request(method, { request }, options);
+  /** A request whose text streams back as `text` notifications when the caller wants chunks. */
+  private streamed<P, R>(type: StreamedRequest<P, R>, request: P, options: RequestOptions = {}): Promise<R> {
+    if (!options.onText) return this.request((c, token) => c.sendRequest(type, { request }, token), options);
     const streamId = this.nextStreamId++;
-    return this.request(method, { request, streamId }, options, streamId);
+    return this.request((c, token) => c.sendRequest(type, { request, streamId }, token), options, streamId);
   }
 
-  private async request<R>(method: string, params: unknown, options: RequestOptions = {}, streamId?: number): Promise<R> {
+  /** Sends one request (typed by its EngineRpc entry in `send`) with cancellation, streaming and crash handling. */
+  private async request<R>(send: (connection: MessageConnection, token: CancellationToken) => Promise<R>, options: RequestOptions = {}, streamId?: number): Promise<R> {
     const { signal, onText } = options;
     if (signal?.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
     const connection = await abortable(this.ensureStarted(), signal);
@@ -195,14 +218,15 @@ export class EngineClient implements Backend {
         tokenSource.dispose();
         settle();
       };
-      const entry: InFlight = { fail: (err) => finish(() => reject(err)) };
-      const onAbort = () => {
-        tokenSource.cancel();
-        finish(() => reject(new EngineError('CANCELLED', 'Request cancelled.')));
-      };
+      const cancelledError = () => new EngineError('CANCELLED', 'Request cancelled.');
+      const entry: InFlight = { fail: (err) => finish(() => reject(signal?.aborted ? cancelledError() : err)) };
+      // The abort is answered when the engine answers the request (it stops within one decode
+      // step), not before: until then the engine still holds the request's sequence, and a
+      // successor sent on our rejection must find it free (its KV cache reused, not re-evaluated).
+      const onAbort = () => tokenSource.cancel();
       if (streamId !== undefined && onText) {
         this.streams.set(streamId, (chunk) => {
-          if (!settled) onText(chunk);
+          if (!settled && !signal?.aborted) onText(chunk);
         });
       }
       this.inFlight.add(entry);
@@ -210,13 +234,14 @@ export class EngineClient implements Backend {
       const worker = this.worker;
       let sent: Promise<R>;
       try {
-        sent = params === undefined ? connection.sendRequest<R>(method, tokenSource.token) : connection.sendRequest<R>(method, params, tokenSource.token);
+        sent = send(connection, tokenSource.token);
       } catch (err) {
         sent = Promise.reject(err);
       }
       sent.then(
-        (value) => finish(() => resolve(value)),
+        (value) => finish(() => (signal?.aborted ? reject(cancelledError()) : resolve(value))),
         (err: unknown) => {
+          if (signal?.aborted) return finish(() => reject(cancelledError()));
           const isEngineError = typeof err === 'object' && err !== null && (err as { code?: number }).code === ENGINE_ERROR;
           if (!isEngineError && worker?.gone) {
             finish(() => reject(crashedError()));
@@ -247,6 +272,7 @@ export class EngineClient implements Backend {
   private ensureStarted(): Promise<MessageConnection> {
     if (this.disposed) return Promise.reject(new EngineError('ENGINE_UNAVAILABLE', 'The engine client has been disposed.'));
     if (this.gaveUp) return Promise.reject(new EngineError('ENGINE_UNAVAILABLE', this.gaveUp));
+    if (this.startFailure) return Promise.reject(new EngineError(this.startFailure.code, this.startFailure.message));
     if (!this.starting) {
       const starting = this.startWorker();
       this.starting = starting;
@@ -294,6 +320,7 @@ export class EngineClient implements Backend {
     } catch (err) {
       if (worker.gone) throw crashedError();
       const error = fromRpcError(err);
+      if (!this.disposed && this.worker === worker) this.startFailure = error;
       this.setState({ kind: 'error', message: error.message });
       await this.stopWorker('start failed', false);
       throw error;

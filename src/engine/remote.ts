@@ -5,6 +5,7 @@
 // GET {base}/models. Only the configured server is contacted: nothing else, ever.
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
+import { sseData, stopReasonFor } from './openaiWire';
 import {
   emptyMetrics,
   EngineError,
@@ -364,11 +365,7 @@ export class RemoteBackend implements Backend {
 
   /** Handles one server-sent event; true when the stream is done. */
   private event(event: string, outcome: StreamOutcome, started: number, onText?: (chunk: string) => void): boolean {
-    const data = event
-      .split('\n')
-      .filter((line) => line.startsWith('data:'))
-      .map((line) => line.slice(5).replace(/^ /, ''))
-      .join('\n');
+    const data = sseData(event);
     if (!data) return false;
     if (data.trim() === '[DONE]') return true;
     let json: Record<string, unknown>;
@@ -404,13 +401,7 @@ export class RemoteBackend implements Backend {
     // llama-server reports how much of the prompt its cache already held.
     const reused = numberOr(outcome.timings?.cache_n, 0);
     const evaluated = outcome.timings?.prompt_n !== undefined ? numberOr(outcome.timings.prompt_n, promptTokens) : Math.max(0, promptTokens - reused);
-    const stopReason: RequestStats['stopReason'] = outcome.timedOut
-      ? 'maxTime'
-      : outcome.finishReason === 'length'
-        ? 'maxTokens'
-        : outcome.finishReason === 'stop'
-          ? 'stop'
-          : 'eos';
+    const stopReason = stopReasonFor(outcome.finishReason, outcome.timedOut);
     return {
       promptTokens,
       evaluatedTokens: evaluated,

@@ -1,26 +1,19 @@
 // The engine itself: node-llama-cpp in this process — one model (+ optional draft model), one
-// context with several sequences used as an LRU prompt cache, an own greedy decoding loop for FIM
-// with speculative decoding (draft model or prompt lookup, verified token-for-token), chat and
-// JSON-schema structured output through the model's own chat template, LoRA switching on the
-// loaded model. Runs inside the engine process (worker.ts); benchmarks also call it directly.
-import { open, stat } from 'node:fs/promises';
+// context whose sequences are an LRU prompt cache (slots.ts), FIM through Enclave's own greedy and
+// speculative decoding loop (fimDecoding.ts), chat and JSON-schema structured output through the
+// model's chat template (chatGeneration.ts), LoRA switching on the loaded model, all through one
+// scheduler. Loading and file checks are in modelFiles.ts. Runs inside the engine process
+// (worker.ts); benchmarks and the CLI server also call it directly.
 import * as os from 'node:os';
 
-import type {
-  ChatHistoryItem,
-  GgufFileInfo,
-  Llama,
-  LlamaContext,
-  LlamaContextSequence,
-  LlamaGrammar,
-  LlamaModel,
-  Token,
-} from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { validateAdapter } from './adapterValidation';
-import { schemaMismatch } from './jsonSchemaCheck';
+import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
+import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
+import { checkGgufFile, defaultThreads, detectFimFamily, errorMessage, loadModelFile, loadNodeLlamaCpp, mapLoadError, vocabularyMismatch, type NodeLlamaCpp } from './modelFiles';
 import {
   emptyMetrics,
   EngineError,
@@ -43,14 +36,9 @@ import {
   type StructuredResult,
 } from './protocol';
 import { Scheduler, type JobClass } from './scheduler';
+import { SlotPool } from './slots';
 
-type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
-let nodeLlamaCpp: Promise<NodeLlamaCpp> | undefined;
-
-/** node-llama-cpp is ESM with top-level await: it can only be loaded with a dynamic import. */
-export function loadNodeLlamaCpp(): Promise<NodeLlamaCpp> {
-  return (nodeLlamaCpp ??= import('node-llama-cpp'));
-}
+export { defaultThreads, loadNodeLlamaCpp } from './modelFiles';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -59,70 +47,15 @@ export interface RuntimeOptions {
   parallel?: number;
 }
 
-/** Threads for inference when the setting is 0: all cores but one for the editor, at most 8. */
-export function defaultThreads(cores = os.availableParallelism()): number {
-  return Math.max(1, Math.min(8, cores > 2 ? cores - 1 : cores === 2 ? 1 : 1));
-}
-
-interface AdaptiveDraft {
-  /** Tokens to draft next round: grows while drafts are accepted. */
-  draftLength: number;
-  /** Plain tokens still to decode before the next draft attempt. */
-  cooldown: number;
-  /** The next cooldown after a fully rejected draft (doubles, up to 128). */
-  plainStretch: number;
-}
-
-interface Slot {
-  seq: LlamaContextSequence;
-  draft?: LlamaContextSequence;
-  adaptive: { draft?: AdaptiveDraft; lookup?: AdaptiveDraft };
-  key: string | null;
-  lastUsed: number;
-  busy: boolean;
-  /** Called when the slot is released (requests waiting to reuse it). */
-  waiters: Array<() => void>;
-}
-
-interface GreedyOptions {
-  maxTokens: number;
-  deadline: number;
-  stop: string[];
-  mode: SpeculativeMode;
-  signal: AbortSignal;
-  onText?: (chunk: string) => void;
-}
-
-interface GreedyOutcome {
-  text: string;
-  tokens: Token[];
-  evaluated: number;
-  reused: number;
-  draftAccepted: number;
-  draftRejected: number;
-  firstTokenAt: number;
-  stopReason: RequestStats['stopReason'];
-}
-
-interface SchemaGrammar {
-  sampling: LlamaGrammar;
-  parse(text: string): unknown;
-}
-
-const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
-/** How long a completion waits for the cancelled request it superseded to free the document's sequence. */
-const SUPERSEDED_WAIT_MS = 250;
-const greedyNext = { generateNext: { token: true } } as const;
-
 export class EngineRuntime implements Backend {
   readonly kind = 'local' as const;
   private readonly scheduler: Scheduler;
   private readonly logger: Logger;
-  private slots: Slot[] = [];
+  private readonly slots: SlotPool;
   private context!: LlamaContext;
   private draftContext?: LlamaContext;
   private adapters: AdapterSpec[] = [];
-  private readonly grammars = new Map<string, SchemaGrammar>();
+  private readonly grammars: SchemaGrammars;
   private readonly counters: EngineMetrics = emptyMetrics();
   private disposed = false;
   readonly fimFamily: FimFamily | null;
@@ -140,6 +73,11 @@ export class EngineRuntime implements Backend {
     this.logger = options.logger ?? nullLogger;
     this.scheduler = new Scheduler({ concurrency: Math.min(settings.sequences, options.parallel ?? 4) });
     this.fimFamily = detectFimFamily(model);
+    this.grammars = new SchemaGrammars(llama);
+    this.slots = new SlotPool((evicted, forKey) => {
+      this.counters.sequenceEvictions++;
+      this.logger.debug(`prompt cache: ${evicted} evicted for ${forKey}`);
+    });
   }
 
   /** Loads the model (and draft model) and creates the context; throws EngineError with a code. */
@@ -158,8 +96,8 @@ export class EngineRuntime implements Backend {
         if (line) logger.debug(`llama.cpp ${level}: ${line}`);
       },
     });
-    await checkGgufFile(nlc, settings.modelPath, 'model');
-    if (settings.draftModelPath) await checkGgufFile(nlc, settings.draftModelPath, 'draft model');
+    await checkGgufFile(settings.modelPath, 'model');
+    if (settings.draftModelPath) await checkGgufFile(settings.draftModelPath, 'draft model');
 
     const model = await loadModelFile(llama, settings.modelPath, (p) => options.onProgress?.({ progress: p, file: settings.modelPath }));
     let draftModel: LlamaModel | undefined;
@@ -217,22 +155,13 @@ export class EngineRuntime implements Backend {
     const old = this.context;
     this.context = context;
     this.adapters = adapters.map((a) => ({ ...a }));
-    const drafts = this.slots.map((s) => s.draft);
-    this.slots = Array.from({ length: settings.sequences }, (_, i) => ({
-      seq: context.getSequence(),
-      draft: drafts[i] ?? this.draftContext?.getSequence(),
-      key: null,
-      lastUsed: 0,
-      busy: false,
-      adaptive: {},
-      waiters: [],
-    }));
+    this.slots.reset(context, this.draftContext, settings.sequences);
     await old?.dispose();
   }
 
   private async checkAdapter(adapter: AdapterSpec): Promise<void> {
     const result = await validateAdapter(adapter.path, this.settings.modelPath);
-    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} does not fit ${this.settings.modelPath}: ${result.reason}`);
+    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} cannot be used with ${this.settings.modelPath}: ${result.reason}`);
   }
 
   // ------------------------------------------------------------------ requests
@@ -255,13 +184,13 @@ export class EngineRuntime implements Backend {
           `The FIM prompt (${tokens.length} tokens) does not fit the context size ${this.context.contextSize}; send a shorter prompt or raise enclave.engine.contextSize.`,
         );
       }
-      // A request that superseded one for the same document finds that request's sequence still
-      // busy until its cancel lands (within one decode step): wait for it, so the KV cache of the
-      // document's prompt is reused rather than evaluated again on another sequence.
-      const slot = await this.acquireSlotWhenReleased(`fim:${request.documentKey}`, signal, SUPERSEDED_WAIT_MS);
+      // The scheduler starts a request only once the one it superseded for this document has
+      // ended, so the document's sequence (and its KV cache) is free here.
+      const slot = this.slots.acquire(`fim:${request.documentKey}`);
       try {
         const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
-        const out = await this.generateGreedy(slot, tokens, {
+        const out = await generateGreedy(this.model, slot, tokens, {
+          batchSize: this.settings.batchSize,
           // Generation stops when the sequence is full rather than shifting the prompt away.
           maxTokens: Math.min(request.maxTokens, this.context.contextSize - tokens.length - 1),
           deadline: request.maxTimeMs !== undefined ? started + request.maxTimeMs : Infinity,
@@ -284,7 +213,7 @@ export class EngineRuntime implements Backend {
         if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected };
         return { text: out.text, stats };
       } finally {
-        this.releaseSlot(slot);
+        this.slots.release(slot);
       }
     });
   }
@@ -292,12 +221,12 @@ export class EngineRuntime implements Backend {
   async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     validateMessages(request.messages, request.maxTokens);
     return this.track('chat', options, undefined, async (signal, queuedMs) => {
-      const out = await this.runChat('chat', request.messages, {
+      const out = await this.onSlot('chat', (seq) => runChat(this.nlc, seq, request.messages, {
         maxTokens: request.maxTokens,
         temperature: request.temperature ?? 0,
         signal,
         onText: options.onText,
-      });
+      }));
       out.stats.queuedMs = queuedMs;
       return out;
     });
@@ -306,35 +235,19 @@ export class EngineRuntime implements Backend {
   async generateStructured(request: StructuredRequest, options: RequestOptions = {}): Promise<StructuredResult> {
     validateMessages(request.messages, request.maxTokens);
     return this.track('structured', options, undefined, async (signal, queuedMs) => {
-      const grammar = await this.grammarFor(request.schema);
-      const out = await this.runChat('structured', request.messages, {
-        maxTokens: request.maxTokens,
-        temperature: request.temperature ?? 0,
-        seed: request.seed,
-        grammar: grammar.sampling,
-        signal,
-        onText: options.onText,
-      });
+      const grammar = await this.grammars.grammarFor(request.schema);
+      const out = await this.onSlot('structured', (seq) =>
+        runChat(this.nlc, seq, request.messages, {
+          maxTokens: request.maxTokens,
+          temperature: request.temperature ?? 0,
+          seed: request.seed,
+          grammar: grammar.sampling,
+          signal,
+          onText: options.onText,
+        }),
+      );
       out.stats.queuedMs = queuedMs;
-      let value: unknown;
-      try {
-        value = grammar.parse(out.text);
-      } catch (err) {
-        // node-llama-cpp 3.21's grammar bounds a string's length in code points but its parser
-        // checks UTF-16 units, so a string at its limit holding an emoji is rejected although the
-        // grammar produced it: check such JSON again, counting code points.
-        const reparsed = parseJson(out.text);
-        const mismatch = reparsed.ok ? schemaMismatch(reparsed.value, request.schema) : 'not JSON';
-        if (mismatch !== null) {
-          throw new EngineError(
-            'INTERNAL',
-            `Structured output did not parse: ${JSON.stringify(out.text.slice(0, 200))} (${out.stats.stopReason === 'maxTokens' ? `cut off at maxTokens ${request.maxTokens}` : errorMessage(err)}).`,
-          );
-        }
-        this.logger.debug(`structured output accepted on code-point lengths (node-llama-cpp: ${errorMessage(err)})`);
-        value = reparsed.ok ? reparsed.value : undefined;
-      }
-      return { ...out, value };
+      return { ...out, value: parseStructured(grammar, out, request.schema, request.maxTokens, this.logger) };
     });
   }
 
@@ -407,321 +320,21 @@ export class EngineRuntime implements Backend {
     }
   }
 
-  /** The LRU prompt cache: the free sequence last used for `key`, else the least recently used one. */
-  private acquireSlot(key: string): Slot {
-    const free = this.slots.filter((s) => !s.busy);
-    if (free.length === 0) throw new EngineError('INTERNAL', 'No free sequence (scheduler concurrency exceeds sequences).');
-    // The most recent one when a fallback left the key on two sequences.
-    let slot = free.filter((s) => s.key === key).reduce<Slot | undefined>((a, b) => (a && a.lastUsed >= b.lastUsed ? a : b), undefined);
-    if (!slot) {
-      slot = free.reduce((a, b) => (b.key === null && a.key !== null ? b : a.key === null && b.key !== null ? a : b.lastUsed < a.lastUsed ? b : a));
-      if (slot.key !== null) {
-        this.counters.sequenceEvictions++;
-        this.logger.debug(`prompt cache: ${slot.key} evicted for ${key}`);
-      }
-      slot.key = key;
-      slot.adaptive = {};
-    }
-    slot.busy = true;
-    slot.lastUsed = performance.now();
-    return slot;
-  }
 
-  /** acquireSlot, after waiting up to `maxWaitMs` for a busy sequence that holds `key` to be released. */
-  private async acquireSlotWhenReleased(key: string, signal: AbortSignal, maxWaitMs: number): Promise<Slot> {
-    const deadline = performance.now() + maxWaitMs;
-    for (;;) {
-      throwIfAborted(signal);
-      const held = this.slots.find((s) => s.busy && s.key === key);
-      const left = deadline - performance.now();
-      if (!held || left <= 0) break;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          const i = held.waiters.indexOf(done);
-          if (i >= 0) held.waiters.splice(i, 1);
-          resolve();
-        };
-        const timer = setTimeout(done, left);
-        held.waiters.push(done);
-        signal.addEventListener('abort', done, { once: true });
-      });
+  /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
+  private async onSlot<T>(key: 'chat' | 'structured', work: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
+    const slot = this.slots.acquire(key);
+    try {
+      return await work(slot.seq);
+    } finally {
+      this.slots.release(slot);
     }
-    const slot = this.acquireSlot(key);
-    if (slot.key === key && this.slots.some((s) => s !== slot && s.busy && s.key === key)) {
-      this.logger.debug(`prompt cache: ${key} still busy after ${maxWaitMs} ms; using another sequence`);
-    }
-    return slot;
-  }
-
-  private releaseSlot(slot: Slot): void {
-    slot.busy = false;
-    slot.lastUsed = performance.now();
-    for (const wake of slot.waiters.splice(0)) wake();
   }
 
   private resolveMode(mode: SpeculativeMode): SpeculativeMode {
     if (mode === 'auto') return this.draftModel ? 'draft' : 'lookup';
     if (mode === 'draft' && !this.draftModel) return 'lookup';
     return mode;
-  }
-
-  private async grammarFor(schema: object): Promise<SchemaGrammar> {
-    const key = JSON.stringify(schema);
-    let grammar = this.grammars.get(key);
-    if (!grammar) {
-      try {
-        const schemaGrammar = (await this.llama.createGrammarForJsonSchema(schema as never)) as LlamaGrammar & { parse(text: string): unknown };
-        // node-llama-cpp's number rules allow exponents of up to 16 digits, so an "integer" can come
-        // out as 5E955 (Infinity) and fail its own validation: sample with sane number rules.
-        const text = saneNumberRules(schemaGrammar.grammar);
-        const sampling = text === schemaGrammar.grammar ? schemaGrammar : await this.llama.createGrammar({ grammar: text });
-        grammar = { sampling, parse: (json) => schemaGrammar.parse(json) };
-      } catch (err) {
-        throw new EngineError('BAD_REQUEST', `The JSON schema is not supported: ${errorMessage(err)}`);
-      }
-      if (this.grammars.size > 32) this.grammars.clear();
-      this.grammars.set(key, grammar);
-    }
-    return grammar;
-  }
-
-  // ------------------------------------------------------------------ FIM: own greedy loop
-
-  /**
-   * Makes `seq` hold every token of `tokens` but the last (the divergent tail erased, only the
-   * missing tokens evaluated, batch by batch so a cancel is noticed between batches) and returns
-   * how many were reused plus the tokens left for the first generation step (the last one).
-   * The prompt is always evaluated apart from generation so that plain and speculative decoding
-   * see bit-identical KV states (llama.cpp's matmul results depend on the batch composition).
-   */
-  private async syncPrefix(seq: LlamaContextSequence, tokens: Token[], signal: AbortSignal): Promise<{ reused: number; rest: Token[] }> {
-    const held = seq.contextTokens;
-    let common = 0;
-    const last = tokens.length - 1;
-    const limit = Math.min(held.length, last);
-    while (common < limit && held[common] === tokens[common]) common++;
-    if (common < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: common, end: seq.nextTokenIndex }]);
-    const batch = this.settings.batchSize;
-    for (let start = common; start < last; start += batch) {
-      throwIfAborted(signal);
-      await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(start, Math.min(start + batch, last)));
-    }
-    return { reused: common, rest: tokens.slice(last) };
-  }
-
-  private async generateGreedy(slot: Slot, prompt: Token[], o: GreedyOptions): Promise<GreedyOutcome> {
-    const { seq } = slot;
-    const model = this.model;
-    const { reused, rest } = await this.syncPrefix(seq, prompt, o.signal);
-    const all = prompt.slice();
-    const generated: Token[] = [];
-    const out: GreedyOutcome = {
-      text: '',
-      tokens: generated,
-      evaluated: prompt.length - reused,
-      reused,
-      draftAccepted: 0,
-      draftRejected: 0,
-      firstTokenAt: 0,
-      stopReason: 'maxTokens',
-    };
-    /** Tokens not yet in the KV cache; the next decode evaluates them and predicts what follows. */
-    let pending: Token[] = rest;
-    let emitted = 0;
-    let done = false;
-    const maxHold = Math.max(0, ...o.stop.map((s) => s.length - 1));
-
-    /** Takes one generated token; returns false when generation is over. */
-    const take = (token: Token): boolean => {
-      if (done) return false;
-      if (!out.firstTokenAt) out.firstTokenAt = performance.now();
-      if (model.isEogToken(token) || model.isSpecialToken(token)) {
-        out.stopReason = 'eos';
-        done = true;
-        return false;
-      }
-      generated.push(token);
-      all.push(token);
-      let text = model.detokenize(generated, false);
-      let stopAt = -1;
-      for (const s of o.stop) {
-        if (!s) continue;
-        const at = text.indexOf(s, Math.max(0, emitted - s.length));
-        if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
-      }
-      if (stopAt >= 0) {
-        text = text.slice(0, stopAt);
-        out.stopReason = 'stop';
-        done = true;
-      } else if (generated.length >= o.maxTokens) {
-        out.stopReason = 'maxTokens';
-        done = true;
-      } else if (performance.now() >= o.deadline) {
-        out.stopReason = 'maxTime';
-        done = true;
-      }
-      out.text = text;
-      if (o.onText && !o.signal.aborted) {
-        let safe = done ? text.length : text.length - holdBack(text, o.stop, maxHold);
-        if (!done && text.endsWith('\uFFFD')) safe = Math.min(safe, text.length - 1);
-        if (safe > emitted) {
-          o.onText(text.slice(emitted, safe));
-          emitted = safe;
-        }
-      }
-      return !done;
-    };
-
-    // Adaptive draft length: grows while drafts are accepted, backs off (plain decoding for a
-    // growing stretch) while they are not, so a poor draft costs little.
-    const mode = o.mode;
-    // The state lives on the slot, so a document whose drafts keep failing starts its next
-    // request already backed off.
-    const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= { draftLength: mode === 'draft' ? 4 : 6, cooldown: 0, plainStretch: 4 });
-
-    const spec = async (): Promise<boolean> => {
-      const room = o.maxTokens - generated.length - 1;
-      const k = Math.min(adapt.draftLength, room);
-      if (k <= 0) return false;
-      const draft = mode === 'lookup' ? lookupDraft(all, k) : await this.draftTokens(slot, all, k, o.signal);
-      if (draft.length === 0) return false;
-      throwIfAborted(o.signal);
-      const head = pending.length - 1;
-      const results = await seq.controlledEvaluate([
-        ...pending.slice(0, head),
-        [pending[head], greedyNext],
-        ...draft.map((t) => [t, greedyNext] as [Token, typeof greedyNext]),
-      ]);
-      let accepted = 0;
-      while (accepted < draft.length && results[head + accepted]?.next.token === draft[accepted]) accepted++;
-      const next = results[head + accepted]?.next.token;
-      if (accepted < draft.length) {
-        const end = seq.nextTokenIndex;
-        await seq.eraseContextTokenRanges([{ start: end - (draft.length - accepted), end }]);
-      }
-      out.draftAccepted += accepted;
-      out.draftRejected += draft.length - accepted;
-      if (accepted === draft.length) adapt.draftLength = Math.min(MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'], adapt.draftLength + 2);
-      else adapt.draftLength = Math.max(2, accepted + 1);
-      if (mode === 'draft') {
-        if (accepted === 0) {
-          adapt.cooldown = adapt.plainStretch;
-          adapt.plainStretch = Math.min(128, adapt.plainStretch * 2);
-        } else adapt.plainStretch = 4;
-      }
-      for (let i = 0; i < accepted; i++) if (!take(draft[i])) return true;
-      if (next === undefined || next === null) {
-        out.stopReason = 'eos';
-        done = true;
-        return true;
-      }
-      if (!take(next)) return true;
-      pending = [next];
-      return true;
-    };
-
-    while (!done) {
-      throwIfAborted(o.signal);
-      if (mode !== 'off' && (mode === 'lookup' || adapt.cooldown <= 0)) {
-        if (await spec()) continue;
-      }
-      // A plain stretch on node-llama-cpp's evaluate loop (one sampler, no per-token setup); it
-      // breaks out as soon as prompt lookup has a proposal or the draft cooldown is over.
-      const iterator = seq.evaluate(pending, { temperature: 0 });
-      let last: Token | undefined;
-      for await (const token of iterator) {
-        last = token;
-        if (!take(token) || o.signal.aborted) break;
-        pending = [token];
-        if (mode === 'draft' && --adapt.cooldown <= 0) break;
-        if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
-      }
-      if (last === undefined) {
-        out.stopReason = 'eos';
-        done = true;
-      }
-      if (o.signal.aborted) break;
-    }
-    throwIfAborted(o.signal);
-    return out;
-  }
-
-  /** Drafts up to k tokens after `all` with the draft model, keeping its sequence in step (KV reuse). */
-  private async draftTokens(slot: Slot, all: Token[], k: number, signal: AbortSignal): Promise<Token[]> {
-    const seq = slot.draft;
-    if (!seq) return [];
-    const { rest } = await this.syncPrefix(seq, all, signal);
-    const draft: Token[] = [];
-    for await (const token of seq.evaluate(rest, { temperature: 0 })) {
-      if (this.model.isEogToken(token)) break;
-      draft.push(token);
-      if (draft.length >= k) break;
-    }
-    return draft;
-  }
-
-  // ------------------------------------------------------------------ chat and structured
-
-  private async runChat(
-    cls: 'chat' | 'structured',
-    messages: ChatMessage[],
-    o: { maxTokens: number; temperature: number; seed?: number; grammar?: LlamaGrammar; signal: AbortSignal; onText?: (chunk: string) => void },
-  ): Promise<GenerationResult> {
-    const started = performance.now();
-    const slot = this.acquireSlot(cls);
-    const chat = new this.nlc.LlamaChat({ contextSequence: slot.seq, chatWrapper: 'auto', autoDisposeSequence: false });
-    try {
-      const before = slot.seq.contextTokens;
-      const inputBefore = slot.seq.tokenMeter.usedInputTokens;
-      const outputBefore = slot.seq.tokenMeter.usedOutputTokens;
-      let firstTokenAt = 0;
-      const history: ChatHistoryItem[] = messages.map((m) =>
-        m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
-      );
-      history.push({ type: 'model', response: [] });
-      let aborted = false;
-      const response = await chat.generateResponse(history, {
-        maxTokens: o.maxTokens,
-        temperature: o.temperature,
-        seed: o.seed,
-        grammar: o.grammar,
-        signal: o.signal,
-        stopOnAbortSignal: true,
-        onTextChunk: (chunk) => {
-          if (!firstTokenAt) firstTokenAt = performance.now();
-          if (o.signal.aborted) aborted = true;
-          else if (chunk) o.onText?.(chunk);
-        },
-      });
-      if (aborted || o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
-      const after = slot.seq.contextTokens;
-      const generatedTokens = slot.seq.tokenMeter.usedOutputTokens - outputBefore;
-      const evaluatedInputs = slot.seq.tokenMeter.usedInputTokens - inputBefore;
-      // The sequence now holds the prompt plus the generated tokens but the last.
-      const promptTokens = Math.max(0, after.length - Math.max(0, generatedTokens - 1));
-      let reused = 0;
-      while (reused < before.length && reused < promptTokens && before[reused] === after[reused]) reused++;
-      const evaluatedTokens = Math.max(0, Math.min(promptTokens - reused, evaluatedInputs));
-      const stopReason: RequestStats['stopReason'] = response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
-      return {
-        text: response.response,
-        stats: {
-          promptTokens,
-          evaluatedTokens,
-          reusedTokens: promptTokens - evaluatedTokens,
-          generatedTokens,
-          timeToFirstTokenMs: (firstTokenAt || performance.now()) - started,
-          totalMs: performance.now() - started,
-          queuedMs: 0,
-          stopReason,
-        },
-      };
-    } finally {
-      chat.dispose({ disposeSequence: false });
-      this.releaseSlot(slot);
-    }
   }
 
   // ------------------------------------------------------------------ info
@@ -756,65 +369,6 @@ export class EngineRuntime implements Backend {
   }
 }
 
-// -------------------------------------------------------------------- helpers
-
-/** Prompt lookup: the continuation after the latest earlier occurrence of the last n tokens. */
-export function lookupDraft(tokens: readonly Token[], k: number, maxNgram = 4, minNgram = 2): Token[] {
-  const n = tokens.length;
-  for (let size = Math.min(maxNgram, n - 1); size >= minNgram; size--) {
-    const start = n - size;
-    for (let i = start - 1; i >= 0; i--) {
-      let match = true;
-      for (let j = 0; j < size; j++) {
-        if (tokens[i + j] !== tokens[start + j]) {
-          match = false;
-          break;
-        }
-      }
-      if (match && i + size < n) return tokens.slice(i + size, Math.min(n, i + size + k)) as Token[];
-    }
-  }
-  return [];
-}
-
-/** Integers without exponents; other numbers with exponents of at most two digits. */
-export function saneNumberRules(grammar: string): string {
-  const exponent = ' ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
-  return grammar
-    .split('\n')
-    .map((line) => {
-      if (!line.includes(exponent)) return line;
-      if (line.startsWith('integer-number-rule ::=')) return line.replace(exponent, '');
-      return line.replace(exponent, ' ([eE] [-+]? [0-9]{1,2})?');
-    })
-    .join('\n');
-}
-
-/** Characters at the end of `text` that could be the start of a stop string. */
-function holdBack(text: string, stops: string[], maxHold: number): number {
-  for (let len = Math.min(maxHold, text.length); len > 0; len--) {
-    const tail = text.slice(text.length - len);
-    if (stops.some((s) => s.startsWith(tail))) return len;
-  }
-  return 0;
-}
-
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function validateFim(request: FimRequest): void {
   if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new EngineError('BAD_REQUEST', 'FIM request without a prompt.');
   if (!(request.maxTokens >= 1)) throw new EngineError('BAD_REQUEST', 'FIM request needs maxTokens ≥ 1.');
@@ -823,95 +377,4 @@ function validateFim(request: FimRequest): void {
 function validateMessages(messages: ChatMessage[], maxTokens: number): void {
   if (!Array.isArray(messages) || messages.length === 0) throw new EngineError('BAD_REQUEST', 'Chat request without messages.');
   if (!(maxTokens >= 1)) throw new EngineError('BAD_REQUEST', 'Chat request needs maxTokens ≥ 1.');
-}
-
-const fimFamilies: Array<[FimFamily, RegExp]> = [
-  ['qwen', /^<\|fim_prefix\|>$/],
-  ['deepseek', /fim.begin/],
-  ['codestral', /^\[PREFIX\]$/],
-  ['codellama', /<PRE>/],
-  ['starcoder', /^<fim_prefix>$/],
-];
-
-function detectFimFamily(model: LlamaModel): FimFamily | null {
-  const { infill } = model.tokens;
-  if (infill.prefix === null || infill.suffix === null || infill.middle === null) return null;
-  const text = (infill.prefixString ?? '').trim();
-  return fimFamilies.find(([, pattern]) => pattern.test(text))?.[0] ?? null;
-}
-
-/** Why the draft cannot draft for the target, or null when the vocabularies agree. */
-function vocabularyMismatch(target: LlamaModel, draft: LlamaModel): string | null {
-  const targetSize = vocabularySize(target);
-  const draftSize = vocabularySize(draft);
-  if (Math.abs(targetSize - draftSize) > 128) return `its vocabulary has ${draftSize} tokens, the model's ${targetSize}`;
-  if (target.tokens.eos !== draft.tokens.eos) return 'its end-of-sequence token differs';
-  const sample = 'function fim(a, b) {\n  return a + b; // ünïcode 中文\n}';
-  const a = target.tokenize(sample, false);
-  const b = draft.tokenize(sample, false);
-  if (a.length !== b.length || a.some((t, i) => t !== b[i])) return 'it tokenizes text differently';
-  const step = Math.max(1, Math.floor(Math.min(targetSize, draftSize) / 1000));
-  for (let id = 0; id < Math.min(targetSize, draftSize); id += step) {
-    if (target.detokenize([id as Token], true) !== draft.detokenize([id as Token], true)) return `token ${id} differs`;
-  }
-  return null;
-}
-
-function vocabularySize(model: LlamaModel): number {
-  const tokens = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: unknown[] } } }).tokenizer?.ggml?.tokens;
-  return Array.isArray(tokens) ? tokens.length : 0;
-}
-
-async function checkGgufFile(nlc: NodeLlamaCpp, filePath: string, what: string): Promise<GgufFileInfo> {
-  if (!filePath) throw new EngineError('MODEL_NOT_FOUND', `No ${what} file is set. Choose a GGUF model (enclave.model.path).`);
-  let size: number;
-  try {
-    const st = await stat(filePath);
-    if (!st.isFile()) throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
-    size = st.size;
-  } catch (err) {
-    if (err instanceof EngineError) throw err;
-    throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
-  }
-  const magic = Buffer.alloc(4);
-  const handle = await open(filePath, 'r');
-  try {
-    await handle.read(magic, 0, 4, 0);
-  } finally {
-    await handle.close();
-  }
-  if (magic.toString('latin1') !== 'GGUF') {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
-  }
-  let info: GgufFileInfo;
-  try {
-    info = await nlc.readGgufFileInfo(filePath, { readTensorInfo: true });
-  } catch (err) {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${errorMessage(err)}). Download it again.`);
-  }
-  const lastOffset = Math.max(0, ...(info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
-  if (lastOffset >= size) {
-    throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is truncated (${size} bytes, tensor data expected past ${lastOffset}). Download it again.`);
-  }
-  return info;
-}
-
-async function loadModelFile(llama: Llama, modelPath: string, onProgress: (p: number) => void): Promise<LlamaModel> {
-  try {
-    return await llama.loadModel({ modelPath, gpuLayers: 'auto', onLoadProgress: onProgress });
-  } catch (err) {
-    throw mapLoadError(err, modelPath, 'model');
-  }
-}
-
-function mapLoadError(err: unknown, modelPath: string, what: 'model' | 'context'): EngineError {
-  if (err instanceof EngineError) return err;
-  const message = errorMessage(err);
-  if (/insufficient|not enough|too large|out of memory|InsufficientMemory/i.test(message) || (err as Error)?.name === 'InsufficientMemoryError') {
-    return new EngineError(
-      'MODEL_TOO_LARGE',
-      `${modelPath} does not fit in this machine's memory (${message}). Choose a smaller model or quantisation, or a smaller enclave.engine.contextSize.`,
-    );
-  }
-  return new EngineError('MODEL_INVALID', `Could not load the ${what} for ${modelPath}: ${message}. The file may be damaged or not a supported model; download it again.`);
 }

@@ -1,5 +1,6 @@
 // One queue for everything the engine runs. Inline completions go first and a newer completion for
-// the same document cancels the older one; chat and structured (review) requests share what is
+// the same document cancels the older one and starts once that one has ended, so it is handed the
+// document's sequence with its KV cache (the engine owns this hand-off; nothing waits on a timer); chat and structured (review) requests share what is
 // left in turn; a waiting request that has aged past `agingMs` goes before new completions so
 // nothing starves; `exclusive` jobs (adapter switches) run alone.
 import { EngineError } from './protocol';
@@ -160,12 +161,19 @@ export class Scheduler {
     const sharedMayStart = this.concurrency === 1 || sharedRunning < this.concurrency - 1;
     const aged = shared.find((j) => now - j.enqueuedAt >= this.agingMs);
     if (aged && sharedMayStart) return this.takeShared(aged);
-    const completion = this.queue.find((j) => j.cls === 'completion');
+    const completion = this.queue.find((j) => j.cls === 'completion' && !this.documentBusy(j.key));
     if (completion) return completion;
     if (!sharedMayStart || shared.length === 0) return undefined;
     // Chat and structured take turns.
     const preferred = this.lastShared === 'chat' ? 'structured' : 'chat';
     return this.takeShared(shared.find((j) => j.cls === preferred) ?? shared[0]);
+  }
+
+  /** A completion for this key still runs (cancelled, it ends within one decode step). */
+  private documentBusy(key: string | undefined): boolean {
+    if (key === undefined) return false;
+    for (const job of this.running) if (job.cls === 'completion' && job.key === key) return true;
+    return false;
   }
 
   private takeShared(job: Job): Job {

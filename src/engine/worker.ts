@@ -1,6 +1,6 @@
 // Entry of the engine process (forked by EngineClient, bundled to dist/worker.js): serves the
 // runtime over JSON-RPC on the IPC channel. A native crash here takes only this process down.
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type CancellationToken } from 'vscode-jsonrpc/node';
+import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type CancellationToken, type NotificationType, type RequestParam } from 'vscode-jsonrpc/node';
 
 import type { Logger } from '../logger';
 import { EngineError, type EngineSettings, type RequestOptions } from './protocol';
@@ -9,8 +9,8 @@ import { EngineRuntime } from './runtime';
 
 const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
 
-function notify<P>(type: { method: string }, params: P): void {
-  connection.sendNotification(type.method, params).catch(() => undefined);
+function notify<P>(type: NotificationType<P>, params: RequestParam<P>): void {
+  connection.sendNotification(type, params).catch(() => undefined);
 }
 
 const log = (level: LogLevel) => (message: string | Error) =>

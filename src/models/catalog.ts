@@ -1,9 +1,10 @@
 // The Qwen2.5-Coder GGUFs Enclave knows how to recommend and fetch: sizes, quantisations, file
 // sizes and the shape numbers that decide the KV cache. Pure data; no vscode, no node-llama-cpp.
 //
-// File sizes are those of the published GGUFs (rounded to 10 MB). Architecture numbers come
-// from the models' config.json. A sha256 is left undefined where it was not checked by hand:
-// the downloader then verifies the size only and records the hash it computed.
+// File sizes are those of the published GGUFs (rounded to 10 MB; the downloader refuses an answer
+// far from them). Architecture numbers come from the models' config.json. A sha256 is left
+// undefined where it was not checked by hand: the downloader then checks the file against Hugging
+// Face's own record of it (X-Linked-Etag, the sha256 of an LFS file, and X-Linked-Size).
 
 export type ModelSize = '0.5B' | '1.5B' | '3B' | '7B' | '14B' | '32B';
 export type ModelVariant = 'base' | 'instruct';

@@ -1,8 +1,10 @@
 // Models already on this disk, so nobody downloads a second copy: Ollama's blobs (GGUF files
 // named by digest, listed by manifests), LM Studio's models folder, llama.cpp's and
 // node-llama-cpp's download caches, and the Hugging Face hub cache.
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
+
+import { hasGgufMagic } from '../gguf';
 
 export type DiscoverySource = 'ollama' | 'lmstudio' | 'llama.cpp' | 'node-llama-cpp' | 'huggingface';
 
@@ -23,18 +25,6 @@ export interface DiscoverOptions {
 }
 
 const OLLAMA_MODEL_LAYER = 'application/vnd.ollama.image.model';
-
-export async function isGguf(path: string): Promise<boolean> {
-  const handle = await open(path, 'r').catch(() => undefined);
-  if (!handle) return false;
-  try {
-    const magic = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(magic, 0, 4, 0);
-    return bytesRead === 4 && magic.toString('latin1') === 'GGUF';
-  } finally {
-    await handle.close();
-  }
-}
 
 async function listDir(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => []);
@@ -68,7 +58,7 @@ export async function discoverOllama(modelsDir: string): Promise<DiscoveredModel
     if (!digest) continue;
     const blob = join(modelsDir, 'blobs', `sha256-${digest}`);
     const info = await stat(blob).catch(() => undefined);
-    if (!info?.isFile() || !(await isGguf(blob))) continue;
+    if (!info?.isFile() || !(await hasGgufMagic(blob))) continue;
     const [registry, namespace, model, tag] = relative(manifestsDir, file).split(sep);
     const prefix = registry === 'registry.ollama.ai' ? (namespace === 'library' ? '' : `${namespace}/`) : `${registry}/${namespace}/`;
     found.push({ path: blob, name: `${prefix}${model}:${tag}`, source: 'ollama', size: info.size, sha256: digest });
@@ -85,7 +75,7 @@ async function ggufFilesUnder(dir: string, source: DiscoverySource, depth = 0): 
     if (!info) continue;
     if (info.isDirectory() && depth < 5) out.push(...(await ggufFilesUnder(path, source, depth + 1)));
     else if (info.isFile() && /\.gguf$/i.test(name) && !/mmproj/i.test(name) && !/-000(0[2-9]|[1-9]\d)-of-\d{5}\.gguf$/i.test(name)) {
-      if (await isGguf(path)) out.push({ path, name: basename(name), source, size: info.size });
+      if (await hasGgufMagic(path)) out.push({ path, name: basename(name), source, size: info.size });
     }
   }
   return out;

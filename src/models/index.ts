@@ -2,17 +2,20 @@
 // cancellable progress notification, a local GGUF for air-gapped machines, or one already on
 // disk), and keep stable / experimental profiles with one-command switch and rollback.
 import { homedir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
 
 import * as vscode from 'vscode';
 
 import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import type { Logger } from '../logger';
+import { insideAny } from '../paths';
 import { catalog, findEntry, formatFileSize, formatMemory, type CatalogEntry } from './catalog';
-import { discoverModels, isGguf, type DiscoveredModel } from './discover';
+import { readGgufHeader } from '../gguf';
+import { discoverModels, type DiscoveredModel } from './discover';
 import { DownloadError, downloadFile, sha256File } from './download';
 import { measureMachine } from './measure';
+import { downloadSplitModel } from './splitDownload';
 import { ProfileStore, describeRecord, modelRoles, settingsFor, type ModelRecord, type ModelRole, type Profile, type ProfileName } from './profiles';
 import { describeChoice, recommend, type MachineMeasure, type Recommendation } from './recommend';
 
@@ -41,10 +44,7 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
 
   function inUntrustedWorkspace(file: string): boolean {
     if (ctx.trusted()) return false;
-    return (vscode.workspace.workspaceFolders ?? []).some((folder) => {
-      const rel = relative(folder.uri.fsPath, file);
-      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-    });
+    return insideAny((vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath), file);
   }
 
   async function measure(): Promise<{ machine: MachineMeasure; recommendation: Recommendation }> {
@@ -145,23 +145,23 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
               directory: modelsDir,
               fileName: entry.fileName,
               sha256: source.sha256,
+              approximateSize: entry.fileBytes,
               signal: controller.signal,
               onProgress: (p) => report(p.receivedBytes, p.totalBytes ?? entry.fileBytes, p.bytesPerSecond),
               progressIntervalMs: 500,
             });
-            log.info(`downloaded ${entry.name}: ${result.path} (${result.size} bytes, sha256 ${result.sha256}${result.resumedFrom ? `, resumed at ${result.resumedFrom}` : ''})`);
+            const checked = result.checksumSource ? `sha256 ${result.sha256} verified (${result.checksumSource === 'host' ? "the hub's X-Linked-Etag" : 'catalog'})` : `sha256 ${result.sha256}, size only verified`;
+            log.info(`downloaded ${entry.name}: ${result.path} (${result.size} bytes, ${checked}${result.resumedFrom ? `, resumed at ${result.resumedFrom}` : ''})`);
             return { path: result.path, name: entry.name, sha256: result.sha256, source: source.url };
           }
           // Split files (the larger quantisations): node-llama-cpp resolves and joins the parts.
-          const { createModelDownloader } = await import('node-llama-cpp');
-          const downloader = await createModelDownloader({
+          const path = await downloadSplitModel({
             modelUri: source.hf,
-            dirPath: modelsDir,
-            skipExisting: true,
-            deleteTempFileOnCancel: false,
-            onProgress: (s) => report(s.downloadedSize, s.totalSize, s.averageSpeed),
+            directory: modelsDir,
+            cwd: ctx.extension.extensionPath,
+            signal: controller.signal,
+            onProgress: (p) => report(p.downloadedBytes, p.totalBytes, p.bytesPerSecond),
           });
-          const path = await downloader.download({ signal: controller.signal });
           progress.report({ message: 'verifying…' });
           const sha256 = await sha256File(path);
           log.info(`downloaded ${entry.name}: ${path} (sha256 ${sha256})`);
@@ -185,8 +185,11 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       void vscode.window.showWarningMessage(`${path} is inside this untrusted workspace: Enclave does not load models from an untrusted workspace. Trust the workspace, or pick a file outside it.`);
       return undefined;
     }
-    if (!(await isGguf(path))) {
-      void vscode.window.showErrorMessage(`${path} is not a GGUF model file.`);
+    try {
+      // The header and the file's length: a truncated copy is refused here, not when it loads.
+      await readGgufHeader(path);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`${path} cannot be used as a model: ${(error as Error).message}`);
       return undefined;
     }
     const sha256 =

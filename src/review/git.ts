@@ -2,14 +2,14 @@
 // branches and merge bases and which git binary the user runs; the diffs themselves come from
 // that git with fixed arguments (diff.ts `gitDiffArgs`, the same ones the tests run).
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 
 import * as vscode from 'vscode';
 
 import type { Logger } from '../logger';
-import { EMPTY_TREE, gitDiffArgs, mapLineThroughDiff, parseUnifiedDiff, wholeFileDiff, type DiffScope, type FileDiff, type LineRange } from './diff';
+import { EMPTY_TREE, gitDiffArgs, mapLineThroughDiff, parseUnifiedDiff, wholeFileDiff, type DiffScope, type FileDiff, type LineRange, type SkippedFile } from './diff';
 import type { ReviewInput } from './reviewer';
+import { readWorkingFile, REVIEW_PATHSPECS, untrackedChanges, untrackedListArgs } from './worktree';
 
 // The parts of the git extension's API (extensions/git/src/api/git.d.ts) this file uses.
 interface GitExtension {
@@ -87,19 +87,26 @@ export class GitSource {
   async changes(repo: GitRepository, scope: Exclude<DiffScope, 'branch'>): Promise<ReviewTarget> {
     const root = repo.rootUri.fsPath;
     const hasHead = Boolean(repo.state.HEAD?.commit) || (await this.git(root, ['rev-parse', '--verify', '-q', 'HEAD']).then(() => true, () => false));
-    const files = parseUnifiedDiff(await this.git(root, gitDiffArgs(scope, { base: hasHead ? 'HEAD' : EMPTY_TREE })));
+    // Enclave's own .enclave/ output is left out by pathspec: git never even lists it.
+    const files = parseUnifiedDiff(await this.git(root, gitDiffArgs(scope, { base: hasHead ? 'HEAD' : EMPTY_TREE }, [...REVIEW_PATHSPECS])));
+    const skipped: SkippedFile[] = [];
     if (scope === 'uncommitted') {
-      const untracked = (await this.git(root, ['-c', 'core.quotepath=off', 'ls-files', '--others', '--exclude-standard', '-z'])).split('\0').filter(Boolean);
-      for (const path of untracked) {
-        const content = await readFile(join(root, path)).catch(() => undefined);
-        if (content) files.push(wholeFileDiff(path, content.includes(0) ? '\0' : content.toString('utf8')));
-      }
+      const untracked = (await this.git(root, untrackedListArgs())).split('\0').filter(Boolean);
+      const read = await untrackedChanges(root, untracked);
+      files.push(...read.files);
+      skipped.push(...read.skipped);
     }
     const title = scope === 'uncommitted' ? 'uncommitted changes' : 'staged changes';
-    const read = scope === 'uncommitted' ? (path: string) => readText(join(root, path)) : (path: string) => this.git(root, ['show', `:${path}`]).catch(() => undefined);
+    const read =
+      scope === 'uncommitted'
+        ? async (path: string) => {
+            const file = await readWorkingFile(root, path);
+            return file.kind === 'text' ? file.text : undefined;
+          }
+        : (path: string) => this.git(root, ['show', `:${path}`]).catch(() => undefined);
     // A staged review reads the index; the editor shows the working tree: map through their diff.
     const lineMapper = scope === 'staged' ? (path: string) => this.mapperTo(root, [], path) : undefined;
-    return { root: repo.rootUri, input: { title, files, readFile: read, lineMapper } };
+    return { root: repo.rootUri, input: { title, files, skipped, readFile: read, lineMapper } };
   }
 
   /** The current branch's commits since it left `base` (merge base to HEAD). */
@@ -108,7 +115,7 @@ export class GitSource {
     const head = repo.state.HEAD?.commit ?? (await this.git(root, ['rev-parse', 'HEAD'])).trim();
     const mergeBase = await repo.getMergeBase(base, head);
     if (!mergeBase) throw new ReviewSourceError(`The current branch has no common history with ${base}.`);
-    const files = parseUnifiedDiff(await this.git(root, gitDiffArgs('branch', { base: mergeBase, head })));
+    const files = parseUnifiedDiff(await this.git(root, gitDiffArgs('branch', { base: mergeBase, head }, [...REVIEW_PATHSPECS])));
     return {
       root: repo.rootUri,
       input: {
@@ -169,8 +176,4 @@ export function documentTarget(document: vscode.TextDocument, selection?: vscode
       readFile: async () => text,
     },
   };
-}
-
-async function readText(path: string): Promise<string | undefined> {
-  return readFile(path, 'utf8').catch(() => undefined);
 }

@@ -28,6 +28,7 @@ export function registerServer(ctx: EnclaveContext): vscode.Disposable {
     if (running) return;
     const { port } = ctx.config.server;
     try {
+      // ctx.backend() is the one stable backend (backend.ts): the server follows settings changes.
       running = await startServer(ctx.backend(), { port, token: await token(), modelName: 'enclave', logger: log });
       log.info(`OpenAI-compatible server on ${running.url} (bearer token required)`);
       const choice = await vscode.window.showInformationMessage(`Enclave serves the local model on ${running.url} (OpenAI-compatible; a bearer token is required).`, 'Copy Token');

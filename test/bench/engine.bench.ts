@@ -5,7 +5,9 @@
 //  - overheadRatio: engine process (client → worker → runtime) ÷ the runtime called in-process;
 //  - kvReuse: prompt tokens evaluated per keystroke on a typing trace ÷ cold;
 //  - speculative: acceptance and speed vs plain decoding for drafts that agree often (the model
-//    drafting for itself; prompt lookup on repeated text) and rarely (the random draft model);
+//    drafting for itself; prompt lookup on repeated text) and rarely (the random draft model), on
+//    the wide-margin target, so that identicalToPlain holds on every CPU variant; `sweep`: a
+//    6 × 768 target with drafts agreeing on 100/90/75/50/0 % (speculativeSweep.ts);
 //  - throughput with 1, 4 and 8 concurrent requests.
 // Writes test/bench/results/engine.json.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { EngineRuntime, loadNodeLlamaCpp } from '../../src/engine/runtime';
 import { nullLogger } from '../../src/logger';
 import { buildBundles, fimPrompt, repetitiveCode, repoRoot, settingsFor, workerPath } from '../engine/helpers';
 import { ensureFixtures } from '../fixtures/generate';
+import { speculativeSweep } from './speculativeSweep';
 
 const quick = process.argv.includes('--quick');
 const KEYSTROKES = quick ? 8 : 25;
@@ -206,23 +209,30 @@ async function main(): Promise<void> {
     };
   };
 
-  const self = await EngineRuntime.load({ ...base, draftModelPath: paths.model });
-  const random = await EngineRuntime.load({ ...base, draftModelPath: paths.draft });
+  // The wide-margin target: its greedy picks cannot flip between plain and speculative decoding
+  // (batched verification rounds differently), so identicalToPlain is a real check on any CPU.
+  const wideBase: EngineSettings = { ...base, modelPath: paths.wide };
+  const wide = await EngineRuntime.load(wideBase);
+  const self = await EngineRuntime.load({ ...wideBase, draftModelPath: paths.wide });
+  const random = await EngineRuntime.load({ ...wideBase, draftModelPath: paths.draft });
   // Output the model repeats: the prompt contains the model's own continuation of the same text.
   const echoPrompts: string[] = [];
   for (const prompt of specPrompts) {
-    const first = await runtime.completeFim({ documentKey: 'echo', prompt, maxTokens: SPEC_TOKENS, speculative: 'off' });
+    const first = await wide.completeFim({ documentKey: 'echo', prompt, maxTokens: SPEC_TOKENS, speculative: 'off' });
     echoPrompts.push(prompt + first.text + '<|file_sep|>' + prompt);
   }
   results.speculative = {
     tokens: SPEC_TOKENS,
     agreesOften_selfDraft: await measureSpec(self, 'draft', specPrompts),
-    agreesOften_lookupOnRepeatedText: await measureSpec(runtime, 'lookup', echoPrompts),
-    lookupOnCode: await measureSpec(runtime, 'lookup', specPrompts),
+    agreesOften_lookupOnRepeatedText: await measureSpec(wide, 'lookup', echoPrompts),
+    lookupOnCode: await measureSpec(wide, 'lookup', specPrompts),
     rarelyAgrees_randomDraft: { ...(await measureSpec(random, 'draft', specPrompts)), goalMinSpeedRatio: 0.95 },
+    // The wide-margin 6 × 768 target with 1 × 64 drafts at controlled agreement (issue 14).
+    sweep: await speculativeSweep({ quick }),
   };
   await self.dispose();
   await random.dispose();
+  await wide.dispose();
 
   // ---------------------------------------------------------------- throughput
   const throughput: Record<string, unknown> = {};
@@ -255,8 +265,13 @@ async function main(): Promise<void> {
     ['kvReuse evaluated/keystroke (bare FIM; with repo context)', `${median(evaluated).toFixed(3)}; ${median(withContext).toFixed(3)}`],
   ];
   for (const [name, r] of Object.entries(results.speculative as Record<string, Awaited<ReturnType<typeof measureSpec>> | number>)) {
-    if (typeof r === 'number') continue;
+    if (typeof r === 'number' || name === 'sweep') continue;
     table.push([`speculative ${name}`, `accept ${r.acceptance} (${r.drafted}), speed ×${r.speedRatio}, identical ${r.identicalToPlain}`]);
+  }
+  for (const [level, lengths] of Object.entries((results.speculative as { sweep: Record<string, Record<string, { speedUp?: number; acceptance?: number; identical?: boolean }>> }).sweep)) {
+    for (const [length, r] of Object.entries(lengths)) {
+      if (r.speedUp !== undefined) table.push([`speculative sweep ${level} ${length}`, `accept ${r.acceptance}, speed ×${r.speedUp}, identical ${r.identical}`]);
+    }
   }
   for (const [name, r] of Object.entries(throughput) as Array<[string, { tokensPerSecond: number }]>) table.push([`throughput ${name}`, `${r.tokensPerSecond} tok/s`]);
   const width = Math.max(...table.map(([k]) => k.length));

@@ -227,8 +227,21 @@ const assistant = (id: string, content: string, extra: Partial<MessageView> = {}
 const user = (id: string, content: string, extra: Partial<MessageView> = {}): MessageView => ({ id, role: 'user', content, time: 0, ...extra });
 
 function state(messages: MessageView[], extra: Partial<Extract<HostMessage, { type: 'state' }>> = {}): HostMessage {
-  return { type: 'state', conversation: { id: 'c1', title: 'Chat', messages }, chats: [], attachments: [], busy: false, ...extra };
+  return { type: 'state', conversation: { id: 'c1', title: 'Chat', messages }, chats: [], attachments: [], busy: false, destination: '', ...extra };
 }
+
+test('the view names the remote host while questions leave this machine, and shows no banner when local', async () => {
+  const o = await open();
+  await o.hostPost(state([], { destination: 'gpu-box.example:8443' }));
+  const banner = o.page.locator('#destination');
+  await banner.waitFor({ state: 'visible' });
+  assert.match((await banner.textContent()) ?? '', /gpu-box\.example:8443/);
+  assert.match((await o.page.locator('#messages').textContent()) ?? '', /gpu-box\.example:8443/, 'the welcome text names the host too');
+  await o.hostPost(state([]));
+  await banner.waitFor({ state: 'hidden' });
+  assert.doesNotMatch((await o.page.locator('#messages').textContent()) ?? '', /gpu-box/);
+  await o.page.context().close();
+});
 
 test('Enter sends, Shift+Enter makes a new line', async () => {
   const o = await open();

@@ -26,7 +26,7 @@
  *   activation (the `_doActivateExtension enclave-dev.enclave` line of the extension host log).
  *   Options: name (required), workspace, settings, env (for code-server → extension host →
  *   engine), installExtension (default true), waitForActivation (default true),
- *   smokeTestDriver, viewport.
+ *   smokeTestDriver, viewport, serverWrapper (a command prefix for code-server, e.g. egress.ts's strace).
  * Workbench:
  *   page                       the Playwright Page (use it for anything not wrapped here)
  *   workspace, port, url       the opened folder (a temp copy: edit it freely), the server
@@ -102,6 +102,8 @@ export interface LaunchOptions {
   smokeTestDriver?: boolean;
   /** Browser viewport (default 1400×900). */
   viewport?: { width: number; height: number };
+  /** A command prefix for the serving code-server process, e.g. a syscall recorder (egress.ts). */
+  serverWrapper?: string[];
 }
 
 export interface HostSuiteOptions {
@@ -513,8 +515,9 @@ async function startServer(name: string, artifactsDir: string, options: LaunchOp
     if (options.smokeTestDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
     args.push(workspace);
     const logFile = join(artifactsDir, 'code-server.log');
-    writeFileSync(logFile, `$ node ${args.join(' ')}\n`);
-    const child = spawn(node, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(logFile, `$ ${[...(options.serverWrapper ?? []), 'node', ...args].join(' ')}\n`);
+    const [command, ...prefix] = [...(options.serverWrapper ?? []), node];
+    const child = spawn(command, [...prefix, ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk) => appendFileSync(logFile, chunk));
     child.stderr!.on('data', (chunk) => appendFileSync(logFile, chunk));
     const url = `http://127.0.0.1:${port}`;

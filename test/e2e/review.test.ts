@@ -3,7 +3,7 @@
 // Problems panel on the changed lines, a quick fix applied, the report saved.
 // The presentation's details (a known finding's diagnostic, its quick fix as one undo step,
 // findings following edits) are checked by host/review.suite.ts inside the real extension host;
-// the second test here bundles and runs that suite.
+// the second test here runs that suite (the harness's runHostSuite).
 // The fixture model has random weights and, left alone, mostly answers "no findings"; the
 // extension host gets ENCLAVE_REVIEW_SCHEMA_LIMITS so the grammar asks for at least one finding
 // with short strings. Everything else — git, chunking, the engine, validation, placement,
@@ -14,10 +14,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { build } from 'esbuild';
-
 import { changedLines, gitDiffArgs, parseUnifiedDiff, splitLines } from '../../src/review/diff';
-import { buildDevelopment, fixturePaths, launch, makeWorkspace, root } from './harness';
+import { fixturePaths, launch, makeWorkspace, runHostSuite } from './harness';
 
 const original = Array.from({ length: 40 }, (_, i) => `export const price${i + 1} = ${(i + 1) * 100};`).join('\n') + '\n';
 
@@ -144,59 +142,10 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
     }));
 });
 
-test('the presentation suite passes inside the real extension host', async (t) => {
-  // Bundled apart from the harness's host suite (out/test) so this file can run it on its own;
-  // mocha stays external and resolves from the repository's node_modules.
-  buildDevelopment();
-  const outDir = join(root, 'out', 'test-review');
-  const suite = join(root, 'test', 'e2e', 'host', 'review.suite.ts');
-  await build({
-    stdin: {
-      contents: [
-        'export function run() {',
-        "  const loaded = require('mocha');",
-        "  const Mocha = typeof loaded === 'function' ? loaded : (loaded.Mocha ?? loaded.default);",
-        "  const mocha = new Mocha({ ui: 'bdd', color: false, reporter: 'spec', timeout: 60000 });",
-        "  mocha.suite.emit('pre-require', globalThis, 'review-host', mocha);",
-        `  require(${JSON.stringify(suite)});`,
-        '  return new Promise((resolve, reject) => mocha.run((failures) => (failures ? reject(new Error(`${failures} failed`)) : resolve())));',
-        '}',
-      ].join('\n'),
-      resolveDir: root,
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['vscode', 'mocha', 'node-llama-cpp'],
-    outfile: join(outDir, 'index.js'),
-    logLevel: 'warning',
-  });
-
-  const workspace = makeWorkspace();
-  const wb = await launch({ name: 'review-host', workspace, installExtension: false, waitForActivation: false, smokeTestDriver: true });
-  t.after(() => wb.close());
-  const output: string[] = [];
-  let exited!: (code: number) => void;
-  const exit = new Promise<number>((resolve) => (exited = resolve));
-  await wb.page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => {
-    // console.log arguments: a format string ("%d passing (%s)") and its values.
-    const [format, ...rest] = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === 'string' ? a : JSON.stringify(a)));
-    output.push(String(format).replace(/%[sdi]/g, () => rest.shift() ?? '') + (rest.length ? ` ${rest.join(' ')}` : ''));
-  });
-  await wb.page.exposeFunction('codeAutomationExit', (code: number) => exited(code));
-  const remote = (path: string) => `vscode-remote://127.0.0.1:${wb.port}${path}`;
-  const payload = [
-    ['extensionDevelopmentPath', remote(root)],
-    ['extensionTestsPath', remote(join(outDir, 'index.js'))],
-  ];
-  await wb.page.goto(`http://127.0.0.1:${wb.port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([exit, new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), 300_000)))]);
-  clearTimeout(timer);
-  const log = output.join('\n');
-  console.log(log.split('\n').filter((l) => /passing|failing|✔|\d+\) /.test(l)).join('\n'));
-  assert.equal(code, 0, `the host suite failed (exit ${code}):\n${log}`);
-  assert.match(log, /5 passing/);
+test('the presentation suite passes inside the real extension host', async () => {
+  const { exitCode, output } = await runHostSuite({ name: 'review-host', suites: ['review'] });
+  assert.equal(exitCode, 0, `the host suite failed (exit ${exitCode}):\n${output}`);
+  const passing = Number(/(\d+) passing/.exec(output)?.[1] ?? 0);
+  assert.ok(passing > 0, `mocha reported no passing tests:\n${output}`);
+  assert.doesNotMatch(output, /\d+ failing/);
 });

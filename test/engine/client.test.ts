@@ -1,6 +1,8 @@
 // EngineClient through the real engine process (dist/worker.js): lazy start, streaming,
 // cancellation across the process boundary, crash supervision, errors, concurrency.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -36,7 +38,8 @@ after(async () => {
 
 describe('EngineClient', () => {
   it('starts the engine lazily, streams FIM text, and reports states', async () => {
-    const c = client({ draftModelPath: paths.draft, speculative: 'auto' });
+    // The wide-margin model: the KV-reuse comparison below holds on every CPU variant.
+    const c = client({ modelPath: paths.wide, draftModelPath: paths.wideDraftHalf, speculative: 'auto' });
     const states: EngineState['kind'][] = [];
     c.onState((s) => states.push(s.kind));
     assert.equal(c.pid, undefined, 'nothing is started by the constructor');
@@ -50,8 +53,8 @@ describe('EngineClient', () => {
     assert.deepEqual(states.slice(0, 2), ['starting', 'loading']);
     assert.equal(states.at(-1), 'ready');
     const info = await c.info();
-    assert.equal(info.modelName, 'Enclave demo (random weights)');
-    assert.equal(info.draftModelPath, paths.draft);
+    assert.equal(info.modelName, 'Enclave test model (wide margins)');
+    assert.equal(info.draftModelPath, paths.wideDraftHalf);
     assert.equal(await c.countTokens('<|fim_prefix|>'), 1);
 
     // The same request in the engine process reuses the document's KV cache.
@@ -79,10 +82,11 @@ describe('EngineClient', () => {
     });
     await assert.rejects(request, (err: EngineError) => err.code === 'CANCELLED');
     assert.ok(performance.now() - abortedAt < 100, 'the caller is answered at once');
+    // The rejection is the engine's confirmation: the request has ended there (its sequence free).
+    const metrics = await c.metrics();
+    assert.equal(metrics.cancelled, 1, 'the engine had stopped the generation when the caller was answered');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(afterAbort, 0, 'no chunk after the abort');
-    const metrics = await c.metrics();
-    assert.equal(metrics.cancelled, 1, 'the engine stopped the generation too');
     assert.ok(metrics.generatedTokens < 1000, `generation stopped early (${metrics.generatedTokens} tokens)`);
     const next = await c.completeFim({ documentKey: 'long', prompt: fimPrompt(samplePrefixes[2], ''), maxTokens: 3 });
     assert.equal(next.stats.generatedTokens, 3);
@@ -121,7 +125,14 @@ describe('EngineClient', () => {
     c.onState((s) => states.push(s));
     for (let i = 0; i < 2; i++) {
       await c.countTokens('x');
-      const exited = new Promise((r) => setTimeout(r, 200));
+      const exited = new Promise<void>((resolve) => {
+        const stop = c.onState((s) => {
+          if (s.kind === 'crashed' || s.kind === 'error') {
+            stop();
+            resolve();
+          }
+        });
+      });
       process.kill(c.pid!, 'SIGKILL');
       await exited;
     }
@@ -141,6 +152,25 @@ describe('EngineClient', () => {
     assert.ok(!states.some((s) => s.kind === 'crashed'));
     await c.updateSettings(settingsFor(paths));
     assert.equal(await c.countTokens('hello'), 1, 'fixing the setting recovers');
+  });
+
+  it('a model that fails to start is not loaded again on every request, until the settings change', async () => {
+    // A real GGUF cut short: its header reads, its tensor data is missing.
+    const invalid = join(mkdtempSync(join(tmpdir(), 'enclave-invalid-')), 'truncated.gguf');
+    writeFileSync(invalid, readFileSync(paths.model).subarray(0, 64 * 1024));
+    const c = client({ modelPath: invalid });
+    const states: EngineState['kind'][] = [];
+    c.onState((s) => states.push(s.kind));
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(c.completeFim({ documentKey: 'k', prompt: fimPrompt('let a = ', ';'), maxTokens: 2 }), (err: EngineError) => err.code === 'MODEL_INVALID');
+    }
+    assert.equal(states.filter((s) => s === 'starting').length, 1, `one start for three requests: ${states}`);
+    assert.equal(states.at(-1), 'error');
+    assert.equal(c.pid, undefined, 'no engine process left running');
+    await c.restart().catch(() => undefined);
+    assert.equal(states.filter((s) => s === 'starting').length, 2, 'Restart Engine tries again');
+    await c.updateSettings(settingsFor(paths));
+    assert.equal(await c.countTokens('hello'), 1, 'a working model path recovers');
   });
 
   it('runs concurrent completion, chat and structured requests; adapters switch in place', async () => {

@@ -8,7 +8,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
-import { FIM_TOKEN_IDS, QWEN_VOCAB_SIZE, ensureFixtures, writeFixture, type FixturePaths } from '../fixtures/generate';
+import { FIM_TOKEN_IDS, QWEN_VOCAB_SIZE, SPECULATIVE_AGREEMENTS, ensureFixtures, loadWideMarginPlan, writeFixture, type FixturePaths } from '../fixtures/generate';
+import { EMBEDDING_DIMS, draftSuccessor, greedyChain, type WideMarginPlan } from '../fixtures/wide-margin';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
 
@@ -41,10 +42,10 @@ interface Generation {
   msPerToken: number;
 }
 
-async function greedy(model: LlamaModel, prompt: string, maxTokens: number, lora?: { filePath: string; scale: number }): Promise<Generation> {
+async function greedy(model: LlamaModel, prompt: string | Token[], maxTokens: number, lora?: { filePath: string; scale: number }, batchSize = 64): Promise<Generation> {
   const context = await model.createContext({
     contextSize: 256,
-    batchSize: 64,
+    batchSize,
     threads: 1,
     ...(lora ? { lora: { adapters: [lora] } } : {}),
   });
@@ -90,7 +91,7 @@ describe('fixture files', () => {
     const dir = await mkdtemp(join(tmpdir(), 'enclave-fixtures-'));
     try {
       const sha = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
-      for (const name of ['draft', 'loraA'] as const) {
+      for (const name of ['draft', 'loraA', 'wideDraftHalf'] as const) {
         const copy = join(dir, `${name}.gguf`);
         await writeFixture(name, copy);
         assert.equal(await sha(copy), await sha(paths[name]), name);
@@ -210,6 +211,76 @@ describe('generation', () => {
       }
     } finally {
       await context.dispose();
+    }
+  });
+});
+
+describe('wide-margin models', () => {
+  const prompts = ['function fibonacci(n) {\n  return', '<|fim_prefix|>let total = <|fim_suffix|>;\n<|fim_middle|>', '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n'];
+  let plan: WideMarginPlan;
+  before(async () => {
+    plan = await loadWideMarginPlan();
+  });
+
+  /** E[t]·(the row's sources, scaled as the generator does) for every output row: the logits up to one positive factor. */
+  function logitsAfter(succ: Int32Array, t: number): Float64Array {
+    const logits = new Float64Array(plan.vocabSize);
+    const e = plan.embeddings;
+    const dot = (a: number, b: number) => {
+      let sum = 0;
+      for (let d = 0; d < EMBEDDING_DIMS; d++) sum += e[a * EMBEDDING_DIMS + d]! * e[b * EMBEDDING_DIMS + d]!;
+      return sum;
+    };
+    const firstSource = new Int32Array(plan.vocabSize).fill(-1);
+    const secondSource = new Int32Array(plan.vocabSize).fill(-1);
+    for (let s = 0; s < plan.vocabSize; s++) {
+      if (firstSource[succ[s]!] === -1) firstSource[succ[s]!] = s;
+      else secondSource[succ[s]!] = s;
+    }
+    for (let n = 0; n < plan.vocabSize; n++) {
+      const [s1, s2] = [firstSource[n]!, secondSource[n]!];
+      if (s1 === -1) continue;
+      logits[n] = s2 === -1 ? dot(t, s1) : ((dot(t, s1) + dot(t, s2)) * 64) / (64 + dot(s1, s2));
+    }
+    return logits;
+  }
+
+  it('by construction, succ(t) wins by a wide margin and never ends the text or emits markup', async () => {
+    const model = await loadModel(paths.wide);
+    const fimMiddle = FIM_TOKEN_IDS.middle;
+    let worst = Infinity;
+    for (const t of [fimMiddle, 151645, ...greedyChain(plan.succ, fimMiddle, 6)]) {
+      const logits = logitsAfter(plan.succ, t);
+      const winner = plan.succ[t]!;
+      let runnerUp = -Infinity;
+      for (let n = 0; n < logits.length; n++) if (n !== winner) runnerUp = Math.max(runnerUp, logits[n]!);
+      worst = Math.min(worst, (logits[winner]! - runnerUp) / logits[winner]!);
+      assert.ok(plan.position[winner]! >= 0, 'the successor is a plain token');
+      assert.equal(model.detokenize([winner as Token], true), model.detokenize([winner as Token], false), 'no special token');
+    }
+    assert.ok(worst > 0.2, `runner-up within ${(100 * (1 - worst)).toFixed(0)}% of the winner`);
+  });
+
+  it('greedy output of the target and both drafts follows their succ, at batch sizes 64 and 1', async () => {
+    const half = draftSuccessor(plan, 0.5);
+    for (const [path, succ] of [[paths.wide, plan.succ], [paths.wideDraft, plan.succ], [paths.wideDraftHalf, half]] as const) {
+      const model = await loadModel(path);
+      for (const prompt of prompts) {
+        const tokens = model.tokenize(prompt, true);
+        const expected = greedyChain(succ, tokens.at(-1)!, 40);
+        assert.deepEqual((await greedy(model, tokens, 40)).tokens, expected, `${path}: ${JSON.stringify(prompt)}`);
+        assert.deepEqual((await greedy(model, tokens, 40, undefined, 1)).tokens, expected, `${path}, batch 1`);
+      }
+    }
+  });
+
+  it('a draft of agreement a predicts the target\'s next token on a fraction a of its greedy chain', () => {
+    const chain = greedyChain(plan.succ, FIM_TOKEN_IDS.middle, 400);
+    for (const agreement of [...SPECULATIVE_AGREEMENTS, 0.5]) {
+      const succ = draftSuccessor(plan, agreement);
+      const agreed = chain.filter((t) => succ[t] === plan.succ[t]).length;
+      assert.ok(Math.abs(agreed / chain.length - agreement) <= 2 / chain.length, `agreement ${agreement}: ${agreed}/${chain.length}`);
+      assert.equal(new Set(succ).size, new Set(plan.succ).size, 'still one source per row');
     }
   });
 });

@@ -20,7 +20,8 @@ let server: RunningServer;
 
 before(async () => {
   const paths = await fixtures();
-  runtime = await EngineRuntime.load(settingsFor(paths, { sequences: 2 }));
+  // The wide-margin model: remote and local greedy outputs are compared, on every CPU variant.
+  runtime = await EngineRuntime.load(settingsFor(paths, { modelPath: paths.wide, sequences: 2 }));
   server = await startServer(runtime, { port: 0, token, modelName: 'qwen2.5-coder-test' });
 });
 
@@ -275,7 +276,7 @@ describe('RemoteBackend against llama.cpp\'s llama-server', { skip: haveLlamaSer
   before(async () => {
     const paths = await fixtures();
     const port = await closedPort();
-    child = spawn(llamaServer, ['-m', paths.model, '--host', '127.0.0.1', '--port', String(port), '-t', '1', '-c', '2048', '-np', '1', '-ngl', '0', '--no-webui', '--reasoning-format', 'none'], {
+    child = spawn(llamaServer, ['-m', paths.wide, '--host', '127.0.0.1', '--port', String(port), '-t', '1', '-c', '2048', '-np', '1', '-ngl', '0', '--no-webui', '--reasoning-format', 'none'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its shared libraries sit next to it; their RPATH breaks when the cache folder moves.
       env: { ...process.env, LD_LIBRARY_PATH: dirname(llamaServer) },

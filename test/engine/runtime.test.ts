@@ -13,15 +13,22 @@ import { fimPrompt, fixtures, repetitiveCode, samplePrefixes, settingsFor } from
 
 let paths: FixturePaths;
 let runtime: EngineRuntime;
+/**
+ * The wide-margin model with a draft that agrees on half the tokens: where tests compare outputs
+ * (speculative = plain, KV reuse = cold), so that no CPU variant's rounding can flip a greedy pick.
+ */
+let wide: EngineRuntime;
 let tmp: string;
 
 before(async () => {
   paths = await fixtures();
   tmp = await mkdtemp(join(tmpdir(), 'enclave-engine-'));
   runtime = await EngineRuntime.load(settingsFor(paths, { draftModelPath: paths.draft, speculative: 'auto', sequences: 4 }));
+  wide = await EngineRuntime.load(settingsFor(paths, { modelPath: paths.wide, draftModelPath: paths.wideDraftHalf, speculative: 'auto', sequences: 4 }));
 });
 
 after(async () => {
+  await wide?.dispose();
   await runtime?.dispose();
   await rm(tmp, { recursive: true, force: true });
 });
@@ -36,9 +43,9 @@ describe('speculative decoding', () => {
     let accepted = 0;
     for (const [i, prefix] of samplePrefixes.entries()) {
       const prompt = fimPrompt(prefix, '\n}\n');
-      const plain = await runtime.completeFim(fim(`plain-${i}`, prompt, { speculative: 'off', maxTokens: 40 }));
+      const plain = await wide.completeFim(fim(`plain-${i}`, prompt, { speculative: 'off', maxTokens: 40 }));
       for (const mode of ['draft', 'lookup'] as const) {
-        const spec = await runtime.completeFim(fim(`${mode}-${i}`, prompt, { speculative: mode, maxTokens: 40 }));
+        const spec = await wide.completeFim(fim(`${mode}-${i}`, prompt, { speculative: mode, maxTokens: 40 }));
         assert.equal(spec.text, plain.text, `${mode} on prompt ${i}`);
         assert.equal(spec.stats.generatedTokens, plain.stats.generatedTokens);
         assert.equal(spec.stats.stopReason, plain.stats.stopReason);
@@ -48,7 +55,7 @@ describe('speculative decoding', () => {
       }
     }
     assert.ok(drafted > 0, 'tokens were drafted and verified');
-    const metrics = await runtime.metrics();
+    const metrics = await wide.metrics();
     assert.equal(metrics.draftAccepted, accepted);
   });
 
@@ -56,10 +63,10 @@ describe('speculative decoding', () => {
     // The prompt's last tokens (<|fim_suffix|><|fim_middle|>) occur earlier, followed by the
     // model's own greedy output there: lookup proposes that continuation.
     const base = fimPrompt(repetitiveCode(2), '');
-    const first = await runtime.completeFim(fim('echo', base, { speculative: 'off', maxTokens: 16 }));
+    const first = await wide.completeFim(fim('echo', base, { speculative: 'off', maxTokens: 16 }));
     const echo = base + first.text + '<|file_sep|>' + base;
-    const plain = await runtime.completeFim(fim('echo-plain', echo, { speculative: 'off', maxTokens: 16 }));
-    const lookup = await runtime.completeFim(fim('echo-lookup', echo, { speculative: 'lookup', maxTokens: 16 }));
+    const plain = await wide.completeFim(fim('echo-plain', echo, { speculative: 'off', maxTokens: 16 }));
+    const lookup = await wide.completeFim(fim('echo-lookup', echo, { speculative: 'lookup', maxTokens: 16 }));
     assert.equal(lookup.text, plain.text);
     assert.ok((lookup.stats.draft?.accepted ?? 0) + (lookup.stats.draft?.rejected ?? 0) > 0, 'lookup drafted');
   });
@@ -68,17 +75,17 @@ describe('speculative decoding', () => {
 describe('KV reuse (the LRU prompt cache)', () => {
   it('a request that extends the previous prompt evaluates only the new tokens', async () => {
     const prompt = fimPrompt(samplePrefixes[0], '\n}\n');
-    const first = await runtime.completeFim(fim('kv-doc', prompt, { maxTokens: 8 }));
+    const first = await wide.completeFim(fim('kv-doc', prompt, { maxTokens: 8 }));
     assert.equal(first.stats.reusedTokens + first.stats.evaluatedTokens, first.stats.promptTokens);
 
     // A special token starts the extension, so the old prompt's tokens stay a prefix.
     const extended = prompt + '<|file_sep|>more text after the old prompt';
-    const second = await runtime.completeFim(fim('kv-doc', extended, { maxTokens: 8 }));
-    const newTokens = (await runtime.countTokens(extended)) - (await runtime.countTokens(prompt));
+    const second = await wide.completeFim(fim('kv-doc', extended, { maxTokens: 8 }));
+    const newTokens = (await wide.countTokens(extended)) - (await wide.countTokens(prompt));
     assert.equal(second.stats.evaluatedTokens, newTokens);
     assert.equal(second.stats.reusedTokens, first.stats.promptTokens);
 
-    const repeat = await runtime.completeFim(fim('kv-doc', extended, { maxTokens: 8 }));
+    const repeat = await wide.completeFim(fim('kv-doc', extended, { maxTokens: 8 }));
     assert.equal(repeat.stats.evaluatedTokens, 1, 'an identical prompt re-evaluates only its last token');
     assert.equal(repeat.text, second.text);
   });
@@ -139,24 +146,24 @@ describe('superseded completions', () => {
 describe('FIM stopping', () => {
   it('stops at a stop string (not included, never streamed), at maxTokens and at maxTimeMs', async () => {
     const prompt = fimPrompt(samplePrefixes[1], '\n');
-    const full = await runtime.completeFim(fim('stop', prompt, { maxTokens: 24, speculative: 'off' }));
+    const full = await wide.completeFim(fim('stop', prompt, { maxTokens: 24, speculative: 'off' }));
     assert.equal(full.stats.stopReason, 'maxTokens');
     assert.equal(full.stats.generatedTokens, 24);
     const cut = Math.floor(full.text.length / 2);
     const stop = full.text.slice(cut, cut + 2);
     const expected = full.text.slice(0, full.text.indexOf(stop));
     let streamed = '';
-    const stopped = await runtime.completeFim(fim('stop', prompt, { maxTokens: 24, stop: ['\u0000never', stop], speculative: 'lookup' }), { onText: (t) => (streamed += t) });
+    const stopped = await wide.completeFim(fim('stop', prompt, { maxTokens: 24, stop: ['\u0000never', stop], speculative: 'lookup' }), { onText: (t) => (streamed += t) });
     assert.equal(stopped.stats.stopReason, 'stop');
     assert.equal(stopped.text, expected);
     assert.equal(streamed, expected, 'held-back text that became the stop string is never streamed');
 
-    const timed = await runtime.completeFim(fim('stop', prompt, { maxTokens: 2000, maxTimeMs: 1, speculative: 'off' }));
+    const timed = await wide.completeFim(fim('stop', prompt, { maxTokens: 2000, maxTimeMs: 1, speculative: 'off' }));
     assert.equal(timed.stats.stopReason, 'maxTime');
     assert.ok(timed.stats.generatedTokens < 50);
 
     const tooLong = fimPrompt('let value = 1;\n'.repeat(600), '');
-    await assert.rejects(runtime.completeFim(fim('stop', tooLong)), (err: EngineError) => err.code === 'BAD_REQUEST' && /context size 2048/.test(err.message));
+    await assert.rejects(wide.completeFim(fim('stop', tooLong)), (err: EngineError) => err.code === 'BAD_REQUEST' && /context size 2048/.test(err.message));
   });
 });
 

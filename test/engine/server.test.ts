@@ -12,7 +12,8 @@ let server: RunningServer;
 
 before(async () => {
   const paths = await fixtures();
-  runtime = await EngineRuntime.load(settingsFor(paths, { sequences: 2 }));
+  // The wide-margin model: streamed and plain answers are compared, on every CPU variant.
+  runtime = await EngineRuntime.load(settingsFor(paths, { modelPath: paths.wide, sequences: 2 }));
   server = await startServer(runtime, { port: 0, token, modelName: 'enclave-test' });
 });
 

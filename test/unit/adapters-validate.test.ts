@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { ensureFixtures, type FixturePaths } from '../fixtures/generate';
-import { inspectAdapter, validateAdapter } from '../../src/adapters/validate';
+import { inspectAdapter, validateAdapter } from '../../src/engine/adapterValidation';
 
 describe('adapter validation from GGUF metadata', () => {
   let fx: FixturePaths;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { AdapterSpec, Backend, EngineInfo, EngineMetrics, EngineState, GenerationResult, RequestStats } from '../../src/engine/protocol';
+import type { EngineMetrics, EngineState, RequestStats } from '../../src/engine/protocol';
 import { mergeStates, RoutingBackend, separateChatModel } from '../../src/engine/routing';
+import { FakeBackend } from './fakes';
 
 const stats: RequestStats = { promptTokens: 1, evaluatedTokens: 1, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, queuedMs: 0, stopReason: 'eos' };
 
@@ -24,63 +25,22 @@ function metrics(n: number): EngineMetrics {
   };
 }
 
-/** A hand-written Backend that records every call and answers with its own name. */
-class FakeBackend implements Backend {
-  readonly kind = 'local' as const;
-  readonly calls: string[] = [];
-  readonly listeners = new Set<(s: EngineState) => void>();
-  disposed = false;
-
-  constructor(
-    readonly name: string,
-    private readonly n: number,
-  ) {}
-
-  private result(method: string): GenerationResult {
-    this.calls.push(method);
-    return { text: `${this.name}:${method}`, stats };
-  }
-
-  async info(): Promise<EngineInfo> {
-    this.calls.push('info');
-    return { modelPath: `/models/${this.name}.gguf`, modelName: this.name, backend: 'local' } as EngineInfo;
-  }
-  async completeFim() {
-    return this.result('completeFim');
-  }
-  async chat() {
-    return this.result('chat');
-  }
-  async generateStructured() {
-    return { ...this.result('generateStructured'), value: { from: this.name } };
-  }
-  async countTokens(text: string) {
-    this.calls.push('countTokens');
-    return text.length * this.n;
-  }
-  async setAdapters(adapters: AdapterSpec[]) {
-    this.calls.push('setAdapters');
-    return { adapters, switchMs: 1, modelReloaded: false };
-  }
-  async metrics() {
-    this.calls.push('metrics');
-    return metrics(this.n);
-  }
-  onState(listener: (s: EngineState) => void) {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  emit(state: EngineState) {
-    for (const l of this.listeners) l(state);
-  }
-  async dispose() {
-    this.disposed = true;
-  }
+/** A backend that answers with its own name (and counts `n` tokens per character). */
+function named(name: string, n: number): FakeBackend {
+  return new FakeBackend({
+    info: { modelPath: `/models/${name}.gguf`, modelName: name, backend: 'local' },
+    fim: () => ({ text: `${name}:completeFim`, stats }),
+    chat: () => ({ text: `${name}:chat`, stats }),
+    structured: () => ({ from: name }),
+    countTokens: (text) => text.length * n,
+    setAdapters: (adapters) => ({ adapters, switchMs: 1, modelReloaded: false }),
+    metrics: () => metrics(n),
+  });
 }
 
 function setup() {
-  const completion = new FakeBackend('coder', 1);
-  const chat = new FakeBackend('instruct', 2);
+  const completion = named('coder', 1);
+  const chat = named('instruct', 2);
   const routing = new RoutingBackend(completion, chat, '/models/instruct.gguf');
   return { completion, chat, routing };
 }

@@ -8,48 +8,11 @@ import { ChatController, type PendingAttachment } from '../../src/chat/controlle
 import { type Conversation, HistoryStore } from '../../src/chat/history';
 import type { HostMessage } from '../../src/chat/messages';
 import { parseHostMessage } from '../../src/chat/messages';
-import { type Backend, type ChatRequest, type EngineInfo, EngineError, type GenerationResult, type RequestOptions } from '../../src/engine/protocol';
+import { type Backend, type ChatRequest, EngineError, type GenerationResult, type RequestOptions } from '../../src/engine/protocol';
 import { nullLogger } from '../../src/logger';
+import { FakeBackend } from './fakes';
 
 type Script = (request: ChatRequest, options: RequestOptions) => Promise<GenerationResult>;
-
-/** A stand-in engine: chat replies follow the script given by each test. */
-class FakeBackend implements Backend {
-  readonly kind = 'local' as const;
-  requests: ChatRequest[] = [];
-  signals: AbortSignal[] = [];
-  constructor(
-    public script: Script,
-    private readonly contextSize = 4096,
-  ) {}
-  async info(): Promise<EngineInfo> {
-    return { contextSize: this.contextSize } as EngineInfo;
-  }
-  async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
-    this.requests.push(request);
-    if (options.signal) this.signals.push(options.signal);
-    return this.script(request, options);
-  }
-  async countTokens(text: string): Promise<number> {
-    return Math.ceil(text.length / 4);
-  }
-  completeFim(): never {
-    throw new Error('unused');
-  }
-  generateStructured(): never {
-    throw new Error('unused');
-  }
-  setAdapters(): never {
-    throw new Error('unused');
-  }
-  metrics(): never {
-    throw new Error('unused');
-  }
-  onState() {
-    return () => {};
-  }
-  async dispose() {}
-}
 
 const stats = (stopReason: 'eos' | 'abort' = 'eos') => ({
   promptTokens: 10,
@@ -75,7 +38,7 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
 async function setup(script: Script, contextSize?: number) {
   const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-chat-controller-'));
   const store = new HistoryStore(dir, { logger: nullLogger });
-  const backend = new FakeBackend(script, contextSize);
+  const backend = new FakeBackend({ chat: script, info: { contextSize: contextSize ?? 4096 } });
   const posted: HostMessage[] = [];
   const controller = new ChatController({
     store,
@@ -102,9 +65,9 @@ test('a reply streams chunk by chunk and is saved complete', async () => {
   await controller.send('hi there');
   const chunks = posted.filter((m) => m.type === 'chunk').map((m) => (m as { text: string }).text);
   assert.deepEqual(chunks, ['Hel', 'lo', '!']);
-  assert.equal(backend.requests[0].temperature, 0.1);
-  assert.deepEqual(backend.requests[0].messages.at(-1), { role: 'user', content: 'hi there' });
-  assert.equal(backend.requests[0].messages[0].role, 'system');
+  assert.equal(backend.chatRequests[0].temperature, 0.1);
+  assert.deepEqual(backend.chatRequests[0].messages.at(-1), { role: 'user', content: 'hi there' });
+  assert.equal(backend.chatRequests[0].messages[0].role, 'system');
   const saved = await onDisk();
   assert.equal(saved.title, 'hi there');
   assert.deepEqual(
@@ -160,7 +123,7 @@ test('Stop ends the reply at once, reaches the engine, and keeps the text so far
       }),
   );
   const done = controller.send('q');
-  await until(() => backend.requests.length === 1);
+  await until(() => backend.chatRequests.length === 1);
   const started = Date.now();
   await controller.stop();
   assert.ok(Date.now() - started < 40, 'stop does not wait for the engine');
@@ -206,7 +169,7 @@ test('no engine at all is an error in the conversation, not a silent failure', a
 test('a question too large for the context is reported on the reply', async () => {
   const { controller, backend, onDisk } = await setup(async () => ({ text: 'x', stats: stats() }), 512);
   await controller.send('z'.repeat(4000));
-  assert.equal(backend.requests.length, 0);
+  assert.equal(backend.chatRequests.length, 0);
   const saved = await onDisk();
   assert.equal(saved.messages[1].status, 'error');
   assert.match(saved.messages[1].error ?? '', /context holds 512/);
@@ -235,7 +198,7 @@ test('Regenerate replaces the last reply', async () => {
     saved.messages.map((m) => m.content),
     ['q', 'reply 2'],
   );
-  assert.deepEqual(backend.requests[1].messages, backend.requests[0].messages);
+  assert.deepEqual(backend.chatRequests[1].messages, backend.chatRequests[0].messages);
 });
 
 test('attachments: the editor chip can be removed, explicit ones go with one question only', async () => {
@@ -255,7 +218,7 @@ test('attachments: the editor chip can be removed, explicit ones go with one que
     ],
   );
   await controller.send('with both');
-  assert.match(backend.requests[0].messages.at(-1)!.content, /File a\.ts:\n```\nA\n```\n\nFile b\.ts:\n```\nB\n```\n\nwith both/);
+  assert.match(backend.chatRequests[0].messages.at(-1)!.content, /File a\.ts:\n```\nA\n```\n\nFile b\.ts:\n```\nB\n```\n\nwith both/);
   assert.deepEqual(
     controller.attachmentViews().map((v) => v.id),
     ['auto-a'],
@@ -263,7 +226,7 @@ test('attachments: the editor chip can be removed, explicit ones go with one que
   controller.removeAttachment('auto-a');
   assert.deepEqual(controller.attachmentViews(), []);
   await controller.send('with none');
-  assert.equal(backend.requests[1].messages.at(-1)!.content, 'with none');
+  assert.equal(backend.chatRequests[1].messages.at(-1)!.content, 'with none');
   // A different selection brings the chip back.
   controller.setAuto(attachment('auto-a2', 'a.ts:1-2', 'A1'));
   assert.deepEqual(
@@ -303,4 +266,17 @@ test('chats survive a restart: restore opens the latest, open and delete work', 
     [secondId],
   );
   assert.equal(again.current.messages.length, 0);
+});
+
+test('the state tells the view where questions go (remote host, or this machine)', async () => {
+  const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-chat-destination-'));
+  const store = new HistoryStore(dir, { logger: nullLogger });
+  let where: string | undefined = 'gpu-box.example:8443';
+  const controller = new ChatController({ store, backend: () => assert.fail('no engine needed'), settings: () => ({ maxTokens: 1, temperature: 0 }), post: () => {}, destination: () => where, logger: nullLogger });
+  await controller.restore();
+  const remote = (await controller.state()) as Extract<HostMessage, { type: 'state' }>;
+  assert.equal(remote.destination, 'gpu-box.example:8443');
+  assert.equal(parseHostMessage(JSON.parse(JSON.stringify(remote))).ok, true);
+  where = undefined;
+  assert.equal(((await controller.state()) as Extract<HostMessage, { type: 'state' }>).destination, '');
 });

@@ -147,3 +147,18 @@ test('listing reads a file again only when it changed, including changes by anot
   await fs.rm(path.join(dir, 'cached.json'));
   assert.deepEqual(await store.list(), []);
 });
+
+test('history files are readable by this user only (0600 in a 0700 folder), whatever the umask', { skip: process.platform === 'win32' && 'POSIX modes' }, async () => {
+  const dir = path.join(await tempDir(), 'ws');
+  await fs.mkdir(dir, { mode: 0o755 });
+  const previous = process.umask(0o022);
+  try {
+    const store = new HistoryStore(dir, { logger: nullLogger });
+    await store.save(conversation('c1'));
+    await store.flush();
+    assert.equal((await fs.stat(path.join(dir, 'c1.json'))).mode & 0o777, 0o600);
+    assert.equal((await fs.stat(dir)).mode & 0o777, 0o700);
+  } finally {
+    process.umask(previous);
+  }
+});

@@ -61,6 +61,7 @@ test('host messages are checked deeply', () => {
       chats: [{ id: 'c1', title: 't', updated: 1, messages: 2 }],
       attachments: [{ id: 'x', kind: 'selection', label: 'a.ts:1-2', auto: true }],
       busy: false,
+      destination: '',
     }).ok,
     true,
   );

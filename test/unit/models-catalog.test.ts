@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { catalog, entryById, findEntry, kvBytesPerToken, modelSizes, quants } from '../../src/models/catalog';
+import { isModelHostUrl } from '../../src/models/download';
 
 describe('model catalog', () => {
   it('has every size × variant × quantisation once, with unique ids and file names', () => {
@@ -45,6 +46,8 @@ describe('model catalog', () => {
       if (e.source.url) {
         assert.ok(e.source.url.startsWith('https://huggingface.co/'));
         assert.ok(e.source.url.endsWith(`/resolve/main/${e.fileName}`));
+        // The downloader's redirect policy accepts the catalog's own host.
+        assert.ok(isModelHostUrl(new URL(e.source.url)), e.source.url);
       }
       if (e.source.sha256 !== undefined) assert.match(e.source.sha256, /^[0-9a-f]{64}$/);
     }

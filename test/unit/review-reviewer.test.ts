@@ -1,61 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import {
-  EngineError,
-  type Backend,
-  type EngineInfo,
-  type EngineState,
-  type RequestOptions,
-  type StructuredRequest,
-  type StructuredResult,
-} from '../../src/engine/protocol';
+import { EngineError, type RequestOptions, type StructuredRequest } from '../../src/engine/protocol';
 import { gitDiffArgs, parseUnifiedDiff, splitLines } from '../../src/review/diff';
 import type { Finding } from '../../src/review/findings';
 import { renderReport } from '../../src/review/report';
 import { runReview, type ReviewInput, type ReviewProgress } from '../../src/review/reviewer';
 import { validateReviewOutput } from '../../src/review/schema';
+import { FakeBackend } from './fakes';
 import { numberedLines, TempRepo } from './review-repo';
 
 type Answer = (request: StructuredRequest, call: number, options: RequestOptions) => Promise<unknown> | unknown;
 
 /**
- * A hand-written Backend: answers each structured request with `answer` (by default, one finding
- * on the first added line the prompt shows) and records what it was asked.
+ * A backend that answers each structured request with `answer` (by default, one finding on the
+ * first added line the prompt shows) and records what it was asked.
  */
-class FakeBackend implements Backend {
-  readonly kind = 'local' as const;
-  readonly requests: StructuredRequest[] = [];
-  constructor(private readonly answer: Answer = firstAddedLine) {}
-
-  async info(): Promise<EngineInfo> {
-    return { contextSize: 4096, sequences: 1 } as EngineInfo;
-  }
-  async countTokens(text: string): Promise<number> {
-    return Math.ceil(text.length / 4);
-  }
-  async generateStructured(request: StructuredRequest, options: RequestOptions = {}): Promise<StructuredResult> {
-    this.requests.push(request);
-    const value = await this.answer(request, this.requests.length, options);
-    const text = JSON.stringify(value);
-    return { value, text, stats: { promptTokens: 100, evaluatedTokens: 100, reusedTokens: 0, generatedTokens: 20, timeToFirstTokenMs: 5, totalMs: 200, queuedMs: 0, stopReason: 'eos' } };
-  }
-  completeFim(): never {
-    throw new Error('not used');
-  }
-  chat(): never {
-    throw new Error('not used');
-  }
-  setAdapters(): never {
-    throw new Error('not used');
-  }
-  metrics(): never {
-    throw new Error('not used');
-  }
-  onState(_listener: (state: EngineState) => void): () => void {
-    return () => {};
-  }
-  async dispose(): Promise<void> {}
+function reviewing(answer: Answer = firstAddedLine): FakeBackend {
+  return new FakeBackend({
+    info: { contextSize: 4096, sequences: 1 },
+    structured: (request, options, call) => answer(request, call, options),
+    stats: { promptTokens: 100, evaluatedTokens: 100, generatedTokens: 20, timeToFirstTokenMs: 5, totalMs: 200 },
+  });
 }
 
 function promptOf(request: StructuredRequest): string {
@@ -102,7 +68,7 @@ describe('runReview', () => {
   after(() => repo.dispose());
 
   test('reviews file by file, skips and lists binary and generated files, reports counts and speed', async () => {
-    const backend = new FakeBackend();
+    const backend = reviewing();
     const perFile: [string, readonly Finding[]][] = [];
     const progress: ReviewProgress[] = [];
     const result = await runReview(backend, input, {
@@ -126,21 +92,21 @@ describe('runReview', () => {
     ]);
     assert.deepEqual(result.counts, { error: 0, warning: 2, info: 0 });
     assert.equal(result.cancelled, false);
-    assert.equal(result.requests, backend.requests.length);
-    assert.equal(result.generatedTokens, 20 * backend.requests.length);
+    assert.equal(result.requests, backend.structuredRequests.length);
+    assert.equal(result.generatedTokens, 20 * backend.structuredRequests.length);
     assert.ok(Math.abs(result.tokensPerSecond - 20 / 0.195) < 1e-9, '20 tokens in 195 ms of decoding');
     assert.ok(Math.abs(result.promptTokensPerSecond - 100 / 0.005) < 1e-6, '100 prompt tokens in 5 ms');
     assert.equal(result.changedLines, 3);
-    assert.deepEqual(progress.map((p) => `${p.file} ${p.fileIndex + 1}/${p.fileCount}`), backend.requests.map((_, i) => (i === 0 ? 'src/a.ts 1/2' : 'src/b.ts 2/2')));
+    assert.deepEqual(progress.map((p) => `${p.file} ${p.fileIndex + 1}/${p.fileCount}`), backend.structuredRequests.map((_, i) => (i === 0 ? 'src/a.ts 1/2' : 'src/b.ts 2/2')));
     // Each request's schema pins the file and the lines it shows.
-    const schema = backend.requests[0].schema as { properties: { findings: { items: { properties: { file: { enum: string[] }; startLine: { enum: number[] } } } } } };
+    const schema = backend.structuredRequests[0].schema as { properties: { findings: { items: { properties: { file: { enum: string[] }; startLine: { enum: number[] } } } } } };
     assert.deepEqual(schema.properties.findings.items.properties.file.enum, ['src/a.ts']);
     assert.deepEqual(schema.properties.findings.items.properties.startLine.enum, [7, 8, 9, 10, 11, 12, 13]);
-    assert.equal(backend.requests[0].maxTokens, 256);
+    assert.equal(backend.structuredRequests[0].maxTokens, 256);
   });
 
   test('a finding off the change or malformed is left out and counted', async () => {
-    const backend = new FakeBackend((req, call) => {
+    const backend = reviewing((req, call) => {
       const good = firstAddedLine(req) as { findings: Record<string, unknown>[] };
       const f = good.findings[0];
       return { findings: [f, { ...f, startLine: f.startLine as number - 3, endLine: f.startLine as number - 3, message: 'far' }, { ...f, severity: 'fatal' }, { ...f, file: 'elsewhere.ts' }].slice(0, call === 1 ? 4 : 1) };
@@ -154,7 +120,7 @@ describe('runReview', () => {
     const controller = new AbortController();
     const committed: string[] = [];
     // src/b.ts needs two requests at this budget; cancel while its second one runs.
-    const backend = new FakeBackend(async (req, call, options) => {
+    const backend = reviewing(async (req, call, options) => {
       if (call === 3) {
         setTimeout(() => controller.abort(), 10);
         return waitForAbort(options.signal);
@@ -168,7 +134,7 @@ describe('runReview', () => {
       signal: controller.signal,
       onFileReviewed: (path) => committed.push(path),
     });
-    assert.equal(backend.requests.length, 3);
+    assert.equal(backend.structuredRequests.length, 3);
     assert.equal(result.cancelled, true);
     assert.deepEqual(committed, ['src/a.ts']);
     assert.deepEqual(result.reviewed, ['src/a.ts']);
@@ -180,7 +146,7 @@ describe('runReview', () => {
 
   test('cancelling right after an answer, before the next request, also commits nothing partial', async () => {
     const controller = new AbortController();
-    const backend = new FakeBackend((req, call) => {
+    const backend = reviewing((req, call) => {
       if (call === 2) controller.abort(); // answer arrives, but the user has cancelled meanwhile
       return firstAddedLine(req);
     });
@@ -191,15 +157,15 @@ describe('runReview', () => {
   });
 
   test('cancelled before it starts: no requests, no findings', async () => {
-    const backend = new FakeBackend();
+    const backend = reviewing();
     const result = await runReview(backend, input, { maxTokens: 256, contextLines: 3, signal: AbortSignal.abort() });
-    assert.equal(backend.requests.length, 0);
+    assert.equal(backend.structuredRequests.length, 0);
     assert.equal(result.cancelled, true);
     assert.deepEqual(result.findings, []);
   });
 
   test('a failing request fails its file only; an engine crash stops the review', async () => {
-    const flaky = new FakeBackend((req) => {
+    const flaky = reviewing((req) => {
       if (promptOf(req).includes('File: src/a.ts')) throw new EngineError('INTERNAL', 'Structured output did not parse');
       return firstAddedLine(req);
     });
@@ -207,38 +173,38 @@ describe('runReview', () => {
     assert.deepEqual(result.failed, [{ path: 'src/a.ts', error: 'Structured output did not parse' }]);
     assert.deepEqual(result.reviewed, ['src/b.ts']);
 
-    const crashed = new FakeBackend(() => {
+    const crashed = reviewing(() => {
       throw new EngineError('ENGINE_CRASHED', 'the engine process exited');
     });
     await assert.rejects(runReview(crashed, input, { maxTokens: 256, contextLines: 3 }), /exited/);
   });
 
   test('an answer that does not parse is asked for again, shorter', async () => {
-    const backend = new FakeBackend((req, call) => {
+    const backend = reviewing((req, call) => {
       if (call === 1) throw new EngineError('INTERNAL', 'Structured output did not parse (cut off at maxTokens 256).');
       return firstAddedLine(req);
     });
     const result = await runReview(backend, { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') }, { maxTokens: 256, contextLines: 3 });
     assert.deepEqual(result.reviewed, ['src/a.ts']);
     assert.deepEqual(result.failed, []);
-    assert.equal(backend.requests.length, 2);
-    const maxItems = (r: (typeof backend.requests)[number]) => (r.schema as { properties: { findings: { maxItems: number } } }).properties.findings.maxItems;
-    assert.deepEqual(backend.requests.map(maxItems), [4, 1]);
+    assert.equal(backend.structuredRequests.length, 2);
+    const maxItems = (r: (typeof backend.structuredRequests)[number]) => (r.schema as { properties: { findings: { maxItems: number } } }).properties.findings.maxItems;
+    assert.deepEqual(backend.structuredRequests.map(maxItems), [4, 1]);
   });
 
   test('then sampled instead of greedy; a third failure fails the file', async () => {
-    const backend = new FakeBackend((req, call) => {
+    const backend = reviewing((req, call) => {
       if (call <= 2) throw new EngineError('INTERNAL', 'Structured output did not parse');
       return firstAddedLine(req);
     });
     const result = await runReview(backend, { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') }, { maxTokens: 256, contextLines: 3 });
     assert.deepEqual(result.reviewed, ['src/a.ts']);
-    assert.deepEqual(backend.requests.map((r) => r.temperature), [0, 0, 0.8]);
-    assert.equal(typeof backend.requests[2].seed, 'number', 'sampled with a fixed seed: the same review twice');
+    assert.deepEqual(backend.structuredRequests.map((r) => r.temperature), [0, 0, 0.8]);
+    assert.equal(typeof backend.structuredRequests[2].seed, 'number', 'sampled with a fixed seed: the same review twice');
   });
 
   test('the markdown report summarises counts, findings by file and what was skipped', async () => {
-    const backend = new FakeBackend((req) => {
+    const backend = reviewing((req) => {
       const v = firstAddedLine(req) as { findings: Record<string, unknown>[] };
       v.findings[0] = { ...v.findings[0], severity: 'error', message: 'use *strict* <equality>', replacement: 'const x = ```y```;' };
       return v;

@@ -58,6 +58,33 @@ describe('Scheduler', () => {
     assert.equal((await queuedNew).value, 'new');
   });
 
+  it('hands a superseded completion\'s slot to its successor: the newer one starts only once the older has ended', async () => {
+    const scheduler = new Scheduler({ concurrency: 4 });
+    let olderEnded = false;
+    let olderAbortSeen = false;
+    const older = scheduler.run('completion', (signal) =>
+      new Promise<string>((_, reject) => signal.addEventListener('abort', () => {
+        olderAbortSeen = true;
+        // The engine notices a cancel at its next decode step, a moment later.
+        setTimeout(() => {
+          olderEnded = true;
+          reject(new Error('stopped'));
+        }, 30);
+      })), { key: 'doc' });
+    await tick();
+    let newerStartedAfterOlderEnded: boolean | undefined;
+    const newer = scheduler.run('completion', async () => {
+      newerStartedAfterOlderEnded = olderEnded;
+      return 'newer';
+    }, { key: 'doc' });
+    const other = scheduler.run('completion', async () => olderEnded, { key: 'other-doc' });
+    assert.equal((await other).value, false, 'another document starts at once in a free slot');
+    assert.ok(olderAbortSeen);
+    await assert.rejects(older, (err: EngineError) => err.code === 'CANCELLED');
+    assert.equal((await newer).value, 'newer');
+    assert.equal(newerStartedAfterOlderEnded, true, 'the successor waited for the superseded job to end');
+  });
+
   it('chat and structured jobs take turns', async () => {
     const scheduler = new Scheduler({ concurrency: 1 });
     const order: string[] = [];

@@ -1,5 +1,6 @@
 // Runs inside the real extension host (code-server's Node remote extension host).
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 import * as vscode from 'vscode';
@@ -25,8 +26,11 @@ function childProcesses(): string[] {
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
         if (ppid !== process.pid) return [];
         return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()];
-      } catch {
-        return []; // exited meanwhile
+      } catch (error) {
+        // A process that exited meanwhile is gone; anything else (no permission, no /proc) must
+        // fail the test, or "no engine process" would pass without having looked.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH') return [];
+        throw error;
       }
     });
 }
@@ -67,6 +71,14 @@ describe('Enclave in the extension host', () => {
     await extension.activate();
     // Give a would-be eager start time to fork its engine process.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // The reader must see a child it knows is there, or an empty list proves nothing.
+    const marker = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'enclave-proc-reader-check'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(childProcesses().some((cmd) => cmd.includes('enclave-proc-reader-check')), 'the /proc reader does not see a known child process');
+    } finally {
+      marker.kill();
+    }
     const engines = childProcesses().filter((cmd) => /worker\.js|node-llama-cpp|llama/.test(cmd));
     assert.deepEqual(engines, [], `an engine process runs right after activation: ${engines.join(' | ')}`);
   });

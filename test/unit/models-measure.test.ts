@@ -1,26 +1,8 @@
 import assert from 'node:assert/strict';
 import { cpus, totalmem } from 'node:os';
-import { stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 
-import { ensureFixtures } from '../fixtures/generate';
-import { estimateModelFile } from '../../src/models/estimate';
 import { machineFromProbe, measureMachine } from '../../src/models/measure';
-
-describe('memory estimate of a file at hand (GgufInsights)', () => {
-  it('reads the fixture model: layers, size, and a context cost that grows with the context', async () => {
-    const { model } = await ensureFixtures();
-    const small = await estimateModelFile(model, { contextSize: 1024, gpuLayers: 0 });
-    const large = await estimateModelFile(model, { contextSize: 16384, gpuLayers: 0 });
-    assert.equal(small.architecture, 'qwen2');
-    assert.equal(small.totalLayers, 4 + 1, 'GgufInsights counts the output layer too');
-    assert.equal(small.fileBytes, (await stat(model)).size);
-    assert.ok(small.parameters > 0);
-    assert.ok(small.model.ram > 0);
-    assert.ok(large.context.ram > small.context.ram, `${large.context.ram} > ${small.context.ram}`);
-    assert.equal(large.total.ram, large.model.ram + large.context.ram);
-  });
-});
 
 describe('measuring this machine', () => {
   it('turns a probe into a measure: metal and unified VRAM mean unified memory, no GPU means cpu', () => {

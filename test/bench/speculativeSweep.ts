@@ -1,0 +1,97 @@
+// Speculative decoding sweep (issue 14): the wide-margin target (6 × 768, f16) with drafts
+// (1 × 64) that agree with it on 100 / 90 / 75 / 50 / 0 % of tokens. Per agreement level and
+// generation length: acceptance, tokens/s plain and speculative (paired runs on the same cached
+// prompt, so load drift cancels out), the speed-up, and whether the outputs are identical.
+// Part of engine.bench.ts (`speculative.sweep`); alone:
+//   node --import tsx test/bench/speculativeSweep.ts [--quick] → test/bench/results/speculative-sweep.json
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { EngineSettings } from '../../src/engine/protocol';
+import { EngineRuntime } from '../../src/engine/runtime';
+import { fimPrompt, repetitiveCode, repoRoot } from '../engine/helpers';
+import { ensureSpeculativeBenchFixtures, SPECULATIVE_AGREEMENTS } from '../fixtures/generate';
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export interface SweepOptions {
+  quick?: boolean;
+  threads?: number;
+  /** Generation lengths measured on the FIM path. */
+  fimTokens?: number[];
+  agreements?: readonly number[];
+}
+
+export async function speculativeSweep(options: SweepOptions = {}): Promise<Record<string, unknown>> {
+  const fixtures = await ensureSpeculativeBenchFixtures();
+  const repeats = options.quick ? 1 : 3;
+  const fimTokens = options.fimTokens ?? [16, 64, 128];
+  const prompt = fimPrompt(repetitiveCode(4) + '\nexport function handle4(request: Request, response: Response): void {\n  const body = ', '\n}\n');
+  const levels: Record<string, unknown> = {};
+  for (const agreement of options.agreements ?? SPECULATIVE_AGREEMENTS) {
+    const settings: EngineSettings = {
+      modelPath: fixtures.target,
+      draftModelPath: fixtures.drafts[agreement as keyof typeof fixtures.drafts],
+      speculative: 'draft',
+      contextSize: 2048,
+      sequences: 2,
+      threads: options.threads ?? 1,
+      batchSize: 512,
+      gpu: 'cpu',
+      adapters: [],
+    };
+    const runtime = await EngineRuntime.load(settings);
+    const perLength: Record<string, unknown> = {};
+    try {
+      for (const maxTokens of fimTokens) {
+        const plainTps: number[] = [];
+        const specTps: number[] = [];
+        const ratios: number[] = [];
+        let accepted = 0;
+        let rejected = 0;
+        let identical = true;
+        for (let rep = 0; rep < repeats; rep++) {
+          const request = { documentKey: 'sweep', prompt, maxTokens };
+          await runtime.completeFim({ ...request, maxTokens: 1, speculative: 'off' }); // the prompt is cached
+          const plain = await runtime.completeFim({ ...request, speculative: 'off' });
+          const spec = await runtime.completeFim({ ...request, speculative: 'draft' });
+          const tps = (r: typeof plain) => (r.stats.generatedTokens * 1000) / r.stats.totalMs;
+          plainTps.push(tps(plain));
+          specTps.push(tps(spec));
+          ratios.push(plain.stats.totalMs / spec.stats.totalMs);
+          accepted += spec.stats.draft?.accepted ?? 0;
+          rejected += spec.stats.draft?.rejected ?? 0;
+          identical &&= spec.text === plain.text && spec.stats.generatedTokens === plain.stats.generatedTokens;
+        }
+        perLength[`fim${maxTokens}`] = {
+          acceptance: round(accepted / Math.max(1, accepted + rejected), 3),
+          drafted: accepted + rejected,
+          plainTokensPerSecond: round(median(plainTps), 1),
+          speculativeTokensPerSecond: round(median(specTps), 1),
+          speedUp: round(median(ratios), 3),
+          identical,
+        };
+      }
+    } finally {
+      await runtime.dispose();
+    }
+    // Chat runs through node-llama-cpp's LlamaChat, which does not draft (issue 14 item 4 is open).
+    perLength.chat256 = { speculative: false, note: 'chat does not use the draft model yet' };
+    levels[`agree${Math.round(agreement * 100)}`] = perLength;
+  }
+  return levels;
+}
+
+if (require.main === module) {
+  const quick = process.argv.includes('--quick');
+  void speculativeSweep({ quick }).then((sweep) => {
+    const out = join(repoRoot, 'test/bench/results/speculative-sweep.json');
+    mkdirSync(join(repoRoot, 'test/bench/results'), { recursive: true });
+    writeFileSync(out, JSON.stringify({ quick, sweep }, null, 2) + '\n');
+    console.log(JSON.stringify(sweep, null, 2));
+  });
+}
