@@ -31,7 +31,6 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
       }),
   });
   const proposals = new ProposalProvider();
-  let provider: ChatViewProvider | undefined;
   const controller = new ChatController({
     store,
     backend: () => ctx.backend(),
@@ -40,7 +39,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     destination: () => ctx.promptDestination(),
     logger,
   });
-  provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
+  const provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
   const view = provider;
   void controller.restore();
 

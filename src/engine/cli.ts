@@ -114,7 +114,7 @@ function chooseToken(file: string | undefined, fromEnv: string | undefined): str
     try {
       text = readFileSync(file === '-' ? 0 : file, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`);
+      throw new Error(`cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`, { cause: err });
     }
     const token = text.trim();
     if (token.length < 16) throw new Error('the token (from --token-file) must be at least 16 characters.');
