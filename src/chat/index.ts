@@ -7,6 +7,7 @@ import { editorAttachment, isAttachable, ProposalProvider, selectionAttachment }
 import { HistoryStore, workspaceKey } from './history';
 import { type DiagnosticInfo, type EditorPrompt, editorPrompt } from './prompts';
 import { ChatViewProvider } from './view';
+import { errorMessage } from '../util';
 
 const SEVERITY: Record<vscode.DiagnosticSeverity, DiagnosticInfo['severity']> = {
   [vscode.DiagnosticSeverity.Error]: 'error',
@@ -120,7 +121,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     });
     disposables.push({ dispose: unsubscribe });
   } catch (err) {
-    logger.warn(`engine state is not shown in the chat: ${err instanceof Error ? err.message : String(err)}`);
+    logger.warn(`engine state is not shown in the chat: ${errorMessage(err)}`);
   }
 
   return {

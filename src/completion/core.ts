@@ -10,6 +10,7 @@ import { AdaptiveDebounce, systemClock, type Clock } from './debounce';
 import { postprocess } from './postprocess';
 import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';
 import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
+import { errorMessage } from '../util';
 
 export interface CompletionSettings {
   maxLines: number;
@@ -213,7 +214,7 @@ export class CompletionCore {
         model = await this.modelView();
       } catch (err) {
         waitedForInfo = this.clock.now() - infoStarted;
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         this.options.onEvent?.({ kind: 'error', message });
         return finish('error', { error: message });
       }
@@ -300,7 +301,7 @@ export class CompletionCore {
         } catch (err) {
           outcome.modelMs += this.clock.now() - callStarted;
           if (controller.signal.aborted) return finish('cancelled');
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           this.log.warn(`completion failed: ${message}`);
           this.options.onEvent?.({ kind: 'error', message });
           return finish('error', { error: message });

@@ -33,6 +33,7 @@ import {
   type StructuredResult,
 } from './protocol';
 import { EngineNotifications, EngineRpc, fromRpcError, ENGINE_ERROR, type EngineErrorData, type Streamed } from './rpc';
+import { errorMessage } from '../util';
 
 type StreamedRequest<P, R> = RequestType<Streamed<P>, R, EngineErrorData>;
 
@@ -361,7 +362,7 @@ export class EngineClient implements Backend {
     if (this.options.autoRestart && !this.disposed) {
       this.restartTimer = setTimeout(() => {
         if (this.disposed || this.worker || this.gaveUp) return;
-        this.ensureStarted().catch((err) => this.logger.warn(`engine restart failed: ${err instanceof Error ? err.message : String(err)}`));
+        this.ensureStarted().catch((err) => this.logger.warn(`engine restart failed: ${errorMessage(err)}`));
       }, restartInMs);
       this.restartTimer.unref();
     }

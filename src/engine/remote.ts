@@ -26,6 +26,7 @@ import {
   type StructuredRequest,
   type StructuredResult,
 } from './protocol';
+import { errorMessage } from '../util';
 
 /** The environment variable an optional API key for the remote server is read from. */
 export const REMOTE_API_KEY_ENV = 'ENCLAVE_REMOTE_API_KEY';
@@ -197,7 +198,7 @@ export class RemoteBackend implements Backend {
         const tokens = ((await response.json()) as { tokens?: unknown }).tokens;
         if (Array.isArray(tokens)) return tokens.length;
       } catch (err) {
-        this.logger.debug(`remote tokenize failed, estimating instead: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.debug(`remote tokenize failed, estimating instead: ${errorMessage(err)}`);
       }
     }
     return Math.ceil(text.length / CHARS_PER_TOKEN);
@@ -476,7 +477,7 @@ export class RemoteBackend implements Backend {
     if (signal?.aborted) return new EngineError('CANCELLED', 'Request cancelled.');
     if (err instanceof EngineError) return err;
     if (err instanceof Error && err.name === 'AbortError') return new EngineError('CANCELLED', 'Request cancelled.');
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     return new EngineError('ENGINE_UNAVAILABLE', `The connection to the remote model server at ${this.base} broke during ${path}: ${message}. Try again; check the server's log if it repeats.`);
   }
 
@@ -566,7 +567,7 @@ function streamError(base: string, detail: unknown): EngineError {
 
 function unreachable(base: string, err: unknown): EngineError {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+  const why = cause?.code ?? cause?.message ?? (errorMessage(err));
   return new EngineError(
     'ENGINE_UNAVAILABLE',
     `Cannot reach the remote model server at ${base} (${why}). Check that it is running and that enclave.backend.remoteUrl is right, or set enclave.backend.kind to "local".`,
