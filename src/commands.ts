@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 
-import type { Log, Logger } from './log';
+import type { Log, Logger } from './logChannel';
 import { errorMessage } from './util';
 
 /**

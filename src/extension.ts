@@ -6,11 +6,11 @@ import { registerChat } from './chat';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
-import { Log } from './log';
+import { Log } from './logChannel';
 import { registerModels } from './models';
 import { registerReview } from './review';
 import { registerServer } from './server';
-import { DestinationStatus } from './statusBar';
+import { DestinationStatus } from './destinationStatus';
 import { registerWorkspaceSettingPrompts } from './trust';
 import { errorMessage } from './util';
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 
 import type { Config } from './config';
-import type { Logger } from './log';
+import type { Logger } from './logChannel';
 import type { WorkspaceRequest } from './settings';
 import { errorMessage } from './util';
 

@@ -5,7 +5,7 @@ import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats, S
 import { nullLogger, type Logger } from '../logger';
 import { NUMBER_SETTINGS, OTHER_DEFAULTS } from '../settings';
 import { CompletionCache } from './cache';
-import type { ExtraContextRing } from './context';
+import type { ExtraContextRing } from './extraContext';
 import { AdaptiveDebounce, systemClock, type Clock } from './debounce';
 import { postprocess } from './postprocess';
 import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';

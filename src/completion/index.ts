@@ -2,8 +2,8 @@ import * as vscode from 'vscode';
 
 import type { EnclaveContext } from '../context';
 import type { Backend } from '../engine/protocol';
-import { EnclaveStatusBar } from '../statusBar';
-import { ExtraContextRing } from './context';
+import { EnclaveStatusBar } from './statusBar';
+import { ExtraContextRing } from './extraContext';
 import { CompletionCore } from './core';
 import { completionSettings, InlineProvider } from './provider';
 import { errorMessage } from '../util';
