@@ -33,7 +33,7 @@ import {
   type StructuredResult,
 } from './protocol';
 import { EngineNotifications, EngineRpc, fromRpcError, ENGINE_ERROR, type EngineErrorData, type Streamed } from './rpc';
-import { errorMessage } from '../util';
+import { errorMessage, notifyAll } from '../util';
 
 type StreamedRequest<P, R> = RequestType<Streamed<P>, R, EngineErrorData>;
 
@@ -261,13 +261,7 @@ export class EngineClient implements Backend {
 
   private setState(state: EngineState): void {
     this.state = state;
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(state);
-      } catch (err) {
-        this.logger.error(err instanceof Error ? err : String(err));
-      }
-    }
+    notifyAll(this.listeners, state, this.logger);
   }
 
   private ensureStarted(): Promise<MessageConnection> {

@@ -26,7 +26,7 @@ import {
   type StructuredRequest,
   type StructuredResult,
 } from './protocol';
-import { errorMessage } from '../util';
+import { errorMessage, notifyAll } from '../util';
 
 /** The environment variable an optional API key for the remote server is read from. */
 export const REMOTE_API_KEY_ENV = 'ENCLAVE_REMOTE_API_KEY';
@@ -148,9 +148,10 @@ export class RemoteBackend implements Backend {
     return { ...result, text: cutAtStop(result.text, request.stop) };
   }
 
-  async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
-    const body: Record<string, unknown> = {
-      model: await this.modelName(options.signal),
+  /** A streamed /chat/completions body for a chat or structured request. */
+  private async chatBody(request: ChatRequest, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+    return {
+      model: await this.modelName(signal),
       messages: wireMessages(request.messages),
       max_tokens: request.maxTokens,
       // Greedy unless asked otherwise, as the local engine does (servers' own defaults are 0.7–1).
@@ -158,18 +159,15 @@ export class RemoteBackend implements Backend {
       stream: true,
       stream_options: { include_usage: true },
     };
-    return this.generate('/chat/completions', body, options);
+  }
+
+  async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
+    return this.generate('/chat/completions', await this.chatBody(request, options.signal), options);
   }
 
   async generateStructured(request: StructuredRequest, options: RequestOptions = {}): Promise<StructuredResult> {
     const body: Record<string, unknown> = {
-      model: await this.modelName(options.signal),
-      messages: wireMessages(request.messages),
-      max_tokens: request.maxTokens,
-      // Greedy unless asked otherwise, as the local engine does (servers' own defaults are 0.7–1).
-      temperature: request.temperature ?? 0,
-      stream: true,
-      stream_options: { include_usage: true },
+      ...(await this.chatBody(request, options.signal)),
       response_format: { type: 'json_schema', json_schema: { name: 'enclave_result', schema: request.schema, strict: true } },
     };
     if (request.seed !== undefined) body.seed = request.seed;
@@ -484,13 +482,7 @@ export class RemoteBackend implements Backend {
   private setState(state: EngineState): void {
     if (JSON.stringify(state) === JSON.stringify(this.state)) return;
     this.state = state;
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(state);
-      } catch (err) {
-        this.logger.error(err instanceof Error ? err : String(err));
-      }
-    }
+    notifyAll(this.listeners, state, this.logger);
   }
 }
 
