@@ -1,6 +1,8 @@
 // The inline-completion logic over plain data: a document, a cursor and a Backend in, items to show
 // out. The vscode provider is a thin shell over this; the engine tests and the benchmark drive it
 // directly. It times its own work (everything but the engine call and the debounce wait).
+// Over 400 lines: the keystroke path (cache, debounce, supersede, call, post-process, prefetch) is
+// one sequence over shared per-document state; its pure parts already live in the sibling modules.
 import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
 import { NUMBER_SETTINGS, OTHER_DEFAULTS, type ConfigSnapshot } from '../settings';

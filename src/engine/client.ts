@@ -2,6 +2,8 @@
 // JSON-RPC to it over the IPC channel, maps AbortSignals to JSON-RPC cancellation, and supervises
 // it — a crashed engine fails its in-flight requests with ENGINE_CRASHED and is restarted with
 // backoff; too many crashes in a short time stop the restarts and leave an error state.
+// Over 400 lines because process life, request routing and cancellation share one state machine
+// (a request's fate depends on the process it was sent to); splitting it would spread that state.
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 

@@ -3,6 +3,8 @@
 // server-sent events), FIM to POST {base}/completions with the FIM prompt as is (special tokens as
 // text — servers that parse special tokens in the prompt do FIM this way), model info to
 // GET {base}/models. Only the configured server is contacted: nothing else, ever.
+// Over 400 lines: the HTTP client (streaming, errors with the server's words, the tokenize probe)
+// is here; the wire shapes, SSE parsing and finish reasons are shared with the server (openaiWire.ts).
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import { sseData, stopReasonFor } from './openaiWire';
