@@ -22,7 +22,7 @@ if (packageDir) {
 const log = process.env.ENCLAVE_CPU_VARIANT_LOG;
 if (log) {
   process.on('exit', () => {
-    let maps = '';
+    let maps;
     try {
       maps = readFileSync('/proc/self/maps', 'utf8');
     } catch {

@@ -1,4 +1,4 @@
-// `npm test`: every test layer in order — typecheck, unit, engine, the engine's output-comparing
+// `npm test`: every test layer in order — typecheck, lint (ESLint + prettier --check), unit, engine, the engine's output-comparing
 // tests again under llama.cpp's baseline (x64) and AVX2 (haswell) CPU kernels where the machine
 // picks another one (cpu-variants), e2e — each run even when an earlier one failed, then a table
 // of layer → result → seconds; exits non-zero if any failed.
@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 
 const all = [
   ['typecheck', 'typecheck'],
+  ['lint', 'lint'],
   ['unit', 'test:unit'],
   ['engine', 'test:engine'],
   ['cpu-variants', 'test:cpu-variants'],

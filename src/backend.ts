@@ -9,7 +9,7 @@ import { EngineClient } from './engine/client';
 import type { Backend, EngineSettings, EngineState } from './engine/protocol';
 import { RemoteBackend } from './engine/remote';
 import { RoutingBackend } from './engine/routing';
-import type { Log, Logger } from './log';
+import type { Log, Logger } from './logChannel';
 import { RefusingBackend, SwitchingBackend } from './switchingBackend';
 
 /**

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 
-import type { Log, Logger } from './log';
+import type { Log, Logger } from './logChannel';
+import { errorMessage } from './util';
 
 /**
  * Registers a command whose failure is logged and shown to the user with a way to the log,
@@ -17,7 +18,7 @@ export function registerGuardedCommand<A extends unknown[]>(
     try {
       return await handler(...args);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       logger.error(`${name}: ${message}`);
       onError?.();
       void vscode.window.showErrorMessage(`Enclave: ${message}`, 'Show Log').then((choice) => choice && log.show());

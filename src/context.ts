@@ -2,7 +2,7 @@ import type * as vscode from 'vscode';
 
 import type { Config } from './config';
 import type { Backend, EngineState } from './engine/protocol';
-import type { Log } from './log';
+import type { Log } from './logChannel';
 
 /** What every feature's `registerX(...)` receives from the composition root. */
 export interface EnclaveContext {

@@ -6,12 +6,13 @@ import { registerChat } from './chat';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
-import { Log } from './log';
+import { Log } from './logChannel';
 import { registerModels } from './models';
 import { registerReview } from './review';
 import { registerServer } from './server';
-import { DestinationStatus } from './statusBar';
+import { DestinationStatus } from './destinationStatus';
 import { registerWorkspaceSettingPrompts } from './trust';
+import { errorMessage } from './util';
 
 /** Enclave's public API (used by the in-host tests and by other extensions). */
 export interface EnclaveApi {
@@ -54,7 +55,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     logger.error(err instanceof Error ? err : message);
     void vscode.window.showErrorMessage(`Enclave failed to start: ${message}. See the Enclave log.`, 'Show Log').then((choice) => {
       if (choice) log.show();

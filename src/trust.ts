@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 
 import type { Config } from './config';
-import type { Logger } from './log';
+import type { Logger } from './logChannel';
 import type { WorkspaceRequest } from './settings';
+import { errorMessage } from './util';
 
 /** What a workspace value would do, in the user's words (the host or the file is named). */
 export function describeRequest(request: WorkspaceRequest): string {
@@ -57,7 +58,7 @@ export function registerWorkspaceSettingPrompts(config: Config, logger: Logger):
     }
   };
   const askLogged = (pending: readonly WorkspaceRequest[]) =>
-    void ask(pending).catch((err: unknown) => logger.warn(`could not ask about the workspace's settings (they stay out of effect): ${err instanceof Error ? err.message : String(err)}`));
+    void ask(pending).catch((err: unknown) => logger.warn(`could not ask about the workspace's settings (they stay out of effect): ${errorMessage(err)}`));
   if (config.pending.length > 0) askLogged(config.pending);
   return config.onDidChangePending(askLogged);
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../logger';
 import { type Conversation, type HistoryStore, newId, type StoredAttachment, type StoredMessage, titleFor } from './history';
 import type { AttachmentView, ConversationView, HostMessage, MessageView } from './messages';
 import { buildPrompt, describeAttachment, PromptTooLargeError } from './session';
+import { errorMessage } from '../util';
 
 export interface PendingAttachment {
   view: AttachmentView;
@@ -93,7 +94,7 @@ export class ChatController {
       if (conversation && this.conversation.messages.length === 0) this.conversation = conversation;
     })().catch((err: unknown) => {
       this.options.logger.error(err instanceof Error ? err : String(err));
-      this.post({ type: 'notice', level: 'error', text: `The chat history could not be read: ${err instanceof Error ? err.message : String(err)}` });
+      this.post({ type: 'notice', level: 'error', text: `The chat history could not be read: ${errorMessage(err)}` });
     });
     return this.restoring;
   }
@@ -174,7 +175,7 @@ export class ChatController {
           const a = await p.resolve();
           if (a) resolved.push(a);
         } catch (err) {
-          this.options.logger.warn(`attachment ${p.view.label} could not be read: ${err instanceof Error ? err.message : String(err)}`);
+          this.options.logger.warn(`attachment ${p.view.label} could not be read: ${errorMessage(err)}`);
           this.post({ type: 'notice', level: 'warning', text: `${p.view.label} could not be read and was not attached.` });
         }
       }
@@ -209,7 +210,7 @@ export class ChatController {
       await this.options.store.save(conversation);
       this.post({ type: 'chats', chats: await this.options.store.list() });
     } catch (err) {
-      this.post({ type: 'notice', level: 'error', text: `The chat could not be saved: ${err instanceof Error ? err.message : String(err)}` });
+      this.post({ type: 'notice', level: 'error', text: `The chat could not be saved: ${errorMessage(err)}` });
     }
 
     const started = this.now();
@@ -287,7 +288,7 @@ export class ChatController {
     try {
       await this.options.store.save(active.conversation);
     } catch (err) {
-      this.post({ type: 'notice', level: 'error', text: `The chat could not be saved: ${err instanceof Error ? err.message : String(err)}` });
+      this.post({ type: 'notice', level: 'error', text: `The chat could not be saved: ${errorMessage(err)}` });
     }
   }
 
@@ -374,5 +375,5 @@ function describeFailure(err: unknown, partial: boolean): string {
         return `${err.message}${kept}`;
     }
   }
-  return `${err instanceof Error ? err.message : String(err)}${kept}`;
+  return `${errorMessage(err)}${kept}`;
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Logger } from '../logger';
 import { type AttachmentKind, type ChatSummary, ID, type MessageStatus } from './messages';
 import { arrayOf, bool, num, oneOf, optional, pattern, shape, str } from './validate';
+import { errorMessage } from '../util';
 
 export interface StoredRange {
   startLine: number;
@@ -198,7 +199,7 @@ export class HistoryStore {
       problem = conversationCheck(value);
       if (!problem && (value as Conversation).id !== id) problem = 'id does not match the file name';
     } catch (err) {
-      problem = err instanceof Error ? err.message : String(err);
+      problem = errorMessage(err);
     }
     if (problem) {
       await this.setAside(id, problem);

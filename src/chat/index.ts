@@ -7,6 +7,7 @@ import { editorAttachment, isAttachable, ProposalProvider, selectionAttachment }
 import { HistoryStore, workspaceKey } from './history';
 import { type DiagnosticInfo, type EditorPrompt, editorPrompt } from './prompts';
 import { ChatViewProvider } from './view';
+import { errorMessage } from '../util';
 
 const SEVERITY: Record<vscode.DiagnosticSeverity, DiagnosticInfo['severity']> = {
   [vscode.DiagnosticSeverity.Error]: 'error',
@@ -31,7 +32,6 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
       }),
   });
   const proposals = new ProposalProvider();
-  let provider: ChatViewProvider | undefined;
   const controller = new ChatController({
     store,
     backend: () => ctx.backend(),
@@ -40,7 +40,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     destination: () => ctx.promptDestination(),
     logger,
   });
-  provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
+  const provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
   const view = provider;
   void controller.restore();
 
@@ -121,7 +121,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     });
     disposables.push({ dispose: unsubscribe });
   } catch (err) {
-    logger.warn(`engine state is not shown in the chat: ${err instanceof Error ? err.message : String(err)}`);
+    logger.warn(`engine state is not shown in the chat: ${errorMessage(err)}`);
   }
 
   return {

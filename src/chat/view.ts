@@ -10,6 +10,7 @@ import type { ChatController } from './controller';
 import { applyWithDiff, insertAtCursor, pickWorkspaceFile, type ProposalProvider } from './editor';
 import { renderChatHtml } from './html';
 import { type HostMessage, parseWebviewMessage, type WebviewMessage } from './messages';
+import { errorMessage } from '../util';
 
 type Handlers = { [K in WebviewMessage['type']]: (message: Extract<WebviewMessage, { type: K }>) => unknown };
 
@@ -86,7 +87,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
       .then(() => handler(message))
       .catch((err: unknown) => {
         this.logger.error(err instanceof Error ? err : String(err));
-        this.post({ type: 'notice', level: 'error', text: `${message.type} failed: ${err instanceof Error ? err.message : String(err)}` });
+        this.post({ type: 'notice', level: 'error', text: `${message.type} failed: ${errorMessage(err)}` });
       });
   }
 

@@ -1,26 +1,25 @@
 // The inline-completion logic over plain data: a document, a cursor and a Backend in, items to show
 // out. The vscode provider is a thin shell over this; the engine tests and the benchmark drive it
 // directly. It times its own work (everything but the engine call and the debounce wait).
-import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats, SpeculativeMode } from '../engine/protocol';
+// Over 400 lines: the keystroke path (cache, debounce, supersede, call, post-process, prefetch) is
+// one sequence over shared per-document state; its pure parts already live in the sibling modules.
+import type { Backend, EngineInfo, FimRequest, GenerationResult, RequestStats } from '../engine/protocol';
 import { nullLogger, type Logger } from '../logger';
-import { NUMBER_SETTINGS, OTHER_DEFAULTS } from '../settings';
+import { NUMBER_SETTINGS, OTHER_DEFAULTS, type ConfigSnapshot } from '../settings';
 import { CompletionCache } from './cache';
-import type { ExtraContextRing } from './context';
+import type { ExtraContextRing } from './extraContext';
 import { AdaptiveDebounce, systemClock, type Clock } from './debounce';
 import { postprocess } from './postprocess';
 import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';
 import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
+import { errorMessage } from '../util';
 
-export interface CompletionSettings {
-  maxLines: number;
-  maxTokens: number;
-  maxTimeMs: number;
-  /** Token budget for the prefix and suffix windows. */
-  contextTokens: number;
-  extraContext: boolean;
-  /** Milliseconds, or -1 for adaptive. */
-  debounceMs: number;
-  speculative: SpeculativeMode;
+/** What the core reads of the completion settings (settings.ts defines them). */
+export type CompletionSettings = Omit<ConfigSnapshot['completion'], 'enabled' | 'languages'>;
+
+/** The engine request for one prompt and one length variant. */
+function fimRequest(documentKey: string, built: BuiltPrompt, variant: Pick<FimRequest, 'maxTokens' | 'maxTimeMs' | 'stop'>, settings: CompletionSettings): FimRequest {
+  return { documentKey, prompt: built.prompt, maxTokens: variant.maxTokens, maxTimeMs: variant.maxTimeMs, stop: variant.stop, speculative: settings.speculative };
 }
 
 /** The settings' defaults (settings.ts holds them, package.json states the same). */
@@ -213,7 +212,7 @@ export class CompletionCore {
         model = await this.modelView();
       } catch (err) {
         waitedForInfo = this.clock.now() - infoStarted;
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         this.options.onEvent?.({ kind: 'error', message });
         return finish('error', { error: message });
       }
@@ -275,14 +274,7 @@ export class CompletionCore {
         this.options.onEvent?.({ kind: 'generating' });
         outcome.modelCalls++;
         this.counters.modelCalls++;
-        const fim: FimRequest = {
-          documentKey: request.uri,
-          prompt: built.prompt,
-          maxTokens: variant.maxTokens,
-          maxTimeMs: variant.maxTimeMs,
-          stop: variant.stop,
-          speculative: settings.speculative,
-        };
+        const fim = fimRequest(request.uri, built, variant, settings);
         // An automatic call outlives a cancelled keystroke (its answer is cached for type-through);
         // a manual one is cancelled with its request.
         const call = this.callEngine(request.uri, key, fim, estimator, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
@@ -300,7 +292,7 @@ export class CompletionCore {
         } catch (err) {
           outcome.modelMs += this.clock.now() - callStarted;
           if (controller.signal.aborted) return finish('cancelled');
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           this.log.warn(`completion failed: ${message}`);
           this.options.onEvent?.({ kind: 'error', message });
           return finish('error', { error: message });
@@ -494,14 +486,7 @@ export class CompletionCore {
     this.callEngine(
       request.uri,
       key,
-      {
-        documentKey: request.uri,
-        prompt: built.prompt,
-        maxTokens: variant.maxTokens,
-        maxTimeMs: variant.maxTimeMs,
-        stop: variant.stop,
-        speculative: settings.speculative,
-      },
+      fimRequest(request.uri, built, variant, settings),
       this.estimatorFor(request.languageId),
     )
       .then(({ result }) => {

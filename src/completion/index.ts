@@ -2,10 +2,11 @@ import * as vscode from 'vscode';
 
 import type { EnclaveContext } from '../context';
 import type { Backend } from '../engine/protocol';
-import { EnclaveStatusBar } from '../statusBar';
-import { ExtraContextRing } from './context';
+import { EnclaveStatusBar } from './statusBar';
+import { ExtraContextRing } from './extraContext';
 import { CompletionCore } from './core';
 import { completionSettings, InlineProvider } from './provider';
+import { errorMessage } from '../util';
 
 /** Inline completions: the provider, the status bar item and their commands. */
 export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
@@ -20,7 +21,7 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
   const showModel = (backend: Backend) =>
     backend.info().then(
       (info) => status.update({ modelName: info.modelName, engine: { kind: 'ready' } }),
-      (err: unknown) => status.setEngine({ kind: 'error', message: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => status.setEngine({ kind: 'error', message: errorMessage(err) }),
     );
   const backend = (): Backend => {
     const current = ctx.backend();
@@ -131,7 +132,7 @@ async function showMenu(ctx: EnclaveContext, status: EnclaveStatusBar): Promise<
   try {
     await vscode.commands.executeCommand(choice.command);
   } catch (err) {
-    void vscode.window.showErrorMessage(`Enclave: ${err instanceof Error ? err.message : String(err)}`);
+    void vscode.window.showErrorMessage(`Enclave: ${errorMessage(err)}`);
   }
 }
 
@@ -152,7 +153,7 @@ async function showModelInfo(backend: () => Backend): Promise<void> {
     ].join('\n');
     await vscode.window.showInformationMessage(info.modelName, { modal: true, detail });
   } catch (err) {
-    void vscode.window.showErrorMessage(`Enclave: no model info: ${err instanceof Error ? err.message : String(err)}`, 'Show Log').then((choice) => {
+    void vscode.window.showErrorMessage(`Enclave: no model info: ${errorMessage(err)}`, 'Show Log').then((choice) => {
       if (choice) void vscode.commands.executeCommand('enclave.showLog');
     });
   }

@@ -5,7 +5,8 @@ import type { ChatHistoryItem, Llama, LlamaContextSequence, LlamaGrammar } from 
 
 import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
-import { errorMessage, type NodeLlamaCpp } from './modelFiles';
+import type { NodeLlamaCpp } from './modelFiles';
+import { errorMessage } from '../util';
 import { EngineError, type ChatMessage, type GenerationResult, type RequestStats } from './protocol';
 
 export interface ChatOptions {

@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { EngineSettings, SpeculativeMode } from './protocol';
 import { EngineRuntime } from './runtime';
 import { startServer } from './server';
+import { errorMessage } from '../util';
 
 const usage = `usage: enclave serve --model <file.gguf> [options]
 
@@ -83,7 +84,7 @@ async function serve(argv: string[]): Promise<number> {
   try {
     token = chooseToken(values['token-file'], process.env.ENCLAVE_TOKEN);
   } catch (err) {
-    console.error(`enclave serve: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`enclave serve: ${errorMessage(err)}`);
     return 2;
   }
   const limits = { maxActive: Number(values['max-active']), maxQueued: Number(values['max-queued']), requestTimeoutMs: Number(values.timeout) * 1000 };
@@ -114,7 +115,7 @@ function chooseToken(file: string | undefined, fromEnv: string | undefined): str
     try {
       text = readFileSync(file === '-' ? 0 : file, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`);
+      throw new Error(`cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`, { cause: err });
     }
     const token = text.trim();
     if (token.length < 16) throw new Error('the token (from --token-file) must be at least 16 characters.');
@@ -139,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`enclave: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`enclave: ${errorMessage(err)}`);
     process.exit(1);
   },
 );

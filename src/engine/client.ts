@@ -2,6 +2,8 @@
 // JSON-RPC to it over the IPC channel, maps AbortSignals to JSON-RPC cancellation, and supervises
 // it — a crashed engine fails its in-flight requests with ENGINE_CRASHED and is restarted with
 // backoff; too many crashes in a short time stop the restarts and leave an error state.
+// Over 400 lines because process life, request routing and cancellation share one state machine
+// (a request's fate depends on the process it was sent to); splitting it would spread that state.
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -33,6 +35,7 @@ import {
   type StructuredResult,
 } from './protocol';
 import { EngineNotifications, EngineRpc, fromRpcError, ENGINE_ERROR, type EngineErrorData, type Streamed } from './rpc';
+import { errorMessage, notifyAll } from '../util';
 
 type StreamedRequest<P, R> = RequestType<Streamed<P>, R, EngineErrorData>;
 
@@ -260,13 +263,7 @@ export class EngineClient implements Backend {
 
   private setState(state: EngineState): void {
     this.state = state;
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(state);
-      } catch (err) {
-        this.logger.error(err instanceof Error ? err : String(err));
-      }
-    }
+    notifyAll(this.listeners, state, this.logger);
   }
 
   private ensureStarted(): Promise<MessageConnection> {
@@ -361,7 +358,7 @@ export class EngineClient implements Backend {
     if (this.options.autoRestart && !this.disposed) {
       this.restartTimer = setTimeout(() => {
         if (this.disposed || this.worker || this.gaveUp) return;
-        this.ensureStarted().catch((err) => this.logger.warn(`engine restart failed: ${err instanceof Error ? err.message : String(err)}`));
+        this.ensureStarted().catch((err) => this.logger.warn(`engine restart failed: ${errorMessage(err)}`));
       }, restartInMs);
       this.restartTimer.unref();
     }

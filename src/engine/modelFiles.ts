@@ -7,6 +7,7 @@ import type { Llama, LlamaModel, Token } from 'node-llama-cpp' with { 'resolutio
 
 import { GgufError, readGgufHeader, type GgufHeader } from '../gguf';
 import { EngineError, type FimFamily } from './protocol';
+import { errorMessage } from '../util';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
 let nodeLlamaCpp: Promise<NodeLlamaCpp> | undefined;
@@ -98,6 +99,3 @@ export function mapLoadError(err: unknown, modelPath: string, what: 'model' | 'c
   return new EngineError('MODEL_INVALID', `Could not load the ${what} for ${modelPath}: ${message}. The file may be damaged or not a supported model; download it again.`);
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

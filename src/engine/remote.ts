@@ -3,6 +3,8 @@
 // server-sent events), FIM to POST {base}/completions with the FIM prompt as is (special tokens as
 // text — servers that parse special tokens in the prompt do FIM this way), model info to
 // GET {base}/models. Only the configured server is contacted: nothing else, ever.
+// Over 400 lines: the HTTP client (streaming, errors with the server's words, the tokenize probe)
+// is here; the wire shapes, SSE parsing and finish reasons are shared with the server (openaiWire.ts).
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import { sseData, stopReasonFor } from './openaiWire';
@@ -26,6 +28,7 @@ import {
   type StructuredRequest,
   type StructuredResult,
 } from './protocol';
+import { errorMessage, notifyAll } from '../util';
 
 /** The environment variable an optional API key for the remote server is read from. */
 export const REMOTE_API_KEY_ENV = 'ENCLAVE_REMOTE_API_KEY';
@@ -147,9 +150,10 @@ export class RemoteBackend implements Backend {
     return { ...result, text: cutAtStop(result.text, request.stop) };
   }
 
-  async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
-    const body: Record<string, unknown> = {
-      model: await this.modelName(options.signal),
+  /** A streamed /chat/completions body for a chat or structured request. */
+  private async chatBody(request: ChatRequest, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+    return {
+      model: await this.modelName(signal),
       messages: wireMessages(request.messages),
       max_tokens: request.maxTokens,
       // Greedy unless asked otherwise, as the local engine does (servers' own defaults are 0.7–1).
@@ -157,18 +161,15 @@ export class RemoteBackend implements Backend {
       stream: true,
       stream_options: { include_usage: true },
     };
-    return this.generate('/chat/completions', body, options);
+  }
+
+  async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
+    return this.generate('/chat/completions', await this.chatBody(request, options.signal), options);
   }
 
   async generateStructured(request: StructuredRequest, options: RequestOptions = {}): Promise<StructuredResult> {
     const body: Record<string, unknown> = {
-      model: await this.modelName(options.signal),
-      messages: wireMessages(request.messages),
-      max_tokens: request.maxTokens,
-      // Greedy unless asked otherwise, as the local engine does (servers' own defaults are 0.7–1).
-      temperature: request.temperature ?? 0,
-      stream: true,
-      stream_options: { include_usage: true },
+      ...(await this.chatBody(request, options.signal)),
       response_format: { type: 'json_schema', json_schema: { name: 'enclave_result', schema: request.schema, strict: true } },
     };
     if (request.seed !== undefined) body.seed = request.seed;
@@ -197,7 +198,7 @@ export class RemoteBackend implements Backend {
         const tokens = ((await response.json()) as { tokens?: unknown }).tokens;
         if (Array.isArray(tokens)) return tokens.length;
       } catch (err) {
-        this.logger.debug(`remote tokenize failed, estimating instead: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.debug(`remote tokenize failed, estimating instead: ${errorMessage(err)}`);
       }
     }
     return Math.ceil(text.length / CHARS_PER_TOKEN);
@@ -476,20 +477,14 @@ export class RemoteBackend implements Backend {
     if (signal?.aborted) return new EngineError('CANCELLED', 'Request cancelled.');
     if (err instanceof EngineError) return err;
     if (err instanceof Error && err.name === 'AbortError') return new EngineError('CANCELLED', 'Request cancelled.');
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     return new EngineError('ENGINE_UNAVAILABLE', `The connection to the remote model server at ${this.base} broke during ${path}: ${message}. Try again; check the server's log if it repeats.`);
   }
 
   private setState(state: EngineState): void {
     if (JSON.stringify(state) === JSON.stringify(this.state)) return;
     this.state = state;
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(state);
-      } catch (err) {
-        this.logger.error(err instanceof Error ? err : String(err));
-      }
-    }
+    notifyAll(this.listeners, state, this.logger);
   }
 }
 
@@ -566,7 +561,7 @@ function streamError(base: string, detail: unknown): EngineError {
 
 function unreachable(base: string, err: unknown): EngineError {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+  const why = cause?.code ?? cause?.message ?? (errorMessage(err));
   return new EngineError(
     'ENGINE_UNAVAILABLE',
     `Cannot reach the remote model server at ${base} (${why}). Check that it is running and that enclave.backend.remoteUrl is right, or set enclave.backend.kind to "local".`,

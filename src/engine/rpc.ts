@@ -17,6 +17,7 @@ import {
   type StructuredRequest,
   type StructuredResult,
 } from './protocol';
+import { errorMessage } from '../util';
 
 /** Requests that stream text name a stream id; chunks arrive as `text` notifications. */
 export interface Streamed<T> {
@@ -54,7 +55,7 @@ export interface EngineErrorData {
 export const ENGINE_ERROR = -32050;
 
 export function toResponseError(err: unknown): ResponseError<EngineErrorData> {
-  const engineError = err instanceof EngineError ? err : new EngineError('INTERNAL', err instanceof Error ? err.message : String(err));
+  const engineError = err instanceof EngineError ? err : new EngineError('INTERNAL', errorMessage(err));
   return new ResponseError(ENGINE_ERROR, engineError.message, { code: engineError.code });
 }
 
@@ -66,5 +67,5 @@ export function fromRpcError(err: unknown): EngineError {
     if (data?.code) return new EngineError(data.code, err.message);
     return new EngineError('INTERNAL', err.message);
   }
-  return new EngineError('INTERNAL', err instanceof Error ? err.message : String(err));
+  return new EngineError('INTERNAL', errorMessage(err));
 }

@@ -13,7 +13,7 @@ import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
 import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
-import { checkGgufFile, defaultThreads, detectFimFamily, errorMessage, loadModelFile, loadNodeLlamaCpp, mapLoadError, vocabularyMismatch, type NodeLlamaCpp } from './modelFiles';
+import { checkGgufFile, defaultThreads, detectFimFamily, loadModelFile, loadNodeLlamaCpp, mapLoadError, vocabularyMismatch, type NodeLlamaCpp } from './modelFiles';
 import {
   emptyMetrics,
   EngineError,
@@ -35,6 +35,7 @@ import {
   type StructuredRequest,
   type StructuredResult,
 } from './protocol';
+import { errorMessage } from '../util';
 import { Scheduler, type JobClass } from './scheduler';
 import { SlotPool } from './slots';
 

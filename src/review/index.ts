@@ -8,6 +8,7 @@ import { documentTarget, GitSource, ReviewSourceError, type ReviewTarget } from 
 import { ReviewPresentation } from './presentation';
 import { renderReport } from './report';
 import { runReview, type ReviewOptions, type ReviewResult } from './reviewer';
+import { errorMessage } from '../util';
 
 type Handler = () => Promise<void> | void;
 
@@ -64,7 +65,7 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
     try {
       backend = ctx.backend();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       void vscode.window.showErrorMessage(`Enclave review needs the model engine: ${message}`, 'Show Log').then((choice) => choice && ctx.log.show());
       return;
     }
@@ -110,7 +111,7 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
       );
       void summarize(result);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       log.error(err instanceof Error ? err : message);
       void vscode.window.showErrorMessage(`Enclave review failed: ${message}`, 'Show Log').then((choice) => choice && ctx.log.show());
     } finally {

@@ -6,6 +6,7 @@ import { chunkFile, type ReviewChunk } from './chunking';
 import { generatedByPath, selectReviewable, splitLines, type FileDiff, type SkippedFile } from './diff';
 import { countBySeverity, dedupeFindings, placeFindings, sortFindings, type Finding } from './findings';
 import { DEFAULT_LIMITS, findingsSchema, validateReviewOutput, type SchemaOptions } from './schema';
+import { errorMessage } from '../util';
 
 export interface ReviewInput {
   /** What is reviewed, in words: "uncommitted changes", "src/a.ts". */
@@ -196,7 +197,7 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
             break;
           } catch (err) {
             if (signal?.aborted || (err instanceof EngineError && (FATAL.has(err.code) || err.code === 'CANCELLED')) || attempt === RETRIES.length - 1) throw err;
-            log.warn(`${file.path}: ${err instanceof Error ? err.message : String(err)}; asking again for a shorter answer`);
+            log.warn(`${file.path}: ${errorMessage(err)}; asking again for a shorter answer`);
           }
         }
         if (!answer) throw new Error('no answer');
@@ -227,7 +228,7 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
         break;
       }
       if (err instanceof EngineError && FATAL.has(err.code)) throw err;
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       log.warn(`${file.path}: review failed: ${message}`);
       result.failed.push({ path: file.path, error: message });
       continue;

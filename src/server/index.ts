@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 
 import type { EnclaveContext } from '../context';
 import { startServer, type RunningServer } from '../engine/server';
+import { errorMessage } from '../util';
 
 const TOKEN_KEY = 'enclave.server.token';
 
@@ -34,7 +35,7 @@ export function registerServer(ctx: EnclaveContext): vscode.Disposable {
       const choice = await vscode.window.showInformationMessage(`Enclave serves the local model on ${running.url} (OpenAI-compatible; a bearer token is required).`, 'Copy Token');
       if (choice) await vscode.env.clipboard.writeText(await token());
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       log.error(`server did not start: ${message}`);
       void vscode.window.showErrorMessage(`Enclave could not start its local server on port ${port}: ${message}. Change enclave.server.port and try again.`);
     }

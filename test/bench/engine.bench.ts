@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { EngineClient } from '../../src/engine/client';
-import type { Backend, EngineSettings, FimRequest, SpeculativeMode } from '../../src/engine/protocol';
+import type { EngineSettings, FimRequest, SpeculativeMode } from '../../src/engine/protocol';
 import { EngineRuntime, loadNodeLlamaCpp } from '../../src/engine/runtime';
 import { nullLogger } from '../../src/logger';
 import { buildBundles, fimPrompt, repetitiveCode, repoRoot, settingsFor, workerPath } from '../engine/helpers';

@@ -15,7 +15,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
 
-import { ExtraContextRing } from '../../src/completion/context';
+import { ExtraContextRing } from '../../src/completion/extraContext';
 import { CompletionCore, defaultCompletionSettings, type CompletionOutcome, type CompletionSettings } from '../../src/completion/core';
 import { buildPrompt, CharsPerTokenEstimator } from '../../src/completion/prompt';
 import { fimTemplate } from '../../src/completion/templates';

@@ -143,7 +143,7 @@ function wholeCalls(text: string): Array<{ tid: number; call: string }> {
 function decodeAddress(call: string): { family: string; address: string; port?: number } {
   const family = /sa_family=(\w+)/.exec(call)?.[1] ?? 'unknown';
   const port = /sin6?_port=htons\((\d+)\)/.exec(call)?.[1];
-  let address = '';
+  let address: string;
   if (family === 'AF_INET') address = /inet_addr\("([^"]+)"\)/.exec(call)?.[1] ?? '';
   else if (family === 'AF_INET6') address = /inet_pton\(AF_INET6, "([^"]+)"/.exec(call)?.[1] ?? '';
   else if (family === 'AF_UNIX') address = /sun_path=(@?"(?:[^"\\]|\\.)*")/.exec(call)?.[1] ?? '';

@@ -200,7 +200,7 @@ describe('generation', () => {
             try {
               await new nlc.LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, { maxTokens: 4, temperature: 0 });
             } finally {
-              sequence.dispose();
+              await sequence.dispose();
             }
           };
           if (error) await assert.rejects(attempt, error);

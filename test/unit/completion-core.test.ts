@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { CompletionCore, defaultCompletionSettings, type CompletionRequest } from '../../src/completion/core';
-import { ExtraContextRing } from '../../src/completion/context';
+import { ExtraContextRing } from '../../src/completion/extraContext';
 import { buildPrompt, CharsPerTokenEstimator } from '../../src/completion/prompt';
 import { fimTemplate } from '../../src/completion/templates';
 import type { EngineInfo, FimRequest } from '../../src/engine/protocol';

@@ -214,7 +214,7 @@ describe('runReview', () => {
     assert.match(md, /^# Enclave review: uncommitted changes/);
     assert.match(md, /2 findings \(2 errors, 0 warnings, 0 info\) in 2 files reviewed, 2 skipped\./);
     assert.match(md, /### src\/a\.ts\n\n- \*\*error\*\* \(bug\) line 10: use \\\*strict\\\* \\<equality\\>/);
-    assert.match(md, /  ````\n  const x = ```y```;\n  ````/);
+    assert.match(md, / {2}````\n {2}const x = ```y```;\n {2}````/);
     assert.match(md, /- img\.png: binary/);
     assert.match(md, /- yarn\.lock: generated \(lockfile\)/);
   });

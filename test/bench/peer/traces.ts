@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { ContextChunk } from '../../../src/completion/context';
+import type { ContextChunk } from '../../../src/completion/extraContext';
 
 export interface SourceFile {
   name: string;

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 
-import { formatStatus, type StatusView } from './completion/status';
-import type { EngineState } from './engine/protocol';
+import { formatStatus, type StatusView } from './status';
+import type { EngineState } from '../engine/protocol';
 
 /** Enclave's status bar item: engine state, model name, last latency; a click opens the menu. */
 export class EnclaveStatusBar implements vscode.Disposable {
@@ -39,35 +39,6 @@ export class EnclaveStatusBar implements vscode.Disposable {
         : status.severity === 'warning'
           ? new vscode.ThemeColor('statusBarItem.warningBackground')
           : undefined;
-  }
-
-  dispose(): void {
-    this.item.dispose();
-  }
-}
-
-/**
- * A second status bar item, shown only while prompts leave this machine: it names the host, so a
- * remote backend is never silent.
- */
-export class DestinationStatus implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('enclave.destination', vscode.StatusBarAlignment.Right, 99);
-
-  constructor() {
-    this.item.name = 'Enclave: where prompts go';
-    this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
-    this.item.command = { title: 'Enclave settings', command: 'workbench.action.openSettings', arguments: ['enclave.backend'] };
-  }
-
-  /** `where`: the remote host, or undefined when everything stays on this machine. */
-  show(where: string | undefined): void {
-    if (!where) {
-      this.item.hide();
-      return;
-    }
-    this.item.text = `$(globe) Enclave → ${where}`;
-    this.item.tooltip = `Enclave sends your prompts, attached code and review diffs to ${where} (enclave.backend.remoteUrl). Click to change it.`;
-    this.item.show();
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { ExtraContextRing, jaccard } from '../../src/completion/context';
+import { ExtraContextRing, jaccard } from '../../src/completion/extraContext';
 
 const serverTs = ['import http from "node:http";', 'const server = http.createServer((req, res) => {', '  res.end("ok");', '});', 'server.listen(8080);'].join('\n');
 const utilPy = ['def mean(xs):', '    return sum(xs) / len(xs)', '', 'def median(xs):', '    s = sorted(xs)', '    return s[len(s) // 2]'].join('\n');
