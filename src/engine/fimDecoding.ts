@@ -129,7 +129,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
   // speculative rounds must beat.
   const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= { draftLength: mode === 'lookup' ? 6 : 4, cooldown: mode === 'lookup' ? 0 : 3, plainStretch: 4 });
   const target = new Stepper(seq);
-  const drafter = mode === 'draft' && slot.draft ? new Stepper(slot.draft) : undefined;
+  const drafter = mode === 'draft' && slot.draft ? draftStepper(slot.draft) : undefined;
 
   /** Tokens agreed on since the last rejected draft token (-1: none rejected yet in this request). */
   let run = -1;
@@ -166,26 +166,30 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     // disagreement, which the verify batch corrects for free); a run longer than expected doubles.
     if (accepted < draft.length) {
       // A run is measured only from one rejection to the next (a request starts mid-run).
-      if (run >= 0) adapt.expectedRun = run + accepted;
+      if (run >= 0) adapt.expectedRun = adapt.expectedRun === undefined ? run + accepted : (adapt.expectedRun + run + accepted) / 2;
       run = 0;
-      adapt.draftLength = Math.max(1, Math.min(maxDraft, adapt.expectedRun ?? accepted + 1));
-    } else if (adapt.expectedRun !== undefined && run >= 0 && run + accepted === adapt.expectedRun) {
+      adapt.draftLength = Math.max(2, Math.min(maxDraft, Math.round(adapt.expectedRun ?? accepted + 1)));
+    } else if (adapt.expectedRun !== undefined && run >= 0 && run + accepted === Math.round(adapt.expectedRun)) {
       // The verify batch's own token fell where the next disagreement was expected.
       run = 0;
-      adapt.draftLength = Math.max(1, Math.min(maxDraft, adapt.expectedRun));
+      adapt.draftLength = Math.max(2, Math.min(maxDraft, Math.round(adapt.expectedRun)));
     } else {
       if (run >= 0) run += accepted + 1;
       const expected = adapt.expectedRun ?? 0;
-      adapt.draftLength = run >= 0 && expected > run ? Math.min(maxDraft, expected - run) : Math.min(maxDraft, adapt.draftLength * 2);
+      adapt.draftLength = run >= 0 && expected > run ? Math.max(2, Math.min(maxDraft, Math.round(expected - run))) : Math.min(maxDraft, adapt.draftLength * 2);
     }
     // A request's first round also brings the draft sequence up to the prompt: not counted.
     if (rounds++ > 0) adapt.specMsPerToken = average(adapt.specMsPerToken, (performance.now() - roundStart) / (accepted + 1));
     if (mode === 'draft') {
       // Back off to plain decoding (for a stretch that doubles each time) when a round does not
       // pay: nothing accepted, or rounds measured slower per token than plain steps.
-      const slower = adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken;
-      if (accepted === 0 || slower) {
+      // (10 % margin: the two averages are measured at different moments of a noisy machine).
+      const slower = adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.1;
+      if (accepted === 0) {
         adapt.cooldown = adapt.plainStretch;
+        adapt.plainStretch = Math.min(256, adapt.plainStretch * 4);
+      } else if (slower) {
+        adapt.cooldown = Math.min(64, adapt.plainStretch);
         adapt.plainStretch = Math.min(256, adapt.plainStretch * 2);
       } else adapt.plainStretch = 4;
     }
@@ -227,7 +231,6 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     }
   } finally {
     await target.close();
-    await drafter?.close();
   }
   throwIfAborted(o.signal);
   return out;
@@ -236,6 +239,17 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
 /** A moving average that follows changes in load within a few samples. */
 function average(previous: number | undefined, sample: number): number {
   return previous === undefined ? sample : previous * 0.7 + sample * 0.3;
+}
+
+/**
+ * The draft sequence's generator outlives requests (only this loop evaluates on a draft
+ * sequence), so a draft costs no new sampler per request.
+ */
+const draftSteppers = new WeakMap<LlamaContextSequence, Stepper>();
+function draftStepper(seq: LlamaContextSequence): Stepper {
+  let stepper = draftSteppers.get(seq);
+  if (!stepper) draftSteppers.set(seq, (stepper = new Stepper(seq)));
+  return stepper;
 }
 
 /**
@@ -254,10 +268,15 @@ class Stepper {
 
   async step(tokens: Token[]): Promise<Token | undefined> {
     let result: IteratorResult<Token, void>;
-    if (!this.iterator) {
-      this.iterator = this.seq.evaluate(tokens, { temperature: 0, yieldEogToken: true });
-      result = await this.iterator.next();
-    } else result = await this.iterator.next(tokens.slice());
+    try {
+      if (!this.iterator) {
+        this.iterator = this.seq.evaluate(tokens, { temperature: 0, yieldEogToken: true });
+        result = await this.iterator.next();
+      } else result = await this.iterator.next(tokens.slice());
+    } catch (err) {
+      this.iterator = undefined; // a generator that threw is finished: the next step starts another
+      throw err;
+    }
     if (result.done) {
       this.iterator = undefined;
       return undefined;
