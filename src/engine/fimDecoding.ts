@@ -157,6 +157,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
       await seq.eraseContextTokenRanges([{ start: end - (draft.length - accepted), end }]);
     }
     out.draftAccepted += accepted;
+    if (accepted > 0) adapt.everAccepted = true;
     out.draftRejected += draft.length - accepted;
     const maxDraft = MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'];
     // A fully accepted draft doubles the next one; a rejected one is cut to the accepted run plus
@@ -186,7 +187,8 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
       // (10 % margin: the two averages are measured at different moments of a noisy machine).
       const slower = adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.1;
       if (accepted === 0) {
-        adapt.cooldown = adapt.plainStretch;
+        // A document whose drafts have never agreed waits long before it tries again.
+        adapt.cooldown = adapt.everAccepted ? adapt.plainStretch : Math.max(64, adapt.plainStretch);
         adapt.plainStretch = Math.min(256, adapt.plainStretch * 4);
       } else if (slower) {
         adapt.cooldown = Math.min(64, adapt.plainStretch);

@@ -14,6 +14,8 @@ export interface AdaptiveDraft {
   plainStretch: number;
   /** Measured cost per generated token (moving averages, ms): plain steps and speculative rounds. */
   plainMsPerToken?: number;
+  /** Whether any draft token was ever accepted for this document. */
+  everAccepted?: boolean;
   /** Draft tokens agreed on between the last two rejections (where the next one is expected). */
   expectedRun?: number;
   specMsPerToken?: number;
