@@ -29,7 +29,7 @@ export interface GreedyOutcome {
   stopReason: RequestStats['stopReason'];
 }
 
-const MAX_DRAFT = { draft: 8, lookup: 10 } as const;
+const MAX_DRAFT = { draft: 24, lookup: 10 } as const;
 const greedyNext = { generateNext: { token: true } } as const;
 
 /**
@@ -116,18 +116,31 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     return !done;
   };
 
-  // Adaptive draft length: grows while drafts are accepted, backs off (plain decoding for a
-  // growing stretch) while they are not, so a poor draft costs little.
+  // Every LlamaSampler node-llama-cpp creates (one per evaluate() generator and per
+  // controlledEvaluate call) allocates a vocabulary-sized candidate array: ~9 ms of page faults
+  // for a 152k vocabulary here, as much as a small model's whole decode step. So plain steps and
+  // drafting each run on ONE generator for the whole request (fed the next tokens through
+  // next(tokens), which evaluates them at the sequence's current end), and only the verify batch
+  // pays for a sampler of its own.
   const mode = o.mode;
   // The state lives on the slot, so a document whose drafts keep failing starts its next
   // request already backed off.
-  const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= { draftLength: mode === 'draft' ? 4 : 6, cooldown: 0, plainStretch: 4 });
+  // A document's first draft request starts with a few plain steps: their measured cost is what
+  // speculative rounds must beat.
+  const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= { draftLength: mode === 'lookup' ? 6 : 4, cooldown: mode === 'lookup' ? 0 : 3, plainStretch: 4 });
+  const target = new Stepper(seq);
+  const drafter = mode === 'draft' && slot.draft ? draftStepper(slot.draft) : undefined;
+
+  /** Tokens agreed on since the last rejected draft token (-1: none rejected yet in this request). */
+  let run = -1;
+  let rounds = 0;
 
   const spec = async (): Promise<boolean> => {
     const room = o.maxTokens - generated.length - 1;
     const k = Math.min(adapt.draftLength, room);
     if (k <= 0) return false;
-    const draft = mode === 'lookup' ? lookupDraft(all, k) : await draftTokens(model, slot, all, k, o.batchSize, o.signal);
+    const roundStart = performance.now();
+    const draft = mode === 'lookup' ? lookupDraft(all, k) : drafter ? await drafter.draft(model, all, k) : [];
     if (draft.length === 0) return false;
     throwIfAborted(o.signal);
     const head = pending.length - 1;
@@ -144,13 +157,42 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
       await seq.eraseContextTokenRanges([{ start: end - (draft.length - accepted), end }]);
     }
     out.draftAccepted += accepted;
+    if (accepted > 0) adapt.everAccepted = true;
     out.draftRejected += draft.length - accepted;
-    if (accepted === draft.length) adapt.draftLength = Math.min(MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'], adapt.draftLength + 2);
-    else adapt.draftLength = Math.max(2, accepted + 1);
+    const maxDraft = MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'];
+    // A fully accepted draft doubles the next one; a rejected one is cut to the accepted run plus
+    // one (drafts tend to fail where they failed before, so longer would be wasted verify work).
+    // Draft length: disagreements recur at a document's typical spacing, so after a rejection the
+    // next draft is as long as the last run of agreement (its last token then meets the next
+    // disagreement, which the verify batch corrects for free); a run longer than expected doubles.
+    if (accepted < draft.length) {
+      // A run is measured only from one rejection to the next (a request starts mid-run).
+      if (run >= 0) adapt.expectedRun = adapt.expectedRun === undefined ? run + accepted : (adapt.expectedRun + run + accepted) / 2;
+      run = 0;
+      adapt.draftLength = Math.max(2, Math.min(maxDraft, Math.round(adapt.expectedRun ?? accepted + 1)));
+    } else if (adapt.expectedRun !== undefined && run >= 0 && run + accepted === Math.round(adapt.expectedRun)) {
+      // The verify batch's own token fell where the next disagreement was expected.
+      run = 0;
+      adapt.draftLength = Math.max(2, Math.min(maxDraft, Math.round(adapt.expectedRun)));
+    } else {
+      if (run >= 0) run += accepted + 1;
+      const expected = adapt.expectedRun ?? 0;
+      adapt.draftLength = run >= 0 && expected > run ? Math.max(2, Math.min(maxDraft, Math.round(expected - run))) : Math.min(maxDraft, adapt.draftLength * 2);
+    }
+    // A request's first round also brings the draft sequence up to the prompt: not counted.
+    if (rounds++ > 0) adapt.specMsPerToken = average(adapt.specMsPerToken, (performance.now() - roundStart) / (accepted + 1));
     if (mode === 'draft') {
+      // Back off to plain decoding (for a stretch that doubles each time) when a round does not
+      // pay: nothing accepted, or rounds measured slower per token than plain steps.
+      // (10 % margin: the two averages are measured at different moments of a noisy machine).
+      const slower = adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.1;
       if (accepted === 0) {
-        adapt.cooldown = adapt.plainStretch;
-        adapt.plainStretch = Math.min(128, adapt.plainStretch * 2);
+        // A document whose drafts have never agreed waits long before it tries again.
+        adapt.cooldown = adapt.everAccepted ? adapt.plainStretch : Math.max(64, adapt.plainStretch);
+        adapt.plainStretch = Math.min(256, adapt.plainStretch * 4);
+      } else if (slower) {
+        adapt.cooldown = Math.min(64, adapt.plainStretch);
+        adapt.plainStretch = Math.min(256, adapt.plainStretch * 2);
       } else adapt.plainStretch = 4;
     }
     for (let i = 0; i < accepted; i++) if (!take(draft[i])) return true;
@@ -164,44 +206,109 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     return true;
   };
 
-  while (!done) {
-    throwIfAborted(o.signal);
-    if (mode !== 'off' && (mode === 'lookup' || adapt.cooldown <= 0)) {
-      if (await spec()) continue;
+  try {
+    while (!done) {
+      throwIfAborted(o.signal);
+      if (mode !== 'off' && (mode === 'lookup' || adapt.cooldown <= 0)) {
+        if (await spec()) continue;
+      }
+      // Plain steps on the request's one generator; they stop as soon as prompt lookup has a
+      // proposal or the draft cooldown is over.
+      while (!done) {
+        const stepStart = performance.now();
+        const warm = target.started;
+        const token = await target.step(pending);
+        if (token === undefined) {
+          out.stopReason = 'eos';
+          done = true;
+          break;
+        }
+        if (!take(token) || o.signal.aborted) break;
+        pending = [token];
+        if (mode !== 'lookup' && warm) adapt.plainMsPerToken = average(adapt.plainMsPerToken, performance.now() - stepStart);
+        if (mode === 'draft' && --adapt.cooldown <= 0) break;
+        if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
+      }
+      if (o.signal.aborted) break;
     }
-    // A plain stretch on node-llama-cpp's evaluate loop (one sampler, no per-token setup); it
-    // breaks out as soon as prompt lookup has a proposal or the draft cooldown is over.
-    const iterator = seq.evaluate(pending, { temperature: 0 });
-    let last: Token | undefined;
-    for await (const token of iterator) {
-      last = token;
-      if (!take(token) || o.signal.aborted) break;
-      pending = [token];
-      if (mode === 'draft' && --adapt.cooldown <= 0) break;
-      if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
-    }
-    if (last === undefined) {
-      out.stopReason = 'eos';
-      done = true;
-    }
-    if (o.signal.aborted) break;
+  } finally {
+    await target.close();
   }
   throwIfAborted(o.signal);
   return out;
 }
 
-/** Drafts up to k tokens after `all` with the draft model, keeping its sequence in step (KV reuse). */
-async function draftTokens(model: LlamaModel, slot: Slot, all: Token[], k: number, batchSize: number, signal: AbortSignal): Promise<Token[]> {
-  const seq = slot.draft;
-  if (!seq) return [];
-  const { rest } = await syncPrefix(seq, all, batchSize, signal);
-  const draft: Token[] = [];
-  for await (const token of seq.evaluate(rest, { temperature: 0 })) {
-    if (model.isEogToken(token)) break;
-    draft.push(token);
-    if (draft.length >= k) break;
+/** A moving average that follows changes in load within a few samples. */
+function average(previous: number | undefined, sample: number): number {
+  return previous === undefined ? sample : previous * 0.7 + sample * 0.3;
+}
+
+/**
+ * The draft sequence's generator outlives requests (only this loop evaluates on a draft
+ * sequence), so a draft costs no new sampler per request.
+ */
+const draftSteppers = new WeakMap<LlamaContextSequence, Stepper>();
+function draftStepper(seq: LlamaContextSequence): Stepper {
+  let stepper = draftSteppers.get(seq);
+  if (!stepper) draftSteppers.set(seq, (stepper = new Stepper(seq)));
+  return stepper;
+}
+
+/**
+ * One evaluate() generator kept for a whole request: `step(tokens)` evaluates `tokens` at the
+ * sequence's current end and returns the greedy next token, without a new sampler per call.
+ * Between steps the generator holds no lock, so verify batches and erasures may run in between.
+ */
+class Stepper {
+  private iterator?: AsyncGenerator<Token, void, Token | Token[] | undefined>;
+
+  constructor(readonly seq: LlamaContextSequence) {}
+
+  get started(): boolean {
+    return this.iterator !== undefined;
   }
-  return draft;
+
+  async step(tokens: Token[]): Promise<Token | undefined> {
+    let result: IteratorResult<Token, void>;
+    try {
+      if (!this.iterator) {
+        this.iterator = this.seq.evaluate(tokens, { temperature: 0, yieldEogToken: true });
+        result = await this.iterator.next();
+      } else result = await this.iterator.next(tokens.slice());
+    } catch (err) {
+      this.iterator = undefined; // a generator that threw is finished: the next step starts another
+      throw err;
+    }
+    if (result.done) {
+      this.iterator = undefined;
+      return undefined;
+    }
+    return result.value;
+  }
+
+  /** Drafts up to k tokens after `all`, keeping the draft sequence in step with it (KV reuse). */
+  async draft(model: LlamaModel, all: Token[], k: number): Promise<Token[]> {
+    const held = this.seq.contextTokens;
+    let common = 0;
+    const limit = Math.min(held.length, all.length - 1);
+    while (common < limit && held[common] === all[common]) common++;
+    if (common < this.seq.nextTokenIndex) await this.seq.eraseContextTokenRanges([{ start: common, end: this.seq.nextTokenIndex }]);
+    const draft: Token[] = [];
+    let feed = all.slice(common);
+    while (draft.length < k) {
+      const token = await this.step(feed);
+      if (token === undefined || model.isEogToken(token) || model.isSpecialToken(token)) break;
+      draft.push(token);
+      feed = [token];
+    }
+    return draft;
+  }
+
+  async close(): Promise<void> {
+    const iterator = this.iterator;
+    this.iterator = undefined;
+    await iterator?.return(undefined);
+  }
 }
 
 /** Prompt lookup: the continuation after the latest earlier occurrence of the last n tokens. */

@@ -10,8 +10,15 @@ export interface AdaptiveDraft {
   draftLength: number;
   /** Plain tokens still to decode before the next draft attempt. */
   cooldown: number;
-  /** The next cooldown after a fully rejected draft (doubles, up to 128). */
+  /** The next cooldown after a round that did not pay (doubles, up to 256). */
   plainStretch: number;
+  /** Measured cost per generated token (moving averages, ms): plain steps and speculative rounds. */
+  plainMsPerToken?: number;
+  /** Whether any draft token was ever accepted for this document. */
+  everAccepted?: boolean;
+  /** Draft tokens agreed on between the last two rejections (where the next one is expected). */
+  expectedRun?: number;
+  specMsPerToken?: number;
 }
 
 export interface Slot {

@@ -70,6 +70,23 @@ describe('speculative decoding', () => {
     assert.equal(lookup.text, plain.text);
     assert.ok((lookup.stats.draft?.accepted ?? 0) + (lookup.stats.draft?.rejected ?? 0) > 0, 'lookup drafted');
   });
+
+  it('backs off to plain decoding for a document whose drafts never agree', async () => {
+    // The random draft never agrees with the random target. After its first failed draft the
+    // document waits ≥ 64 tokens between attempts (each verify costs more than a plain step), so
+    // 160 tokens spend at most three short drafts; doubling from 4 would make six attempts.
+    let rejected = 0;
+    let accepted = 0;
+    for (let i = 0; i < 4; i++) {
+      const spec = await runtime.completeFim(fim('never-agrees', fimPrompt(samplePrefixes[1], ''), { speculative: 'draft', maxTokens: 40 }));
+      assert.equal(spec.stats.generatedTokens, 40);
+      rejected += spec.stats.draft?.rejected ?? 0;
+      accepted += spec.stats.draft?.accepted ?? 0;
+    }
+    assert.equal(accepted, 0, 'the fixture draft never agrees');
+    assert.ok(rejected > 0, 'it did try to draft');
+    assert.ok(rejected <= 10, `drafted ${rejected} tokens that were all rejected`);
+  });
 });
 
 describe('KV reuse (the LRU prompt cache)', () => {
