@@ -35,7 +35,9 @@ if (process.platform !== 'linux' || process.arch !== 'x64' || !existsSync(binsDi
   process.exit(0);
 }
 
-const allVariants = readdirSync(binsDir).flatMap((name) => variantPattern.exec(name)?.[1] ?? []).sort();
+const allVariants = readdirSync(binsDir)
+  .flatMap((name) => variantPattern.exec(name)?.[1] ?? [])
+  .sort();
 
 /** A copy of the prebuilt package whose bins hold one CPU variant (or all, for `variant` null). */
 function variantPackage(variant) {
@@ -53,8 +55,15 @@ function variantPackage(variant) {
 }
 
 const identityTests = [
-  'greedy output as plain decoding', 'stays identical', 'extends the previous prompt', 'stop string',
-  'starts the engine lazily', 'same greedy text', 'greedy equals the local', 'sent as is', 'follows their succ',
+  'greedy output as plain decoding',
+  'stays identical',
+  'extends the previous prompt',
+  'stop string',
+  'starts the engine lazily',
+  'same greedy text',
+  'greedy equals the local',
+  'sent as is',
+  'follows their succ',
   'completes FIM prompts and streams chat',
 ].join('|');
 
@@ -120,7 +129,9 @@ for (const variant of candidates) {
   const result = variant === defaultVariant ? defaultProbe : probe(variant, probeModel);
   const ok = result.ok && result.seen.length === 1 && result.seen[0] === variant;
   if (ok) runnable.push(variant);
-  console.log(`[cpu-variants]   ${variant.padEnd(16)} ${ok ? 'runs here' : `not on this CPU (${result.error || `mapped: ${result.seen.join(', ') || 'none'}`})`}`);
+  console.log(
+    `[cpu-variants]   ${variant.padEnd(16)} ${ok ? 'runs here' : `not on this CPU (${result.error || `mapped: ${result.seen.join(', ') || 'none'}`})`}`,
+  );
 }
 if (args.list) process.exit(0);
 
@@ -141,14 +152,24 @@ for (const variant of variants) {
   const started = performance.now();
   let status = 0;
   for (const filter of files) {
-    const run = spawnSync(process.execPath, ['scripts/run-tests.mjs', 'engine', filter], { cwd: repoRoot, env: variantEnv(variant, log), stdio: 'inherit' });
+    const run = spawnSync(process.execPath, ['scripts/run-tests.mjs', 'engine', filter], {
+      cwd: repoRoot,
+      env: variantEnv(variant, log),
+      stdio: 'inherit',
+    });
     if (run.status !== 0) status = run.status ?? 1;
   }
   const seen = variantsSeen(log);
   const proven = seen.length === 1 && seen[0] === variant;
   const seconds = (performance.now() - started) / 1000;
-  results.push({ variant, status: status === 0 && proven ? 'pass' : status !== 0 ? `fail (exit ${status})` : `ran ${seen.join(', ') || 'no variant'}`, seconds });
-  console.log(`[cpu-variants] ${variant}: every process had ${seen.join(', ') || 'no CPU variant'} mapped; tests ${status === 0 ? 'passed' : 'FAILED'} in ${seconds.toFixed(1)} s`);
+  results.push({
+    variant,
+    status: status === 0 && proven ? 'pass' : status !== 0 ? `fail (exit ${status})` : `ran ${seen.join(', ') || 'no variant'}`,
+    seconds,
+  });
+  console.log(
+    `[cpu-variants] ${variant}: every process had ${seen.join(', ') || 'no CPU variant'} mapped; tests ${status === 0 ? 'passed' : 'FAILED'} in ${seconds.toFixed(1)} s`,
+  );
 }
 
 console.log('\n[cpu-variants] summary (default variant here: ' + (defaultVariant ?? 'unknown') + ')');

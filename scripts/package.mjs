@@ -8,7 +8,20 @@
 // --cuda-fallback also ships @node-llama-cpp/*-cuda-ext (~360 MB): node-llama-cpp loads its
 // libggml-cuda.so only when the main CUDA backend fails to load (see Llama.js, "fallback").
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -35,7 +48,16 @@ const buildOnlyDependencies = new Set(['typescript', 'node-addon-api']);
 const shippedFiles = '!(*.map|*.ts|*.mts|*.cts|*.md|*.markdown)';
 
 /** Files whose change makes a packaged VSIX stale. */
-const packagedInputs = ['src', 'media', 'package.json', 'esbuild.js', '.vscodeignore', 'README.md', 'LICENSE', 'node_modules/node-llama-cpp/package.json'];
+const packagedInputs = [
+  'src',
+  'media',
+  'package.json',
+  'esbuild.js',
+  '.vscodeignore',
+  'README.md',
+  'LICENSE',
+  'node_modules/node-llama-cpp/package.json',
+];
 
 export function currentTarget() {
   const platform = { linux: 'linux', darwin: 'darwin', win32: 'win32' }[process.platform];
@@ -58,7 +80,16 @@ export function vsixIsStale(vsix) {
 }
 
 function parseArgs(argv) {
-  const options = { target: currentTarget(), gpu: 'all', cudaFallback: false, out: '', build: true, verify: true, verifyGpu: false, ifStale: false };
+  const options = {
+    target: currentTarget(),
+    gpu: 'all',
+    cudaFallback: false,
+    out: '',
+    build: true,
+    verify: true,
+    verifyGpu: false,
+    ifStale: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--target') options.target = argv[++i];
@@ -85,7 +116,10 @@ function run(command, args, options = {}) {
 
 /** node-llama-cpp's production dependency folders (relative), as `npm list` (and vsce) see them. */
 function productionDependencies() {
-  const result = spawnSync('npm', ['list', '--production', '--parseable', '--depth=99999', '--loglevel=error'], { cwd: root, encoding: 'utf8' });
+  const result = spawnSync('npm', ['list', '--production', '--parseable', '--depth=99999', '--loglevel=error'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   return result.stdout
     .split('\n')
     .map((line) => line.trim())
@@ -110,7 +144,10 @@ function matchesTarget(pkg, target) {
  */
 function planDependencies(options) {
   const spec = targets[options.target];
-  const binaries = new Set([...(options.gpu === 'cpu' ? spec.binaries.slice(0, 1) : spec.binaries), ...(options.cudaFallback && options.gpu === 'all' ? spec.fallback : [])]);
+  const binaries = new Set([
+    ...(options.gpu === 'cpu' ? spec.binaries.slice(0, 1) : spec.binaries),
+    ...(options.cudaFallback && options.gpu === 'all' ? spec.fallback : []),
+  ]);
   const allow = [];
   const stage = [];
   const shipped = [];
@@ -127,7 +164,9 @@ function planDependencies(options) {
   }
   const missing = [...binaries].filter((b) => !shipped.includes(`@node-llama-cpp/${b}`));
   if (missing.length > 0) {
-    throw new Error(`node_modules lacks @node-llama-cpp/${missing.join(', @node-llama-cpp/')} for ${options.target}; install them (npm install --force --no-save) or package on that platform.`);
+    throw new Error(
+      `node_modules lacks @node-llama-cpp/${missing.join(', @node-llama-cpp/')} for ${options.target}; install them (npm install --force --no-save) or package on that platform.`,
+    );
   }
   return { allow, stage };
 }
@@ -206,7 +245,8 @@ function summarize(entries) {
     const parts = path.split('/');
     let group = parts[0];
     if (parts[0] === 'node_modules') {
-      if (parts[1] === 'node-llama-cpp' || parts[1] === '@node-llama-cpp') group = parts[1] === 'node-llama-cpp' ? 'node_modules/node-llama-cpp' : `node_modules/@node-llama-cpp/${parts[2]}`;
+      if (parts[1] === 'node-llama-cpp' || parts[1] === '@node-llama-cpp')
+        group = parts[1] === 'node-llama-cpp' ? 'node_modules/node-llama-cpp' : `node_modules/@node-llama-cpp/${parts[2]}`;
       else group = 'node_modules (node-llama-cpp dependencies)';
     } else if (parts.length === 1) group = '(top level)';
     const g = groups.get(group) ?? { files: 0, size: 0, compressed: 0 };
@@ -230,7 +270,10 @@ async function unzipTo(vsix, dir) {
         mkdirSync(dirname(target), { recursive: true });
         zip.openReadStream(entry, (e, stream) => {
           if (e) return reject(e);
-          stream.pipe(createWriteStream(target)).on('finish', () => zip.readEntry()).on('error', reject);
+          stream
+            .pipe(createWriteStream(target))
+            .on('finish', () => zip.readEntry())
+            .on('error', reject);
         });
       });
       zip.on('end', resolve);
@@ -257,7 +300,12 @@ await llama.dispose();
 `,
     );
     // An empty NODE_PATH and cwd in the temp dir: only the VSIX's own node_modules can resolve it.
-    const result = spawnSync(process.execPath, [probe], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' }, timeout: 300_000 });
+    const result = spawnSync(process.execPath, [probe], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_PATH: '' },
+      timeout: 300_000,
+    });
     if (result.status !== 0) throw new Error(`the packaged node-llama-cpp did not load:\n${result.stdout}\n${result.stderr}`);
     return JSON.parse(result.stdout.trim().split('\n').pop());
   } finally {
@@ -284,26 +332,46 @@ export async function packageExtension(options) {
   rmSync(out, { force: true });
   const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
   try {
-    run(process.execPath, [vsce, 'package', '--target', options.target, '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out], {
-      cwd: stage,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    run(
+      process.execPath,
+      [vsce, 'package', '--target', options.target, '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out],
+      {
+        cwd: stage,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
   const entries = await readEntries(out);
-  console.log(`\n${relative(root, out) || out}: ${mib(statSync(out).size)} (${entries.length} files, ${mib(entries.reduce((s, e) => s + e.size, 0))} unpacked) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `\n${relative(root, out) || out}: ${mib(statSync(out).size)} (${entries.length} files, ${mib(entries.reduce((s, e) => s + e.size, 0))} unpacked) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   for (const [group, g] of summarize(entries)) {
-    console.log(`  ${group.padEnd(48)} ${String(g.files).padStart(5)} files ${mib(g.size).padStart(11)} → ${mib(g.compressed).padStart(11)}`);
+    console.log(
+      `  ${group.padEnd(48)} ${String(g.files).padStart(5)} files ${mib(g.size).padStart(11)} → ${mib(g.compressed).padStart(11)}`,
+    );
   }
-  const forbidden = entries.filter((e) => /\.map$|gitRelease\.bundle$|^extension\/(test|src|out|scripts)\/|^extension\/media\/.*\.ts$/.test(e.name));
-  if (forbidden.length > 0) throw new Error(`the VSIX contains files that must not ship: ${forbidden.slice(0, 10).map((e) => e.name).join(', ')}`);
+  const forbidden = entries.filter((e) =>
+    /\.map$|gitRelease\.bundle$|^extension\/(test|src|out|scripts)\/|^extension\/media\/.*\.ts$/.test(e.name),
+  );
+  if (forbidden.length > 0)
+    throw new Error(
+      `the VSIX contains files that must not ship: ${forbidden
+        .slice(0, 10)
+        .map((e) => e.name)
+        .join(', ')}`,
+    );
   if (options.verify && targets[options.target].os === process.platform && targets[options.target].cpu === process.arch) {
     const probe = await verifyNodeLlamaCpp(out, false);
-    console.log(`  verified: the packaged node-llama-cpp loads its CPU binary (gpu: ${probe.gpu}, ${probe.cpuMathCores} math cores, ${probe.loadMs} ms)`);
+    console.log(
+      `  verified: the packaged node-llama-cpp loads its CPU binary (gpu: ${probe.gpu}, ${probe.cpuMathCores} math cores, ${probe.loadMs} ms)`,
+    );
     if (options.verifyGpu) {
       const auto = await verifyNodeLlamaCpp(out, 'auto');
-      console.log(`  verified: gpu "auto" picks ${auto.gpu || 'the CPU'} (${auto.devices.join(', ') || 'no GPU device'}, ${auto.loadMs} ms)`);
+      console.log(
+        `  verified: gpu "auto" picks ${auto.gpu || 'the CPU'} (${auto.devices.join(', ') || 'no GPU device'}, ${auto.loadMs} ms)`,
+      );
     }
   }
   return out;

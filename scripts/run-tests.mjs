@@ -41,7 +41,11 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   [
-    '--import', 'tsx', '--test', `--test-concurrency=${spec.concurrency}`, `--test-timeout=${spec.timeoutMs}`,
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${spec.concurrency}`,
+    `--test-timeout=${spec.timeoutMs}`,
     // Set by scripts/cpu-variants.mjs to rerun only the tests that compare outputs.
     ...(process.env.ENCLAVE_TEST_NAME_PATTERN ? [`--test-name-pattern=${process.env.ENCLAVE_TEST_NAME_PATTERN}`] : []),
     ...files,

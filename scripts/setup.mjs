@@ -156,7 +156,11 @@ export function ensureFixtures() {
     log('test/fixtures/generate.ts does not exist yet: skipping the fixtures');
     return null;
   }
-  const result = spawnSync(process.execPath, ['--import', 'tsx', generator], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', generator], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (result.status !== 0) throw new Error(`fixture generator failed (exit ${result.status ?? result.signal})`);
   // It prints the paths as (possibly pretty-printed) JSON after any progress lines.
   const out = result.stdout.trim();

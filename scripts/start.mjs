@@ -34,7 +34,9 @@ function parseArgs(argv) {
     else if (arg === '--cpu') options.cpu = true;
     else if (arg === '--fresh') options.fresh = true;
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npm start -- [folder] [--port N] [--cpu] [--fresh]\n  --cpu    package only the CPU binaries (faster)\n  --fresh  forget the editor state in .tmp/code-server and the sample workspace copy');
+      console.log(
+        'usage: npm start -- [folder] [--port N] [--cpu] [--fresh]\n  --cpu    package only the CPU binaries (faster)\n  --fresh  forget the editor state in .tmp/code-server and the sample workspace copy',
+      );
       process.exit(0);
     } else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else options.folder = resolve(arg);
@@ -66,7 +68,10 @@ function machineHasGpu() {
 }
 
 function git(cwd, ...args) {
-  const result = spawnSync('git', ['-c', 'user.name=Enclave Demo', '-c', 'user.email=demo@enclave.invalid', ...args], { cwd, encoding: 'utf8' });
+  const result = spawnSync('git', ['-c', 'user.name=Enclave Demo', '-c', 'user.email=demo@enclave.invalid', ...args], {
+    cwd,
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 }
@@ -112,7 +117,8 @@ function machineSettingKeys() {
   const sections = [manifest.contributes?.configuration ?? []].flat();
   const keys = new Set();
   for (const section of sections) {
-    for (const [key, spec] of Object.entries(section.properties ?? {})) if (spec.scope === 'machine' || spec.scope === 'machine-overridable') keys.add(key);
+    for (const [key, spec] of Object.entries(section.properties ?? {}))
+      if (spec.scope === 'machine' || spec.scope === 'machine-overridable') keys.add(key);
   }
   return keys;
 }
@@ -150,7 +156,11 @@ function writeUserSettings() {
   // A path into the fixtures is the demo model an earlier `npm start` wrote.
   const isDemo = (value) => typeof value === 'string' && value.startsWith(join(root, 'test', 'fixtures'));
   const own = (value) => typeof value === 'string' && value !== '' && !isDemo(value);
-  const configured = own(machine['enclave.model.path']) ? machine['enclave.model.path'] : own(settings['enclave.model.path']) ? settings['enclave.model.path'] : '';
+  const configured = own(machine['enclave.model.path'])
+    ? machine['enclave.model.path']
+    : own(settings['enclave.model.path'])
+      ? settings['enclave.model.path']
+      : '';
   let model;
   if (configured) {
     machine['enclave.model.path'] = configured;
@@ -199,11 +209,27 @@ function installVsix(vsix, env) {
   const marker = join(stateDir, 'installed-vsix.txt');
   const stamp = `${vsix} ${statSync(vsix).mtimeMs}`;
   if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return;
-  const result = spawnSync(tools.node24, [tools.codeServerEntry, '--config', configFile, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'], {
-    env,
-    encoding: 'utf8',
-  });
-  if (result.status !== 0 || !/successfully installed/i.test(result.stdout)) throw new Error(`installing ${basename(vsix)} failed:\n${result.stdout}\n${result.stderr}`);
+  const result = spawnSync(
+    tools.node24,
+    [
+      tools.codeServerEntry,
+      '--config',
+      configFile,
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      extensionsDir,
+      '--install-extension',
+      vsix,
+      '--force',
+    ],
+    {
+      env,
+      encoding: 'utf8',
+    },
+  );
+  if (result.status !== 0 || !/successfully installed/i.test(result.stdout))
+    throw new Error(`installing ${basename(vsix)} failed:\n${result.stdout}\n${result.stderr}`);
   writeFileSync(marker, stamp);
   log(`installed ${basename(vsix)} into ${extensionsDir}`);
 }
@@ -269,12 +295,17 @@ async function main() {
 
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 120; i++) {
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s (server log: ${serverLog})`);
-  console.log(`\n  Enclave in VS Code: ${url}/?folder=${encodeURI(folder)}\n\n  Open it in a browser on this machine (it listens on 127.0.0.1 only). Ctrl+C stops it.\n`);
+  console.log(
+    `\n  Enclave in VS Code: ${url}/?folder=${encodeURI(folder)}\n\n  Open it in a browser on this machine (it listens on 127.0.0.1 only). Ctrl+C stops it.\n`,
+  );
 }
 
 main().catch((err) => {

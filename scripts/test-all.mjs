@@ -28,7 +28,13 @@ for (const [layer, script] of layers) {
   const started = performance.now();
   const run = spawnSync(npm, ['run', script], { stdio: 'inherit', shell: process.platform === 'win32' });
   const seconds = (performance.now() - started) / 1000;
-  const status = run.error ? `error: ${run.error.message}` : run.signal ? `killed (${run.signal})` : run.status === 0 ? 'pass' : `fail (exit ${run.status})`;
+  const status = run.error
+    ? `error: ${run.error.message}`
+    : run.signal
+      ? `killed (${run.signal})`
+      : run.status === 0
+        ? 'pass'
+        : `fail (exit ${run.status})`;
   results.push({ layer, status, seconds });
   console.log(`[test-all] ${layer}: ${status} in ${seconds.toFixed(1)} s`);
   if (run.signal === 'SIGINT') break; // Ctrl+C stops the whole run

@@ -130,7 +130,9 @@ export class BackendHost implements vscode.Disposable {
   }
 
   private logState(label: string, state: EngineState): void {
-    this.logger.info(`${label}state: ${state.kind}${'message' in state ? ` — ${state.message}` : ''}${state.kind === 'loading' ? ` ${Math.round(state.progress * 100)}%` : ''}`);
+    this.logger.info(
+      `${label}state: ${state.kind}${'message' in state ? ` — ${state.message}` : ''}${state.kind === 'loading' ? ` ${Math.round(state.progress * 100)}%` : ''}`,
+    );
   }
 
   // ------------------------------------------------------------------ remote

@@ -80,14 +80,18 @@ export function resolveModelFile(setting: string, value: string, trust: TrustSta
   if (!path.isAbsolute(file)) {
     const folder = trust.workspaceFolders[0];
     if (!trust.trusted || !folder) {
-      problems.push(`enclave.${setting} "${value}" is a relative path, and there is no trusted workspace folder to resolve it against. Use an absolute path.`);
+      problems.push(
+        `enclave.${setting} "${value}" is a relative path, and there is no trusted workspace folder to resolve it against. Use an absolute path.`,
+      );
       return '';
     }
     file = path.resolve(folder, file);
   }
   file = path.normalize(file);
   if (!trust.trusted && insideAny(trust.workspaceFolders, file)) {
-    problems.push(`enclave.${setting} ${file} is inside this untrusted workspace: Enclave does not load models from it. Trust the workspace, or choose a file outside it.`);
+    problems.push(
+      `enclave.${setting} ${file} is inside this untrusted workspace: Enclave does not load models from it. Trust the workspace, or choose a file outside it.`,
+    );
     return '';
   }
   return file;
@@ -122,5 +126,10 @@ export function engineSettings(config: ConfigSnapshot, trust: TrustState): Backe
   };
   if (config.backend.kind !== 'remote') return { kind: 'local', local, problems: localProblems };
   const problem = remoteUrlProblem(config.backend.remoteUrl);
-  return { kind: 'remote', local, remote: { url: problem ? '' : config.backend.remoteUrl, model: config.backend.remoteModel }, problems: problem ? [problem] : [] };
+  return {
+    kind: 'remote',
+    local,
+    remote: { url: problem ? '' : config.backend.remoteUrl, model: config.backend.remoteModel },
+    problems: problem ? [problem] : [],
+  };
 }

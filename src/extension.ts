@@ -33,7 +33,12 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     const status = new DestinationStatus();
     status.show(host.destination);
     destination = () => host.destination;
-    extension.subscriptions.push(host, status, host.onDidChangeDestination((where) => status.show(where)), registerWorkspaceSettingPrompts(config, logger));
+    extension.subscriptions.push(
+      host,
+      status,
+      host.onDidChangeDestination((where) => status.show(where)),
+      registerWorkspaceSettingPrompts(config, logger),
+    );
     const ctx: EnclaveContext = {
       extension,
       config,

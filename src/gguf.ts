@@ -46,7 +46,12 @@ export class GgufError extends Error {
 }
 
 /** Keys holding the vocabulary (150k entries for Qwen): not needed to check a file, slow to decode. */
-export const vocabularyKeys: readonly string[] = ['tokenizer.ggml.tokens', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges', 'tokenizer.ggml.scores'];
+export const vocabularyKeys: readonly string[] = [
+  'tokenizer.ggml.tokens',
+  'tokenizer.ggml.token_type',
+  'tokenizer.ggml.merges',
+  'tokenizer.ggml.scores',
+];
 
 export interface ReadGgufOptions {
   /** Metadata keys whose values are skipped (default: the vocabulary). */
@@ -97,7 +102,10 @@ export async function readGgufHeader(path: string, options: ReadGgufOptions = {}
   let needed = header.dataOffset;
   for (const tensor of header.tensors) needed = Math.max(needed, tensor.fileOffset + (tensor.bytes ?? 0));
   if (header.fileBytes < needed) {
-    throw new GgufError('truncated', `${name} is truncated: the file has ${header.fileBytes} bytes but its tensors need ${needed}. Copy or download it again.`);
+    throw new GgufError(
+      'truncated',
+      `${name} is truncated: the file has ${header.fileBytes} bytes but its tensors need ${needed}. Copy or download it again.`,
+    );
   }
   return header;
 }
@@ -117,7 +125,10 @@ export async function hasGgufMagic(path: string): Promise<boolean> {
 
 async function parse(r: HeaderReader, fileBytes: number, skipKeys: Set<string>): Promise<GgufHeader> {
   if ((await r.bytes(4)).toString('latin1') !== 'GGUF') {
-    throw new GgufError('not-gguf', `${r.name} is not a readable GGUF file: it does not start with "GGUF". Use a llama.cpp GGUF file (*.gguf).`);
+    throw new GgufError(
+      'not-gguf',
+      `${r.name} is not a readable GGUF file: it does not start with "GGUF". Use a llama.cpp GGUF file (*.gguf).`,
+    );
   }
   const version = await r.u32();
   if (version !== 2 && version !== 3) throw r.malformed(`GGUF version ${version} is not supported (2 and 3 are)`);
@@ -164,19 +175,26 @@ class HeaderReader {
   ) {}
 
   malformed(what: string): GgufError {
-    return new GgufError('malformed', `${this.name} is not a readable GGUF file (${this.fileBytes} bytes): ${what}. It may be damaged; copy or download it again.`);
+    return new GgufError(
+      'malformed',
+      `${this.name} is not a readable GGUF file (${this.fileBytes} bytes): ${what}. It may be damaged; copy or download it again.`,
+    );
   }
 
   private async ensure(n: number): Promise<void> {
     if (this.position + n > this.fileBytes) {
-      throw new GgufError('truncated', `${this.name} is truncated: its header ends before byte ${this.position + n} (the file has ${this.fileBytes}). Copy or download it again.`);
+      throw new GgufError(
+        'truncated',
+        `${this.name} is truncated: its header ends before byte ${this.position + n} (the file has ${this.fileBytes}). Copy or download it again.`,
+      );
     }
     const offset = this.position - this.bufferStart;
     if (offset + n <= this.buffer.length) return;
     const size = Math.min(Math.max(n, 1 << 20), this.fileBytes - this.position);
     const next = Buffer.allocUnsafe(size);
     const { bytesRead } = await this.handle.read(next, 0, size, this.position);
-    if (bytesRead < n) throw new GgufError('truncated', `${this.name} changed or is truncated while it was read. Copy or download it again.`);
+    if (bytesRead < n)
+      throw new GgufError('truncated', `${this.name} changed or is truncated while it was read. Copy or download it again.`);
     this.buffer = next.subarray(0, bytesRead);
     this.bufferStart = this.position;
   }
@@ -209,7 +227,8 @@ class HeaderReader {
   /** A count of items that each take at least one byte: more than the file holds is damage, not a size. */
   async count(what: string): Promise<number> {
     const n = await this.u64();
-    if (n > this.fileBytes - this.position) throw this.malformed(`it declares ${n} ${what}, more than the file holds (it may be truncated)`);
+    if (n > this.fileBytes - this.position)
+      throw this.malformed(`it declares ${n} ${what}, more than the file holds (it may be truncated)`);
     return n;
   }
 

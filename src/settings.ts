@@ -206,7 +206,11 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
       batchSize: Math.min(num('engine.batchSize'), num('engine.contextSize')),
       gpu: oneOf('engine.gpu', ['auto', 'cpu']),
     },
-    backend: { kind: oneOf('backend.kind', ['local', 'remote']), remoteUrl: str('backend.remoteUrl'), remoteModel: str('backend.remoteModel') },
+    backend: {
+      kind: oneOf('backend.kind', ['local', 'remote']),
+      remoteUrl: str('backend.remoteUrl'),
+      remoteModel: str('backend.remoteModel'),
+    },
     completion: {
       enabled: bool('completion.enabled'),
       languages: isBooleanRecord(languages) ? languages : { ...OTHER_DEFAULTS['completion.languages'] },

@@ -10,7 +10,9 @@ export function describeRequest(request: WorkspaceRequest): string {
   const value = request.value;
   switch (request.key) {
     case 'backend.kind':
-      return value === 'remote' ? 'send your code and prompts to a remote server instead of the model on this machine' : `use the "${String(value)}" backend`;
+      return value === 'remote'
+        ? 'send your code and prompts to a remote server instead of the model on this machine'
+        : `use the "${String(value)}" backend`;
     case 'backend.remoteUrl': {
       let host = String(value);
       try {
@@ -58,7 +60,9 @@ export function registerWorkspaceSettingPrompts(config: Config, logger: Logger):
     }
   };
   const askLogged = (pending: readonly WorkspaceRequest[]) =>
-    void ask(pending).catch((err: unknown) => logger.warn(`could not ask about the workspace's settings (they stay out of effect): ${errorMessage(err)}`));
+    void ask(pending).catch((err: unknown) =>
+      logger.warn(`could not ask about the workspace's settings (they stay out of effect): ${errorMessage(err)}`),
+    );
   if (config.pending.length > 0) askLogged(config.pending);
   return config.onDidChangePending(askLogged);
 }

@@ -70,7 +70,35 @@ const md = new MarkdownIt({ html: false, linkify: true, highlight });
 md.validateLink = (url) => isSafeLink(url);
 
 const PURIFY = {
-  ALLOWED_TAGS: ['a', 'p', 'br', 'hr', 'strong', 'em', 's', 'del', 'code', 'pre', 'blockquote', 'ul', 'ol', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span'],
+  ALLOWED_TAGS: [
+    'a',
+    'p',
+    'br',
+    'hr',
+    'strong',
+    'em',
+    's',
+    'del',
+    'code',
+    'pre',
+    'blockquote',
+    'ul',
+    'ol',
+    'li',
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'table',
+    'thead',
+    'tbody',
+    'tr',
+    'th',
+    'td',
+    'span',
+  ],
   ALLOWED_ATTR: ['href', 'title', 'class', 'start'],
   ALLOW_DATA_ATTR: false,
   ALLOW_ARIA_ATTR: false,
@@ -170,7 +198,9 @@ function renderMessage(m: MessageView): HTMLElement {
   article.append(content);
   if (m.status === 'streaming') article.append(element('div', 'message-streaming', m.content === '' ? 'Thinking…' : ''));
   else if (m.error || STATUS_TEXT[m.status ?? '']) {
-    article.append(element('div', m.status === 'stopped' ? 'message-status' : 'message-status message-error', m.error ?? STATUS_TEXT[m.status ?? '']));
+    article.append(
+      element('div', m.status === 'stopped' ? 'message-status' : 'message-status message-error', m.error ?? STATUS_TEXT[m.status ?? '']),
+    );
   }
   return article;
 }
@@ -193,8 +223,18 @@ function renderConversation(): void {
     const welcome = element('div', 'welcome');
     welcome.append(
       element('h2', undefined, 'Ask about your code'),
-      element('p', undefined, 'The current selection or file is attached to your question; remove its chip to leave it out, or press @ to attach another file.'),
-      element('p', undefined, destination ? `Your questions and the attached code are sent to ${destination}.` : 'The model runs on this machine. Nothing you ask leaves it.'),
+      element(
+        'p',
+        undefined,
+        'The current selection or file is attached to your question; remove its chip to leave it out, or press @ to attach another file.',
+      ),
+      element(
+        'p',
+        undefined,
+        destination
+          ? `Your questions and the attached code are sent to ${destination}.`
+          : 'The model runs on this machine. Nothing you ask leaves it.',
+      ),
     );
     messagesEl.append(welcome);
   }
@@ -456,7 +496,17 @@ window.addEventListener('focus', () => input.focus());
 // Show the last known conversation at once; the host's state replaces it.
 input.value = saved.draft ?? '';
 const savedDestination = typeof saved.destination === 'string' ? saved.destination : '';
-if (saved.conversation && parseHostMessage({ type: 'state', conversation: saved.conversation, chats: [], attachments: [], busy: false, destination: savedDestination }).ok) {
+if (
+  saved.conversation &&
+  parseHostMessage({
+    type: 'state',
+    conversation: saved.conversation,
+    chats: [],
+    attachments: [],
+    busy: false,
+    destination: savedDestination,
+  }).ok
+) {
   conversation = saved.conversation;
   destination = savedDestination;
 }

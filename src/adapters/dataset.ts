@@ -70,7 +70,6 @@ export interface FimSample {
 
 const ALWAYS_SKIPPED_DIRS = new Set(['.git', 'node_modules', '.enclave', '.hg', '.svn', '__pycache__', '.venv', '.tox']);
 
-
 function looksBinary(bytes: Buffer): boolean {
   const head = bytes.subarray(0, 8192);
   if (head.includes(0)) return true;
@@ -111,7 +110,10 @@ export function classifyFile(relPath: string, bytes: Buffer, maxFileBytes = 256 
 
 /** A path inside a folder the export never reads (`.git`, `node_modules`, `.enclave` …). */
 function inSkippedDir(relPath: string): boolean {
-  return relPath.split('/').slice(0, -1).some((part) => ALWAYS_SKIPPED_DIRS.has(part));
+  return relPath
+    .split('/')
+    .slice(0, -1)
+    .some((part) => ALWAYS_SKIPPED_DIRS.has(part));
 }
 
 /**
@@ -121,8 +123,11 @@ function inSkippedDir(relPath: string): boolean {
  */
 async function gitProjectFiles(root: string, git = 'git'): Promise<string[] | undefined> {
   return new Promise((resolve) => {
-    execFile(git, ['-c', 'core.quotepath=off', 'ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' }, (error, stdout) =>
-      resolve(error ? undefined : stdout.split('\0').filter(Boolean)),
+    execFile(
+      git,
+      ['-c', 'core.quotepath=off', 'ls-files', '--cached', '--others', '--exclude-standard', '-z'],
+      { cwd: root, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' },
+      (error, stdout) => resolve(error ? undefined : stdout.split('\0').filter(Boolean)),
     );
   });
 }
@@ -156,7 +161,11 @@ async function walkWithGitignore(root: string, excluded: ReadonlySet<string>): P
  * The regular files (no symlinks) a training set may be made from, sorted. In a git work tree git
  * decides what is ignored; elsewhere every .gitignore is honoured.
  */
-export async function listTrainingFiles(root: string, excludeDirs: readonly string[] = [], options: { git?: string } = {}): Promise<string[]> {
+export async function listTrainingFiles(
+  root: string,
+  excludeDirs: readonly string[] = [],
+  options: { git?: string } = {},
+): Promise<string[]> {
   const excluded = new Set(excludeDirs);
   const fromGit = await gitProjectFiles(root, options.git);
   let files: string[];
@@ -247,7 +256,10 @@ export function chatRecord(sample: FimSample): { messages: { role: 'system' | 'u
   return {
     messages: [
       { role: 'system', content: 'You complete code in this project. Answer with only the code that belongs at the cursor.' },
-      { role: 'user', content: `File ${sample.path}; complete the code at ${CURSOR}:\n\`\`\`${language}\n${sample.prefix}${CURSOR}${sample.suffix}\n\`\`\`` },
+      {
+        role: 'user',
+        content: `File ${sample.path}; complete the code at ${CURSOR}:\n\`\`\`${language}\n${sample.prefix}${CURSOR}${sample.suffix}\n\`\`\``,
+      },
       { role: 'assistant', content: sample.middle },
     ],
   };

@@ -41,7 +41,9 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
   function refreshStatus(note?: string): void {
     const selection = stored();
     status.text = selectionLabel(selection);
-    const lines = [selection ? `LoRA adapter for this workspace: ${selection.path} (scale ${selection.scale})` : 'No LoRA adapter: the base model as is'];
+    const lines = [
+      selection ? `LoRA adapter for this workspace: ${selection.path} (scale ${selection.scale})` : 'No LoRA adapter: the base model as is',
+    ];
     if (note) lines.push(note);
     lines.push('Click to choose an adapter.');
     status.tooltip = lines.join('\n');
@@ -62,7 +64,9 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     const result = await backend.setAdapters(adapters);
     applied = adapters;
     const what = adapters.length ? adapters.map((a) => `${a.path} ×${a.scale}`).join(', ') : 'none';
-    log.info(`${reason}: adapters ${what} in ${result.switchMs.toFixed(0)} ms${result.modelReloaded ? ' (the model was reloaded)' : ', model not reloaded'}`);
+    log.info(
+      `${reason}: adapters ${what} in ${result.switchMs.toFixed(0)} ms${result.modelReloaded ? ' (the model was reloaded)' : ', model not reloaded'}`,
+    );
   }
 
   async function baseModelPath(): Promise<string> {
@@ -99,7 +103,11 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
 
   async function pick(): Promise<AdapterSelection | null | undefined> {
     const trusted = ctx.trusted();
-    const { adapters, skippedUntrusted } = await discoverAdapters({ workspaceFolders: workspaceFolders(), folders: ctx.config.adapters.folders, trusted });
+    const { adapters, skippedUntrusted } = await discoverAdapters({
+      workspaceFolders: workspaceFolders(),
+      folders: ctx.config.adapters.folders,
+      trusted,
+    });
     const base = await baseModelPath();
     const current = stored();
     const items: AdapterItem[] = [{ label: '$(circle-slash) None', description: 'the base model as is', none: true }];
@@ -109,7 +117,11 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
       items.push({
         label: `${validation.ok ? '$(pass)' : '$(error)'} ${adapter.name}`,
         description: `${adapter.origin === 'workspace' ? 'workspace' : 'folder'}${validation.ok && validation.adapter.rank ? ` · rank ${validation.adapter.rank}` : ''}${current?.path === adapter.path ? ' · current' : ''}`,
-        detail: validation.ok ? (base ? `fits the model · ${adapter.path}` : `no model configured to check against · ${adapter.path}`) : validation.reason,
+        detail: validation.ok
+          ? base
+            ? `fits the model · ${adapter.path}`
+            : `no model configured to check against · ${adapter.path}`
+          : validation.reason,
         adapter,
         validation,
       });
@@ -122,7 +134,10 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
       });
     }
     if (adapters.length === 0) {
-      items.push({ label: '$(info) No adapters found', detail: 'Put adapter GGUFs into .enclave/adapters/ or a folder in the enclave.adapters.folders setting.' });
+      items.push({
+        label: '$(info) No adapters found',
+        detail: 'Put adapter GGUFs into .enclave/adapters/ or a folder in the enclave.adapters.folders setting.',
+      });
     }
     const quickPick = vscode.window.createQuickPick<AdapterItem>();
     quickPick.title = 'LoRA adapter for this workspace';
@@ -206,7 +221,8 @@ export function registerAdapters(ctx: EnclaveContext): vscode.Disposable {
     void vscode.window.showWarningMessage(`Enclave turned off this workspace's LoRA adapter: ${validation.reason}`);
   });
 
-  const trustNote = () => (!ctx.trusted() && stored() && insideWorkspace(stored()!.path) ? 'Not applied: this workspace is not trusted.' : undefined);
+  const trustNote = () =>
+    !ctx.trusted() && stored() && insideWorkspace(stored()!.path) ? 'Not applied: this workspace is not trusted.' : undefined;
   refreshStatus(trustNote());
   const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) =>
     registerGuardedCommand(ctx.log, log, name, handler, () => refreshStatus());

@@ -47,7 +47,9 @@ export async function discoverAdapters(search: AdapterSearch): Promise<AdapterDi
   const roots = [
     ...search.workspaceFolders.map((folder) => join(folder, WORKSPACE_ADAPTER_DIR)),
     // A relative folder never resolves against the extension host's working directory.
-    ...search.folders.flatMap((folder) => (isAbsolute(folder) ? [resolve(folder)] : search.workspaceFolders.length > 0 ? [resolve(search.workspaceFolders[0], folder)] : [])),
+    ...search.folders.flatMap((folder) =>
+      isAbsolute(folder) ? [resolve(folder)] : search.workspaceFolders.length > 0 ? [resolve(search.workspaceFolders[0], folder)] : [],
+    ),
   ];
   const seen = new Set<string>();
   const adapters: AdapterEntry[] = [];
@@ -61,7 +63,12 @@ export async function discoverAdapters(search: AdapterSearch): Promise<AdapterDi
         skippedUntrusted.push(file.path);
         continue;
       }
-      adapters.push({ path: file.path, name: basename(file.path).replace(/\.gguf$/i, ''), origin: inWorkspace ? 'workspace' : 'folder', size: file.size });
+      adapters.push({
+        path: file.path,
+        name: basename(file.path).replace(/\.gguf$/i, ''),
+        origin: inWorkspace ? 'workspace' : 'folder',
+        size: file.size,
+      });
     }
   }
   return { adapters, skippedUntrusted };

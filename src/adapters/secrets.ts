@@ -52,7 +52,8 @@ const secretPatterns: readonly [RegExp, string][] = [
 const credentialUrl = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"`]+:([^\s/@'"`]+)@[^\s'"`]+/gi;
 
 /** A value assigned to a secret-sounding name: `API_KEY = "…"`, `token: …`, `"password": "…"`. */
-const secretAssignment = /(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|auth|credential)[\w.-]*["']?\s*[:=]\s*["']?([A-Za-z0-9+/=_\-.]{20,})/gi;
+const secretAssignment =
+  /(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|auth|credential)[\w.-]*["']?\s*[:=]\s*["']?([A-Za-z0-9+/=_\-.]{20,})/gi;
 
 function shannonEntropy(text: string): number {
   const counts = new Map<string, number>();

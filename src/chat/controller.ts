@@ -123,7 +123,8 @@ export class ChatController {
 
   attachmentViews(): AttachmentView[] {
     const views = this.explicit.map((a) => a.view);
-    if (this.auto && !this.autoDismissed && !views.some((v) => v.id === this.auto?.view.id)) views.unshift({ ...this.auto.view, auto: true });
+    if (this.auto && !this.autoDismissed && !views.some((v) => v.id === this.auto?.view.id))
+      views.unshift({ ...this.auto.view, auto: true });
     return views;
   }
 
@@ -245,7 +246,11 @@ export class ChatController {
       if (active.finished) return;
       if (result.text && result.text.length >= message.content.length) message.content = result.text;
       message.status = result.stats.stopReason === 'abort' ? 'stopped' : 'complete';
-      message.stats = { promptTokens: result.stats.promptTokens, generatedTokens: result.stats.generatedTokens, totalMs: Math.round(this.now() - started) };
+      message.stats = {
+        promptTokens: result.stats.promptTokens,
+        generatedTokens: result.stats.generatedTokens,
+        totalMs: Math.round(this.now() - started),
+      };
     } catch (err) {
       if (active.finished) return;
       if (active.abort.signal.aborted || (err instanceof EngineError && err.code === 'CANCELLED')) {

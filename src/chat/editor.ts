@@ -38,12 +38,24 @@ export function selectionSnapshot(editor: vscode.TextEditor, selection: vscode.R
   const document = editor.document;
   const relative = vscode.workspace.asRelativePath(document.uri);
   return {
-    id: attachmentId('sel', document.uri.toString(), String(selection.start.line), String(selection.start.character), String(selection.end.line), String(selection.end.character)),
+    id: attachmentId(
+      'sel',
+      document.uri.toString(),
+      String(selection.start.line),
+      String(selection.start.character),
+      String(selection.end.line),
+      String(selection.end.character),
+    ),
     kind: 'selection',
     label: selectionLabel(document, selection),
     path: relative,
     uri: document.uri.toString(),
-    range: { startLine: selection.start.line, startCharacter: selection.start.character, endLine: selection.end.line, endCharacter: selection.end.character },
+    range: {
+      startLine: selection.start.line,
+      startCharacter: selection.start.character,
+      endLine: selection.end.line,
+      endCharacter: selection.end.character,
+    },
     language: document.languageId,
     ...cap(document.getText(selection)),
   };
@@ -61,7 +73,10 @@ function fileAttachment(document: vscode.TextDocument): StoredAttachment {
   };
 }
 
-function pending(snapshot: StoredAttachment, resolve: () => StoredAttachment | Promise<StoredAttachment | undefined> | undefined): PendingAttachment {
+function pending(
+  snapshot: StoredAttachment,
+  resolve: () => StoredAttachment | Promise<StoredAttachment | undefined> | undefined,
+): PendingAttachment {
   return { view: { id: snapshot.id, kind: snapshot.kind, label: snapshot.label, detail: snapshot.path }, resolve };
 }
 
@@ -75,7 +90,9 @@ export function editorAttachment(editor: vscode.TextEditor | undefined): Pending
   if (!editor || !isAttachable(editor.document)) return undefined;
   if (!editor.selection.isEmpty) {
     const selection = editor.selection;
-    return pending(selectionSnapshot(editor, selection), () => (editor.document.isClosed ? undefined : selectionSnapshot(editor, selection)));
+    return pending(selectionSnapshot(editor, selection), () =>
+      editor.document.isClosed ? undefined : selectionSnapshot(editor, selection),
+    );
   }
   const document = editor.document;
   return pending(fileAttachment(document), () => (document.isClosed ? undefined : fileAttachment(document)));
@@ -87,7 +104,11 @@ export async function pickWorkspaceFile(): Promise<PendingAttachment | undefined
   const items = uris
     .map((uri) => ({ uri, relative: vscode.workspace.asRelativePath(uri) }))
     .sort((a, b) => a.relative.localeCompare(b.relative))
-    .map(({ uri, relative }) => ({ label: path.basename(uri.fsPath), description: path.dirname(relative) === '.' ? '' : path.dirname(relative), uri }));
+    .map(({ uri, relative }) => ({
+      label: path.basename(uri.fsPath),
+      description: path.dirname(relative) === '.' ? '' : path.dirname(relative),
+      uri,
+    }));
   const picked = await vscode.window.showQuickPick(items, { placeHolder: 'Attach a file to the chat', matchOnDescription: true });
   if (!picked) return undefined;
   const relative = vscode.workspace.asRelativePath(picked.uri);
@@ -112,7 +133,9 @@ export async function insertAtCursor(code: string): Promise<boolean> {
   const eol = document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
   const done = await editor.edit((builder) => {
     for (const selection of editor.selections) {
-      const text = selection.isEmpty ? textToInsert(code, document.lineAt(selection.active.line).text, selection.active.character, eol) : code.replace(/\r?\n/g, eol);
+      const text = selection.isEmpty
+        ? textToInsert(code, document.lineAt(selection.active.line).text, selection.active.character, eol)
+        : code.replace(/\r?\n/g, eol);
       builder.replace(selection, text);
     }
   });
@@ -152,7 +175,12 @@ export class ProposalProvider implements vscode.TextDocumentContentProvider, vsc
  * WorkspaceEdit (one undo step), Reject leaves the file as it was. The file is the one attached
  * to the question the reply answers, else the active editor's.
  */
-export async function applyWithDiff(proposals: ProposalProvider, code: string, question: StoredMessage | undefined, logger: Logger): Promise<'accepted' | 'rejected' | 'unchanged' | 'none'> {
+export async function applyWithDiff(
+  proposals: ProposalProvider,
+  code: string,
+  question: StoredMessage | undefined,
+  logger: Logger,
+): Promise<'accepted' | 'rejected' | 'unchanged' | 'none'> {
   const attached = question?.attachments?.find((a) => a.uri && (a.kind === 'selection' || a.kind === 'file'));
   const uri = attached?.uri ? vscode.Uri.parse(attached.uri) : vscode.window.activeTextEditor?.document.uri;
   if (!uri) {
@@ -183,16 +211,24 @@ export async function applyWithDiff(proposals: ProposalProvider, code: string, q
     const choice = await vscode.window.showInformationMessage(`Apply Enclave's change to ${name}?`, 'Accept', 'Reject');
     if (choice !== 'Accept') return 'rejected';
     if (document.version !== version) {
-      void vscode.window.showWarningMessage(`${name} changed while the diff was open; press Apply again to see the change against the new text.`);
+      void vscode.window.showWarningMessage(
+        `${name} changed while the diff was open; press Apply again to see the change against the new text.`,
+      );
       return 'rejected';
     }
     const edit = new vscode.WorkspaceEdit();
-    edit.replace(document.uri, new vscode.Range(document.positionAt(proposal.edit.start), document.positionAt(proposal.edit.end)), proposal.edit.text);
+    edit.replace(
+      document.uri,
+      new vscode.Range(document.positionAt(proposal.edit.start), document.positionAt(proposal.edit.end)),
+      proposal.edit.text,
+    );
     const applied = await vscode.workspace.applyEdit(edit);
     if (!applied) void vscode.window.showErrorMessage(`The change could not be applied to ${name}.`);
     return applied ? 'accepted' : 'rejected';
   } finally {
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === right.toString());
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === right.toString());
     if (tabs.length > 0) await vscode.window.tabGroups.close(tabs);
     proposals.remove(right);
   }

@@ -99,7 +99,11 @@ export interface HistoryStoreOptions {
 /** The folder name for one workspace: readable, and unique per workspace identity (URI). */
 export function workspaceKey(identity: string | undefined, name: string | undefined): string {
   if (!identity) return 'no-workspace';
-  const slug = (name ?? 'workspace').replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'workspace';
+  const slug =
+    (name ?? 'workspace')
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'workspace';
   return `${slug}-${createHash('sha256').update(identity).digest('hex').slice(0, 12)}`;
 }
 
@@ -110,7 +114,11 @@ export function newId(now = Date.now()): string {
 /** The conversation title: the first user message's first line, shortened. */
 export function titleFor(conversation: Pick<Conversation, 'messages'>): string {
   const first = conversation.messages.find((m) => m.role === 'user');
-  const line = first?.content.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  const line =
+    first?.content
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '';
   if (!line) return first?.attachments?.[0]?.label ?? 'New chat';
   return line.length > 60 ? `${line.slice(0, 59)}…` : line;
 }
@@ -157,7 +165,10 @@ export class HistoryStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const ids = names.filter((n) => n.endsWith('.json') && !n.includes('.corrupt-')).map((n) => n.slice(0, -'.json'.length)).filter((id) => ID.test(id));
+    const ids = names
+      .filter((n) => n.endsWith('.json') && !n.includes('.corrupt-'))
+      .map((n) => n.slice(0, -'.json'.length))
+      .filter((id) => ID.test(id));
     const summaries: ChatSummary[] = [];
     for (const id of ids) {
       await this.queues.get(id)?.drained;

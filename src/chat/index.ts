@@ -56,7 +56,9 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
       return;
     }
     const document = editor.document;
-    const selection: vscode.Range = editor.selection.isEmpty ? document.validateRange(new vscode.Range(0, 0, document.lineCount, 0)) : editor.selection;
+    const selection: vscode.Range = editor.selection.isEmpty
+      ? document.validateRange(new vscode.Range(0, 0, document.lineCount, 0))
+      : editor.selection;
     const attachment: PendingAttachment = selectionAttachment(editor, selection);
     const diagnostics: DiagnosticInfo[] = vscode.languages
       .getDiagnostics(document.uri)
@@ -108,7 +110,10 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
   // VS Code gives every view a `<id>.focus` command; it is declared in package.json for its
   // keybinding. Registered here only if this VS Code does not provide it.
   void vscode.commands.getCommands(true).then((ids) => {
-    if (!ids.includes('enclave.chat.focus')) disposables.push(vscode.commands.registerCommand('enclave.chat.focus', () => vscode.commands.executeCommand('workbench.view.extension.enclave')));
+    if (!ids.includes('enclave.chat.focus'))
+      disposables.push(
+        vscode.commands.registerCommand('enclave.chat.focus', () => vscode.commands.executeCommand('workbench.view.extension.enclave')),
+      );
   });
 
   // While a question waits for the engine, say what it is doing (starting, loading the model);
@@ -117,7 +122,8 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     const unsubscribe = ctx.onBackendState((state) => {
       if (!controller.busy) return;
       if (state.kind === 'starting') view.post({ type: 'notice', level: 'info', text: 'Starting the engine…' });
-      else if (state.kind === 'loading') view.post({ type: 'notice', level: 'info', text: `Loading the model… ${Math.round(state.progress * 100)}%` });
+      else if (state.kind === 'loading')
+        view.post({ type: 'notice', level: 'info', text: `Loading the model… ${Math.round(state.progress * 100)}%` });
     });
     disposables.push({ dispose: unsubscribe });
   } catch (err) {

@@ -50,7 +50,14 @@ export interface ChatSummary {
 /** Host → webview. */
 export type HostMessage =
   /** `destination`: the host prompts are sent to, '' when the model runs on this machine. */
-  | { type: 'state'; conversation: ConversationView; chats: ChatSummary[]; attachments: AttachmentView[]; busy: boolean; destination: string }
+  | {
+      type: 'state';
+      conversation: ConversationView;
+      chats: ChatSummary[];
+      attachments: AttachmentView[];
+      busy: boolean;
+      destination: string;
+    }
   | { type: 'chats'; chats: ChatSummary[] }
   | { type: 'attachments'; attachments: AttachmentView[] }
   /** Appends the message, or replaces the one with the same id. */

@@ -73,7 +73,10 @@ function renderAttachment(a: StoredAttachment): string {
 }
 
 /** A user message as the model sees it: its attachments, then the question. */
-export function renderUserContent(message: Pick<StoredMessage, 'content' | 'attachments'>, attachments: 'full' | 'labels' = 'full'): string {
+export function renderUserContent(
+  message: Pick<StoredMessage, 'content' | 'attachments'>,
+  attachments: 'full' | 'labels' = 'full',
+): string {
   const list = message.attachments ?? [];
   if (list.length === 0) return message.content;
   if (attachments === 'labels') return `(Attached earlier: ${list.map(describeAttachment).join('; ')})\n\n${message.content}`;
@@ -154,7 +157,10 @@ export async function buildPrompt(input: PromptInput): Promise<PromptPlan> {
   for (let i = exchanges.length - 1; i >= 0; i--) {
     let fitted: (typeof kept)[number] | undefined;
     for (const mode of ['full', 'labels'] as const) {
-      const messages = exchanges[i].map((m): ChatMessage => ({ role: m.role, content: m.role === 'user' ? renderUserContent(m, mode) : m.content }));
+      const messages = exchanges[i].map((m): ChatMessage => ({
+        role: m.role,
+        content: m.role === 'user' ? renderUserContent(m, mode) : m.content,
+      }));
       let total = 0;
       for (const m of messages) total += await cost(m.content);
       if (used + total <= budget) {
@@ -178,7 +184,11 @@ export async function buildPrompt(input: PromptInput): Promise<PromptPlan> {
       .map((e) => e[0])
       .filter((m) => m.role === 'user')
       .map((m) => {
-        const line = m.content.split('\n').find((l) => l.trim() !== '')?.trim() ?? '(attachments only)';
+        const line =
+          m.content
+            .split('\n')
+            .find((l) => l.trim() !== '')
+            ?.trim() ?? '(attachments only)';
         return `- ${line.length > SUMMARY_LINE ? `${line.slice(0, SUMMARY_LINE - 1)}…` : line}`;
       })
       .slice(-SUMMARY_QUESTIONS);
@@ -205,7 +215,11 @@ export async function buildPrompt(input: PromptInput): Promise<PromptPlan> {
   }
   if (truncated.length > 0) notes.push(`Shortened to fit the context: ${truncated.join(', ')}.`);
 
-  const messages: ChatMessage[] = [{ role: 'system', content: systemText }, ...kept.flatMap((k) => k.messages), { role: 'user', content: questionText }];
+  const messages: ChatMessage[] = [
+    { role: 'system', content: systemText },
+    ...kept.flatMap((k) => k.messages),
+    { role: 'user', content: questionText },
+  ];
   return {
     messages,
     promptTokens: used,

@@ -18,8 +18,20 @@ import { errorMessage } from '../util';
 export type CompletionSettings = Omit<ConfigSnapshot['completion'], 'enabled' | 'languages'>;
 
 /** The engine request for one prompt and one length variant. */
-function fimRequest(documentKey: string, built: BuiltPrompt, variant: Pick<FimRequest, 'maxTokens' | 'maxTimeMs' | 'stop'>, settings: CompletionSettings): FimRequest {
-  return { documentKey, prompt: built.prompt, maxTokens: variant.maxTokens, maxTimeMs: variant.maxTimeMs, stop: variant.stop, speculative: settings.speculative };
+function fimRequest(
+  documentKey: string,
+  built: BuiltPrompt,
+  variant: Pick<FimRequest, 'maxTokens' | 'maxTimeMs' | 'stop'>,
+  settings: CompletionSettings,
+): FimRequest {
+  return {
+    documentKey,
+    prompt: built.prompt,
+    maxTokens: variant.maxTokens,
+    maxTimeMs: variant.maxTimeMs,
+    stop: variant.stop,
+    speculative: settings.speculative,
+  };
 }
 
 /** The settings' defaults (settings.ts holds them, package.json states the same). */
@@ -76,9 +88,7 @@ export interface CompletionOutcome {
 }
 
 export type CompletionEvent =
-  | { kind: 'generating' }
-  | { kind: 'done'; latencyMs: number; tokensPerSecond: number }
-  | { kind: 'error'; message: string };
+  { kind: 'generating' } | { kind: 'done'; latencyMs: number; tokensPerSecond: number } | { kind: 'error'; message: string };
 
 export interface CoreCounters {
   requests: number;
@@ -124,7 +134,16 @@ export class CompletionCore {
   readonly cache: CompletionCache;
   /** Characters per token differ between languages (C headers, Python, JSON...): one estimator each. */
   private readonly estimators = new Map<string, CharsPerTokenEstimator>();
-  readonly counters: CoreCounters = { requests: 0, modelCalls: 0, prefetchCalls: 0, cacheHits: 0, typeThroughHits: 0, skipped: 0, cancelled: 0, errors: 0 };
+  readonly counters: CoreCounters = {
+    requests: 0,
+    modelCalls: 0,
+    prefetchCalls: 0,
+    cacheHits: 0,
+    typeThroughHits: 0,
+    skipped: 0,
+    cancelled: 0,
+    errors: 0,
+  };
   private debounce: AdaptiveDebounce;
   private debounceSetting: number;
   private model?: { backend: Backend; view: Promise<ModelView>; unsubscribe: () => void; stale: boolean; resolved: boolean };
@@ -198,7 +217,9 @@ export class CompletionCore {
       const selected = request.selected;
       const text = selected ? request.text.slice(0, selected.start) + selected.text + request.text.slice(selected.end) : request.text;
       const offset = selected ? selected.start + selected.text.length : request.offset;
-      const replace = selected ? { start: selected.start, end: selected.end, lead: selected.text } : { start: request.offset, end: request.offset, lead: '' };
+      const replace = selected
+        ? { start: selected.start, end: selected.end, lead: selected.text }
+        : { start: request.offset, end: request.offset, lead: '' };
       const toItems = (texts: string[]) => texts.map((t) => ({ text: replace.lead + t, start: replace.start, end: replace.end }));
 
       if (request.trigger === 'automatic') {
@@ -225,7 +246,8 @@ export class CompletionCore {
         else this.counters.cacheHits++;
         // The user is typing along a suggestion, or is where an accepted one left them: compute
         // what follows the suggestion now, so accepting it is answered from the cache too.
-        if (this.options.prefetchAccepted !== false) setImmediate(() => this.startPrefetch(model, request, text, offset, hit.texts[0], settings));
+        if (this.options.prefetchAccepted !== false)
+          setImmediate(() => this.startPrefetch(model, request, text, offset, hit.texts[0], settings));
         return finish(hit.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(hit.texts), typed: hit.typed });
       }
       if (request.trigger === 'automatic') {
@@ -277,14 +299,16 @@ export class CompletionCore {
         const fim = fimRequest(request.uri, built, variant, settings);
         // An automatic call outlives a cancelled keystroke (its answer is cached for type-through);
         // a manual one is cancelled with its request.
-        const call = this.callEngine(request.uri, key, fim, estimator, request.trigger === 'manual' ? controller.signal : undefined).then((done) => {
-          const shown = this.postprocess(done.result.text, built, settings, request);
-          if (request.trigger === 'automatic') {
-            this.cache.set(key, shown ? [shown] : []);
-            if (shown && this.prefetchEagerly()) this.startPrefetch(model, request, text, offset, shown, settings);
-          }
-          return { ...done, shown };
-        });
+        const call = this.callEngine(request.uri, key, fim, estimator, request.trigger === 'manual' ? controller.signal : undefined).then(
+          (done) => {
+            const shown = this.postprocess(done.result.text, built, settings, request);
+            if (request.trigger === 'automatic') {
+              this.cache.set(key, shown ? [shown] : []);
+              if (shown && this.prefetchEagerly()) this.startPrefetch(model, request, text, offset, shown, settings);
+            }
+            return { ...done, shown };
+          },
+        );
         const callStarted = this.clock.now();
         let done;
         try {
@@ -365,7 +389,14 @@ export class CompletionCore {
   }
 
   /** Builds the prompt within the document's previous windows when they still fit; `remember` the new ones. */
-  private build(model: ModelView, request: CompletionRequest, text: string, offset: number, settings: CompletionSettings, remember = true): BuiltPrompt {
+  private build(
+    model: ModelView,
+    request: CompletionRequest,
+    text: string,
+    offset: number,
+    settings: CompletionSettings,
+    remember = true,
+  ): BuiltPrompt {
     const files = settings.extraContext && this.options.ring ? this.options.ring.chunks(request.uri) : [];
     const built = buildPrompt(
       model.template,
@@ -416,7 +447,13 @@ export class CompletionCore {
    * Starts an engine call as the one in flight. The result comes with the call's own timing; the
    * debounce and the token estimate learn from it whoever is still waiting for it.
    */
-  private callEngine(uri: string, key: string, fim: FimRequest, estimator: CharsPerTokenEstimator, signal?: AbortSignal): Promise<{ result: GenerationResult; elapsedMs: number }> {
+  private callEngine(
+    uri: string,
+    key: string,
+    fim: FimRequest,
+    estimator: CharsPerTokenEstimator,
+    signal?: AbortSignal,
+  ): Promise<{ result: GenerationResult; elapsedMs: number }> {
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -437,7 +474,11 @@ export class CompletionCore {
           this.debounce.record(elapsedMs);
           estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
           const seconds = result.stats.totalMs / 1000;
-          this.options.onEvent?.({ kind: 'done', latencyMs: elapsedMs, tokensPerSecond: seconds > 0 ? result.stats.generatedTokens / seconds : 0 });
+          this.options.onEvent?.({
+            kind: 'done',
+            latencyMs: elapsedMs,
+            tokensPerSecond: seconds > 0 ? result.stats.generatedTokens / seconds : 0,
+          });
           return { result, elapsedMs };
         },
         (err: unknown) => {
@@ -474,7 +515,14 @@ export class CompletionCore {
   }
 
   /** Computes and caches the completion for the document as it will be once `shown` is accepted. */
-  private startPrefetch(model: ModelView, request: CompletionRequest, text: string, offset: number, shown: string, settings: CompletionSettings): void {
+  private startPrefetch(
+    model: ModelView,
+    request: CompletionRequest,
+    text: string,
+    offset: number,
+    shown: string,
+    settings: CompletionSettings,
+  ): void {
     const acceptedText = text.slice(0, offset) + shown + text.slice(offset);
     const acceptedOffset = offset + shown.length;
     const key = this.cache.key(model.key, acceptedText, acceptedOffset);
@@ -483,12 +531,7 @@ export class CompletionCore {
     const [variant] = this.variants('automatic', built, model.template, settings);
     this.counters.prefetchCalls++;
     this.prefetchKey = key;
-    this.callEngine(
-      request.uri,
-      key,
-      fimRequest(request.uri, built, variant, settings),
-      this.estimatorFor(request.languageId),
-    )
+    this.callEngine(request.uri, key, fimRequest(request.uri, built, variant, settings), this.estimatorFor(request.languageId))
       .then(({ result }) => {
         const next = this.postprocess(result.text, built, settings, request);
         if (next) this.cache.set(key, [next]);

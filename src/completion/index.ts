@@ -46,7 +46,8 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
     log,
     onEvent: (event) => {
       if (event.kind === 'generating') status.update({ generating: true });
-      else if (event.kind === 'done') status.update({ generating: false, error: undefined, lastLatencyMs: event.latencyMs, tokensPerSecond: event.tokensPerSecond });
+      else if (event.kind === 'done')
+        status.update({ generating: false, error: undefined, lastLatencyMs: event.latencyMs, tokensPerSecond: event.tokensPerSecond });
       else status.update({ generating: false, error: event.message });
     },
   });
@@ -55,7 +56,9 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
   const provider = new InlineProvider(core, ctx.config, (outcome) => {
     if (outcome.source === 'cancelled' && status.state.generating) status.update({ generating: false });
     if (outcome.source !== 'skipped' && outcome.source !== 'cancelled') {
-      log.trace(`${outcome.source}: ${outcome.items.length} item(s), ${outcome.totalMs.toFixed(0)} ms (own ${outcome.overheadMs.toFixed(1)} ms)`);
+      log.trace(
+        `${outcome.source}: ${outcome.items.length} item(s), ${outcome.totalMs.toFixed(0)} ms (own ${outcome.overheadMs.toFixed(1)} ms)`,
+      );
     }
   });
   disposables.push(vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider));
@@ -75,7 +78,12 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
   const remember = (editor: vscode.TextEditor | undefined) => {
     if (!editor || editor.document.uri.scheme === 'output') return;
     const document = editor.document;
-    ring.addAround(document.uri.toString(), vscode.workspace.asRelativePath(document.uri, false), document.getText(), editor.selection.active.line);
+    ring.addAround(
+      document.uri.toString(),
+      vscode.workspace.asRelativePath(document.uri, false),
+      document.getText(),
+      editor.selection.active.line,
+    );
   };
   for (const editor of vscode.window.visibleTextEditors) if (editor !== lastEditor) remember(editor);
   disposables.push(
@@ -116,11 +124,17 @@ async function showMenu(ctx: EnclaveContext, status: EnclaveStatusBar): Promise<
   const languageId = vscode.window.activeTextEditor?.document.languageId;
   const enabled = ctx.config.completion.enabled;
   const items: Array<vscode.QuickPickItem & { command: string }> = [
-    { label: enabled ? '$(circle-slash) Turn off inline completions' : '$(check) Turn on inline completions', command: 'enclave.completion.toggle' },
+    {
+      label: enabled ? '$(circle-slash) Turn off inline completions' : '$(check) Turn on inline completions',
+      command: 'enclave.completion.toggle',
+    },
   ];
   if (languageId) {
     const on = ctx.config.isLanguageEnabled(languageId);
-    items.push({ label: `${on ? '$(circle-slash) Turn off' : '$(check) Turn on'} completions for ${languageId}`, command: 'enclave.completion.toggleLanguage' });
+    items.push({
+      label: `${on ? '$(circle-slash) Turn off' : '$(check) Turn on'} completions for ${languageId}`,
+      command: 'enclave.completion.toggleLanguage',
+    });
   }
   items.push(
     { label: '$(info) Show model info', description: status.state.modelName, command: 'enclave.showModelInfo' },

@@ -123,7 +123,11 @@ export function postprocess(raw: string, ctx: PostprocessContext): string {
   if (codeOnRight) text = trimSuffixOverlap(text, ctx.lineSuffix);
   if (text.trim() === '') return '';
 
-  const nextLine = ctx.nextText.split('\n').find((l) => l.trim().length > 0)?.trim() ?? '';
+  const nextLine =
+    ctx.nextText
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? '';
   const wholeLine = (ctx.linePrefix + text).trim();
   if (!codeOnRight && nextLine && (wholeLine === nextLine || text.trim() === nextLine)) return '';
   if (codeOnRight && ctx.lineSuffix.trim().startsWith(text.trim())) return '';

@@ -183,7 +183,10 @@ export function buildPrompt(
   }
   const prefix = text.slice(start, lineStart);
   const anchored = previous?.anchorLine;
-  const anchorLine = anchored !== undefined && anchored >= windowStartLine && anchored <= cursorLine && cursorLine - anchored < maxAnchoredLines ? anchored : cursorLine;
+  const anchorLine =
+    anchored !== undefined && anchored >= windowStartLine && anchored <= cursorLine && cursorLine - anchored < maxAnchoredLines
+      ? anchored
+      : cursorLine;
   let anchorOffset = start;
   for (let line = windowStartLine; line < anchorLine; line++) anchorOffset = text.indexOf('\n', anchorOffset) + 1;
   const prefixTokens = start === lineStart ? linePrefixTokens : used;

@@ -59,7 +59,8 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       this.onOutcome(outcome);
       if (token.isCancellationRequested || outcome.items.length === 0) return undefined;
       return outcome.items.map(
-        (item) => new vscode.InlineCompletionItem(item.text, new vscode.Range(document.positionAt(item.start), document.positionAt(item.end))),
+        (item) =>
+          new vscode.InlineCompletionItem(item.text, new vscode.Range(document.positionAt(item.start), document.positionAt(item.end))),
       );
     } finally {
       cancellation.dispose();

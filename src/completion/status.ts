@@ -30,19 +30,24 @@ export function formatStatus(view: StatusView): StatusText {
   const model = view.modelName ? shorten(view.modelName) : 'Enclave';
   const engine = view.engine;
   if (engine?.kind === 'error' || engine?.kind === 'crashed') {
-    const restart = engine.kind === 'crashed' && engine.restartInMs !== undefined ? ` Restarting in ${Math.round(engine.restartInMs / 1000)} s.` : '';
+    const restart =
+      engine.kind === 'crashed' && engine.restartInMs !== undefined ? ` Restarting in ${Math.round(engine.restartInMs / 1000)} s.` : '';
     return { text: `$(error) Enclave: ${engine.kind}`, tooltip: `${engine.message}${restart}\nClick for the menu.`, severity: 'error' };
   }
-  if (!view.enabled) return { text: '$(circle-slash) Enclave', tooltip: 'Inline completions are off. Click to turn them on.', severity: 'normal' };
-  if (engine?.kind === 'starting') return { text: '$(loading~spin) Enclave: starting', tooltip: 'Starting the engine…', severity: 'normal' };
+  if (!view.enabled)
+    return { text: '$(circle-slash) Enclave', tooltip: 'Inline completions are off. Click to turn them on.', severity: 'normal' };
+  if (engine?.kind === 'starting')
+    return { text: '$(loading~spin) Enclave: starting', tooltip: 'Starting the engine…', severity: 'normal' };
   if (engine?.kind === 'loading') {
     const percent = Math.round(Math.min(1, Math.max(0, engine.progress)) * 100);
     return { text: `$(loading~spin) Enclave: loading ${percent}%`, tooltip: `Loading ${engine.file}`, severity: 'normal' };
   }
   if (view.error) return { text: `$(warning) ${model}`, tooltip: view.error, severity: 'warning' };
   const language = view.languageId ? ` for ${view.languageId}` : '';
-  if (!view.languageEnabled) return { text: `$(circle-slash) ${model}`, tooltip: `Inline completions are off${language}.`, severity: 'normal' };
-  if (!engine || engine.kind === 'stopped') return { text: '$(sparkle) Enclave', tooltip: 'The engine starts when the first completion is needed.', severity: 'normal' };
+  if (!view.languageEnabled)
+    return { text: `$(circle-slash) ${model}`, tooltip: `Inline completions are off${language}.`, severity: 'normal' };
+  if (!engine || engine.kind === 'stopped')
+    return { text: '$(sparkle) Enclave', tooltip: 'The engine starts when the first completion is needed.', severity: 'normal' };
   const icon = view.generating ? '$(loading~spin)' : '$(sparkle)';
   const parts = [`${icon} ${model}`];
   if (view.lastLatencyMs !== undefined) parts.push(`${Math.round(view.lastLatencyMs)} ms`);

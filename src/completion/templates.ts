@@ -37,10 +37,32 @@ export interface FimTemplate {
 }
 
 const lineComments: Record<string, string> = {
-  python: '#', shellscript: '#', ruby: '#', perl: '#', r: '#', yaml: '#', toml: '#', dockerfile: '#',
-  makefile: '#', powershell: '#', elixir: '#', julia: '#', coffeescript: '#',
-  sql: '--', lua: '--', haskell: '--', elm: '--', ada: '--',
-  erlang: '%', latex: '%', matlab: '%', clojure: ';', lisp: ';', scheme: ';', ini: ';', vb: "'",
+  python: '#',
+  shellscript: '#',
+  ruby: '#',
+  perl: '#',
+  r: '#',
+  yaml: '#',
+  toml: '#',
+  dockerfile: '#',
+  makefile: '#',
+  powershell: '#',
+  elixir: '#',
+  julia: '#',
+  coffeescript: '#',
+  sql: '--',
+  lua: '--',
+  haskell: '--',
+  elm: '--',
+  ada: '--',
+  erlang: '%',
+  latex: '%',
+  matlab: '%',
+  clojure: ';',
+  lisp: ';',
+  scheme: ';',
+  ini: ';',
+  vb: "'",
 };
 
 /** The line-comment marker of a language (for families that have no file-separator tokens). */
@@ -99,7 +121,17 @@ function psmTemplate(spec: PsmSpec): FimTemplate {
   };
 }
 
-const qwenStop = ['<|endoftext|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<|im_start|>', '<|im_end|>'];
+const qwenStop = [
+  '<|endoftext|>',
+  '<|fim_prefix|>',
+  '<|fim_suffix|>',
+  '<|fim_middle|>',
+  '<|fim_pad|>',
+  '<|repo_name|>',
+  '<|file_sep|>',
+  '<|im_start|>',
+  '<|im_end|>',
+];
 
 const templates: Record<FimFamily, FimTemplate> = {
   // Qwen2.5-Coder repository-level format: <|repo_name|>, then <|file_sep|>path\ncontent per file.

@@ -49,14 +49,16 @@ function checkOwnHeader(name: string, header: Headers): AdapterValidation {
     };
   }
   const adapterType = text(header, 'adapter.type');
-  if (adapterType !== 'lora') return { ok: false, adapter, reason: `${name} is a "${adapterType ?? 'unknown'}" adapter; only LoRA adapters are supported.` };
+  if (adapterType !== 'lora')
+    return { ok: false, adapter, reason: `${name} is a "${adapterType ?? 'unknown'}" adapter; only LoRA adapters are supported.` };
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   if (adapter.targets.length === 0) return { ok: false, adapter, reason: `${name} has no LoRA tensors (*.lora_a / *.lora_b).` };
   for (const target of adapter.targets) {
     const a = byName.get(`${target}.lora_a`)!;
     const b = byName.get(`${target}.lora_b`);
     if (!b) return { ok: false, adapter, reason: `${name}: ${target}.lora_a has no matching ${target}.lora_b.` };
-    if (a.dims[1] !== b.dims[0]) return { ok: false, adapter, reason: `${name}: ${target} has rank ${a.dims[1]} in lora_a but ${b.dims[0]} in lora_b.` };
+    if (a.dims[1] !== b.dims[0])
+      return { ok: false, adapter, reason: `${name}: ${target} has rank ${a.dims[1]} in lora_a but ${b.dims[0]} in lora_b.` };
   }
   for (const tensor of header.tensors) {
     if (tensor.name.endsWith('.lora_b') && !byName.has(`${tensor.name.slice(0, -'.lora_b'.length)}.lora_a`)) {

@@ -32,7 +32,11 @@ export async function runChat(
     const outputBefore = seq.tokenMeter.usedOutputTokens;
     let firstTokenAt = 0;
     const history: ChatHistoryItem[] = messages.map((m) =>
-      m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
+      m.role === 'system'
+        ? { type: 'system', text: m.content }
+        : m.role === 'user'
+          ? { type: 'user', text: m.content }
+          : { type: 'model', response: [m.content] },
     );
     history.push({ type: 'model', response: [] });
     let aborted = false;
@@ -58,7 +62,8 @@ export async function runChat(
     let reused = 0;
     while (reused < before.length && reused < promptTokens && before[reused] === after[reused]) reused++;
     const evaluatedTokens = Math.max(0, Math.min(promptTokens - reused, evaluatedInputs));
-    const stopReason: RequestStats['stopReason'] = response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
+    const stopReason: RequestStats['stopReason'] =
+      response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
     return {
       text: response.response,
       stats: {
@@ -93,7 +98,9 @@ export class SchemaGrammars {
     let grammar = this.grammars.get(key);
     if (!grammar) {
       try {
-        const schemaGrammar = (await this.llama.createGrammarForJsonSchema(schema as never)) as LlamaGrammar & { parse(text: string): unknown };
+        const schemaGrammar = (await this.llama.createGrammarForJsonSchema(schema as never)) as LlamaGrammar & {
+          parse(text: string): unknown;
+        };
         // node-llama-cpp's number rules allow exponents of up to 16 digits, so an "integer" can come
         // out as 5E955 (Infinity) and fail its own validation: sample with sane number rules.
         const text = saneNumberRules(schemaGrammar.grammar);

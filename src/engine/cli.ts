@@ -77,7 +77,9 @@ async function serve(argv: string[]): Promise<number> {
     adapters: [],
   };
   if (values.token !== undefined) {
-    console.error('enclave serve: --token would show the token to every user of this machine (ps). Use --token-file <file>, --token-file - (standard input) or $ENCLAVE_TOKEN.');
+    console.error(
+      'enclave serve: --token would show the token to every user of this machine (ps). Use --token-file <file>, --token-file - (standard input) or $ENCLAVE_TOKEN.',
+    );
     return 2;
   }
   let token: string;
@@ -87,14 +89,30 @@ async function serve(argv: string[]): Promise<number> {
     console.error(`enclave serve: ${errorMessage(err)}`);
     return 2;
   }
-  const limits = { maxActive: Number(values['max-active']), maxQueued: Number(values['max-queued']), requestTimeoutMs: Number(values.timeout) * 1000 };
-  if (!Number.isInteger(limits.maxActive) || limits.maxActive < 1 || !Number.isInteger(limits.maxQueued) || limits.maxQueued < 0 || !(limits.requestTimeoutMs > 0)) {
+  const limits = {
+    maxActive: Number(values['max-active']),
+    maxQueued: Number(values['max-queued']),
+    requestTimeoutMs: Number(values.timeout) * 1000,
+  };
+  if (
+    !Number.isInteger(limits.maxActive) ||
+    limits.maxActive < 1 ||
+    !Number.isInteger(limits.maxQueued) ||
+    limits.maxQueued < 0 ||
+    !(limits.requestTimeoutMs > 0)
+  ) {
     console.error('enclave serve: --max-active must be a whole number ≥ 1, --max-queued ≥ 0 and --timeout a positive number of seconds.');
     return 2;
   }
   const runtime = await EngineRuntime.load(settings, { logger: stderrLogger });
   const info = await runtime.info();
-  const server = await startServer(runtime, { port: Number(values.port), token, modelName: info.modelName, logger: stderrLogger, ...limits });
+  const server = await startServer(runtime, {
+    port: Number(values.port),
+    token,
+    modelName: info.modelName,
+    logger: stderrLogger,
+    ...limits,
+  });
   console.log(`serving ${info.modelName} on ${server.url}`);
   if (generatedToken) console.log(`token: ${token}`);
   await new Promise<void>((resolve) => {

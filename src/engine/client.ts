@@ -205,7 +205,11 @@ export class EngineClient implements Backend {
   }
 
   /** Sends one request (typed by its EngineRpc entry in `send`) with cancellation, streaming and crash handling. */
-  private async request<R>(send: (connection: MessageConnection, token: CancellationToken) => Promise<R>, options: RequestOptions = {}, streamId?: number): Promise<R> {
+  private async request<R>(
+    send: (connection: MessageConnection, token: CancellationToken) => Promise<R>,
+    options: RequestOptions = {},
+    streamId?: number,
+  ): Promise<R> {
     const { signal, onText } = options;
     if (signal?.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
     const connection = await abortable(this.ensureStarted(), signal);
@@ -311,7 +315,9 @@ export class EngineClient implements Backend {
     connection.listen();
     try {
       const info = await connection.sendRequest(EngineRpc.start, this.settings);
-      this.logger.info(`engine ready: ${info.modelName} (${info.gpu}, ${info.layersOffloaded}/${info.totalLayers} layers on the GPU, ${Math.round(info.loadTimeMs)} ms)`);
+      this.logger.info(
+        `engine ready: ${info.modelName} (${info.gpu}, ${info.layersOffloaded}/${info.totalLayers} layers on the GPU, ${Math.round(info.loadTimeMs)} ms)`,
+      );
       this.setState({ kind: 'ready' });
       return connection;
     } catch (err) {

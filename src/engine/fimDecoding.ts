@@ -39,7 +39,12 @@ const greedyNext = { generateNext: { token: true } } as const;
  * The prompt is always evaluated apart from generation so that plain and speculative decoding
  * see bit-identical KV states (llama.cpp's matmul results depend on the batch composition).
  */
-export async function syncPrefix(seq: LlamaContextSequence, tokens: Token[], batchSize: number, signal: AbortSignal): Promise<{ reused: number; rest: Token[] }> {
+export async function syncPrefix(
+  seq: LlamaContextSequence,
+  tokens: Token[],
+  batchSize: number,
+  signal: AbortSignal,
+): Promise<{ reused: number; rest: Token[] }> {
   const held = seq.contextTokens;
   let common = 0;
   const last = tokens.length - 1;
@@ -127,7 +132,11 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
   // request already backed off.
   // A document's first draft request starts with a few plain steps: their measured cost is what
   // speculative rounds must beat.
-  const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= { draftLength: mode === 'lookup' ? 6 : 4, cooldown: mode === 'lookup' ? 0 : 3, plainStretch: 4 });
+  const adapt = (slot.adaptive[mode === 'lookup' ? 'lookup' : 'draft'] ??= {
+    draftLength: mode === 'lookup' ? 6 : 4,
+    cooldown: mode === 'lookup' ? 0 : 3,
+    plainStretch: 4,
+  });
   const target = new Stepper(seq);
   const drafter = mode === 'draft' && slot.draft ? draftStepper(slot.draft) : undefined;
 
@@ -177,7 +186,10 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     } else {
       if (run >= 0) run += accepted + 1;
       const expected = adapt.expectedRun ?? 0;
-      adapt.draftLength = run >= 0 && expected > run ? Math.max(2, Math.min(maxDraft, Math.round(expected - run))) : Math.min(maxDraft, adapt.draftLength * 2);
+      adapt.draftLength =
+        run >= 0 && expected > run
+          ? Math.max(2, Math.min(maxDraft, Math.round(expected - run)))
+          : Math.min(maxDraft, adapt.draftLength * 2);
     }
     // A request's first round also brings the draft sequence up to the prompt: not counted.
     if (rounds++ > 0) adapt.specMsPerToken = average(adapt.specMsPerToken, (performance.now() - roundStart) / (accepted + 1));
@@ -185,7 +197,8 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
       // Back off to plain decoding (for a stretch that doubles each time) when a round does not
       // pay: nothing accepted, or rounds measured slower per token than plain steps.
       // (10 % margin: the two averages are measured at different moments of a noisy machine).
-      const slower = adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.1;
+      const slower =
+        adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.1;
       if (accepted === 0) {
         // A document whose drafts have never agreed waits long before it tries again.
         adapt.cooldown = adapt.everAccepted ? adapt.plainStretch : Math.max(64, adapt.plainStretch);

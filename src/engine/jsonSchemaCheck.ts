@@ -30,7 +30,8 @@ export function codePointLength(text: string): number {
 
 const dateRe = /^\d{4}-(0[1-9]|1[012])-(0[1-9]|[12]\d|3[01])$/;
 const timeRe = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{3})?(Z|[+-]([01][0-9]|2[0-3])?:[0-5][0-9])$/;
-const dateTimeRe = /^\d{4}-(0[1-9]|1[012])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{3})?(Z|[+-]([01][0-9]|2[0-3])?:[0-5][0-9])$/;
+const dateTimeRe =
+  /^\d{4}-(0[1-9]|1[012])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{3})?(Z|[+-]([01][0-9]|2[0-3])?:[0-5][0-9])$/;
 
 function fail(at: string, message: string): never {
   throw new Mismatch(`${at}: ${message}`);
@@ -110,7 +111,8 @@ function isType(value: unknown, type: string): boolean {
 
 function checkString(text: string, schema: SchemaNode, at: string): void {
   if (typeof schema.format === 'string') {
-    const re = schema.format === 'date' ? dateRe : schema.format === 'time' ? timeRe : schema.format === 'date-time' ? dateTimeRe : undefined;
+    const re =
+      schema.format === 'date' ? dateRe : schema.format === 'time' ? timeRe : schema.format === 'date-time' ? dateTimeRe : undefined;
     if (!re) fail(at, `unknown string format ${schema.format}`);
     if (!re.test(text)) fail(at, `not a valid ${schema.format}`);
     return;

@@ -68,11 +68,17 @@ export async function checkGgufFile(filePath: string, what: string): Promise<Ggu
     if (!(err instanceof GgufError)) throw err;
     switch (err.problem) {
       case 'missing':
-        throw new EngineError('MODEL_NOT_FOUND', `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`);
+        throw new EngineError(
+          'MODEL_NOT_FOUND',
+          `The ${what} file ${filePath} does not exist. Check the path in the settings or download the model again.`,
+        );
       case 'not-a-file':
         throw new EngineError('MODEL_NOT_FOUND', `The ${what} path ${filePath} is not a file. Point enclave.model.path at a .gguf file.`);
       case 'not-gguf':
-        throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`);
+        throw new EngineError(
+          'MODEL_INVALID',
+          `The ${what} file ${filePath} is not a GGUF file. Enclave needs a llama.cpp GGUF model (*.gguf).`,
+        );
       default:
         throw new EngineError('MODEL_INVALID', `The ${what} file ${filePath} is damaged or truncated (${err.message}). Download it again.`);
     }
@@ -90,12 +96,17 @@ export async function loadModelFile(llama: Llama, modelPath: string, onProgress:
 export function mapLoadError(err: unknown, modelPath: string, what: 'model' | 'context'): EngineError {
   if (err instanceof EngineError) return err;
   const message = errorMessage(err);
-  if (/insufficient|not enough|too large|out of memory|InsufficientMemory/i.test(message) || (err as Error)?.name === 'InsufficientMemoryError') {
+  if (
+    /insufficient|not enough|too large|out of memory|InsufficientMemory/i.test(message) ||
+    (err as Error)?.name === 'InsufficientMemoryError'
+  ) {
     return new EngineError(
       'MODEL_TOO_LARGE',
       `${modelPath} does not fit in this machine's memory (${message}). Choose a smaller model or quantisation, or a smaller enclave.engine.contextSize.`,
     );
   }
-  return new EngineError('MODEL_INVALID', `Could not load the ${what} for ${modelPath}: ${message}. The file may be damaged or not a supported model; download it again.`);
+  return new EngineError(
+    'MODEL_INVALID',
+    `Could not load the ${what} for ${modelPath}: ${message}. The file may be damaged or not a supported model; download it again.`,
+  );
 }
-

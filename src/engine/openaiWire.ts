@@ -9,7 +9,10 @@ import type { ChatMessage, RequestStats } from './protocol';
 const nullish = <T extends z.ZodType>(schema: T) => schema.nullish();
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
-const contentSchema = z.union([z.string(), z.array(textPart, { error: 'content parts must be {"type":"text","text":"…"} (images and audio are not supported)' })]);
+const contentSchema = z.union([
+  z.string(),
+  z.array(textPart, { error: 'content parts must be {"type":"text","text":"…"} (images and audio are not supported)' }),
+]);
 
 const messageSchema = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant'], { error: 'role must be system, developer, user or assistant' }),
@@ -34,7 +37,8 @@ const common = {
   user: nullish(z.string().max(256)),
 };
 
-const unsupported = (what: string) => z.union([z.null(), z.literal(false)], { error: `${what} is not supported by this server` }).optional();
+const unsupported = (what: string) =>
+  z.union([z.null(), z.literal(false)], { error: `${what} is not supported by this server` }).optional();
 
 export const chatRequestSchema = z.looseObject({
   ...common,
@@ -43,7 +47,10 @@ export const chatRequestSchema = z.looseObject({
     z.discriminatedUnion('type', [
       z.looseObject({ type: z.literal('text') }),
       z.looseObject({ type: z.literal('json_object') }),
-      z.looseObject({ type: z.literal('json_schema'), json_schema: z.looseObject({ name: nullish(z.string()), schema: z.record(z.string(), z.unknown()) }) }),
+      z.looseObject({
+        type: z.literal('json_schema'),
+        json_schema: z.looseObject({ name: nullish(z.string()), schema: z.record(z.string(), z.unknown()) }),
+      }),
     ]),
   ),
   tools: unsupported('tools'),
@@ -69,7 +76,10 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue.path.length > 0 ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('') : 'body';
+  const field =
+    issue.path.length > 0
+      ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('')
+      : 'body';
   throw new WireValidationError(`Invalid request: \`${field}\` ${issue.message}.`);
 }
 
@@ -120,7 +130,11 @@ export interface Usage {
 }
 
 export function usageOf(stats: RequestStats): Usage {
-  return { prompt_tokens: stats.promptTokens, completion_tokens: stats.generatedTokens, total_tokens: stats.promptTokens + stats.generatedTokens };
+  return {
+    prompt_tokens: stats.promptTokens,
+    completion_tokens: stats.generatedTokens,
+    total_tokens: stats.promptTokens + stats.generatedTokens,
+  };
 }
 
 export interface ResponseIdentity {
@@ -130,7 +144,12 @@ export interface ResponseIdentity {
 }
 
 export function chatCompletion(who: ResponseIdentity, text: string, finish: FinishReason, usage: Usage) {
-  return { ...who, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }], usage };
+  return {
+    ...who,
+    object: 'chat.completion',
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
+    usage,
+  };
 }
 
 export function textCompletion(who: ResponseIdentity, text: string, finish: FinishReason, usage: Usage) {
@@ -139,7 +158,9 @@ export function textCompletion(who: ResponseIdentity, text: string, finish: Fini
 
 /** One streamed piece (`finish` and `usage` on the last one only). */
 export function streamChunk(who: ResponseIdentity, chat: boolean, text: string, finish: FinishReason | null = null, usage?: Usage) {
-  const choice = chat ? { index: 0, delta: text ? { content: text } : {}, finish_reason: finish } : { index: 0, text, finish_reason: finish };
+  const choice = chat
+    ? { index: 0, delta: text ? { content: text } : {}, finish_reason: finish }
+    : { index: 0, text, finish_reason: finish };
   return { ...who, object: chat ? 'chat.completion.chunk' : 'text_completion', choices: [choice], ...(usage ? { usage } : {}) };
 }
 

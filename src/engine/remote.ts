@@ -110,7 +110,11 @@ export class RemoteBackend implements Backend {
     const list = await this.listModels();
     const wanted = this.options.model?.trim();
     const entry = (wanted ? list.find((m) => m.id === wanted) : undefined) ?? (wanted ? { id: wanted } : list[0]);
-    if (!entry) throw new EngineError('MODEL_NOT_FOUND', `The remote server at ${this.base} lists no models. Load a model there, or set enclave.backend.remoteModel.`);
+    if (!entry)
+      throw new EngineError(
+        'MODEL_NOT_FOUND',
+        `The remote server at ${this.base} lists no models. Load a model there, or set enclave.backend.remoteModel.`,
+      );
     const name = String(entry.id);
     const meta = (entry.meta ?? {}) as { n_ctx_train?: number; size?: number };
     return {
@@ -184,7 +188,7 @@ export class RemoteBackend implements Backend {
         cut
           ? `The remote server at ${this.base} stopped at maxTokens (${request.maxTokens}) before the JSON was complete: ${JSON.stringify(shown)}. Raise the token limit.`
           : `The remote server at ${this.base} returned output that is not JSON: ${JSON.stringify(shown)}. ` +
-            'It may not support response_format json_schema (vLLM, llama-server and recent Ollama do); use one that does, or the local engine.',
+              'It may not support response_format json_schema (vLLM, llama-server and recent Ollama do); use one that does, or the local engine.',
       );
     }
   }
@@ -194,7 +198,10 @@ export class RemoteBackend implements Backend {
     if (this.tokenizeUrl === undefined) this.tokenizeUrl = await this.probeTokenize();
     if (this.tokenizeUrl) {
       try {
-        const response = await this.fetchChecked(this.tokenizeUrl, { method: 'POST', body: JSON.stringify({ content: text, add_special: false, parse_special: true }) });
+        const response = await this.fetchChecked(this.tokenizeUrl, {
+          method: 'POST',
+          body: JSON.stringify({ content: text, add_special: false, parse_special: true }),
+        });
         const tokens = ((await response.json()) as { tokens?: unknown }).tokens;
         if (Array.isArray(tokens)) return tokens.length;
       } catch (err) {
@@ -250,7 +257,11 @@ export class RemoteBackend implements Backend {
     if (wanted) return Promise.resolve(wanted);
     if (!this.model) {
       const model = this.listModels(signal).then((list) => {
-        if (!list[0]) throw new EngineError('MODEL_NOT_FOUND', `The remote server at ${this.base} lists no models. Load a model there, or set enclave.backend.remoteModel.`);
+        if (!list[0])
+          throw new EngineError(
+            'MODEL_NOT_FOUND',
+            `The remote server at ${this.base} lists no models. Load a model there, or set enclave.backend.remoteModel.`,
+          );
         return String(list[0].id);
       });
       this.model = model;
@@ -278,7 +289,12 @@ export class RemoteBackend implements Backend {
   }
 
   /** One streamed generation: POST, parse server-sent events, collect text and stats. */
-  private async generate(path: string, body: Record<string, unknown>, options: RequestOptions, maxTimeMs?: number): Promise<GenerationResult> {
+  private async generate(
+    path: string,
+    body: Record<string, unknown>,
+    options: RequestOptions,
+    maxTimeMs?: number,
+  ): Promise<GenerationResult> {
     const { signal, onText } = options;
     if (signal?.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
     const started = Date.now();
@@ -373,7 +389,10 @@ export class RemoteBackend implements Backend {
     try {
       json = JSON.parse(data) as Record<string, unknown>;
     } catch {
-      throw new EngineError('INTERNAL', `The remote server at ${this.base} sent an event that is not JSON: ${JSON.stringify(data.slice(0, 200))}.`);
+      throw new EngineError(
+        'INTERNAL',
+        `The remote server at ${this.base} sent an event that is not JSON: ${JSON.stringify(data.slice(0, 200))}.`,
+      );
     }
     this.absorb(json, outcome, started, onText);
     return false;
@@ -383,8 +402,7 @@ export class RemoteBackend implements Backend {
   private absorb(json: Record<string, unknown>, outcome: StreamOutcome, started: number, onText?: (chunk: string) => void): void {
     if (json.error) throw streamError(this.base, json.error);
     const choice = (Array.isArray(json.choices) ? json.choices[0] : undefined) as
-      | { delta?: { content?: unknown }; message?: { content?: unknown }; text?: unknown; finish_reason?: unknown }
-      | undefined;
+      { delta?: { content?: unknown }; message?: { content?: unknown }; text?: unknown; finish_reason?: unknown } | undefined;
     const piece = choice?.delta?.content ?? choice?.message?.content ?? choice?.text;
     if (typeof piece === 'string' && piece !== '') {
       if (outcome.chunks === 0) outcome.firstTokenMs = Date.now() - started;
@@ -401,7 +419,8 @@ export class RemoteBackend implements Backend {
     const promptTokens = numberOr(outcome.usage?.prompt_tokens, 0);
     // llama-server reports how much of the prompt its cache already held.
     const reused = numberOr(outcome.timings?.cache_n, 0);
-    const evaluated = outcome.timings?.prompt_n !== undefined ? numberOr(outcome.timings.prompt_n, promptTokens) : Math.max(0, promptTokens - reused);
+    const evaluated =
+      outcome.timings?.prompt_n !== undefined ? numberOr(outcome.timings.prompt_n, promptTokens) : Math.max(0, promptTokens - reused);
     const stopReason = stopReasonFor(outcome.finishReason, outcome.timedOut);
     return {
       promptTokens,
@@ -438,14 +457,18 @@ export class RemoteBackend implements Backend {
         // plain text
       }
       const error = remoteError(this.base, response.status, detail, url);
-      if (response.status === 401 || response.status === 403 || response.status === 404) this.setState({ kind: 'error', message: error.message });
+      if (response.status === 401 || response.status === 403 || response.status === 404)
+        this.setState({ kind: 'error', message: error.message });
       throw error;
     }
     if (this.state.kind !== 'ready') this.setState({ kind: 'ready' });
     return response;
   }
 
-  private async fetchRaw(url: string, init: { method: string; body?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<Response> {
+  private async fetchRaw(
+    url: string,
+    init: { method: string; body?: string; signal?: AbortSignal; timeoutMs?: number },
+  ): Promise<Response> {
     if (this.configError) throw new EngineError('ENGINE_UNAVAILABLE', this.configError);
     if (this.disposed) throw new EngineError('ENGINE_UNAVAILABLE', 'The remote backend has been disposed.');
     const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
@@ -458,11 +481,19 @@ export class RemoteBackend implements Backend {
     init.signal?.addEventListener('abort', onAbort, { once: true });
     if (init.signal?.aborted) connect.abort();
     try {
-      return await fetch(url, { method: init.method, headers, body: init.body, signal: init.signal ? AbortSignal.any([init.signal, connect.signal]) : connect.signal });
+      return await fetch(url, {
+        method: init.method,
+        headers,
+        body: init.body,
+        signal: init.signal ? AbortSignal.any([init.signal, connect.signal]) : connect.signal,
+      });
     } catch (err) {
       if (init.signal?.aborted) throw err;
       if (connect.signal.aborted) {
-        throw new EngineError('ENGINE_UNAVAILABLE', `The remote model server at ${this.base} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running and not overloaded.`);
+        throw new EngineError(
+          'ENGINE_UNAVAILABLE',
+          `The remote model server at ${this.base} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running and not overloaded.`,
+        );
       }
       const error = unreachable(this.base, err);
       this.setState({ kind: 'error', message: error.message });
@@ -478,7 +509,10 @@ export class RemoteBackend implements Backend {
     if (err instanceof EngineError) return err;
     if (err instanceof Error && err.name === 'AbortError') return new EngineError('CANCELLED', 'Request cancelled.');
     const message = errorMessage(err);
-    return new EngineError('ENGINE_UNAVAILABLE', `The connection to the remote model server at ${this.base} broke during ${path}: ${message}. Try again; check the server's log if it repeats.`);
+    return new EngineError(
+      'ENGINE_UNAVAILABLE',
+      `The connection to the remote model server at ${this.base} broke during ${path}: ${message}. Try again; check the server's log if it repeats.`,
+    );
   }
 
   private setState(state: EngineState): void {
@@ -522,7 +556,8 @@ function numberOr(value: unknown, fallback: number): number {
 
 function detailText(detail: unknown): string {
   if (typeof detail === 'string') return detail.trim().slice(0, 300);
-  if (detail && typeof detail === 'object' && typeof (detail as { message?: unknown }).message === 'string') return (detail as { message: string }).message.slice(0, 300);
+  if (detail && typeof detail === 'object' && typeof (detail as { message?: unknown }).message === 'string')
+    return (detail as { message: string }).message.slice(0, 300);
   return JSON.stringify(detail ?? '').slice(0, 300);
 }
 
@@ -550,7 +585,15 @@ function remoteError(base: string, status: number, detail: unknown, url = base):
   return new EngineError(code, message + suffix);
 }
 
-const passedOn = new Set<string>(['BAD_REQUEST', 'NO_FIM', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'MODEL_TOO_LARGE', 'ENGINE_CRASHED', 'ENGINE_UNAVAILABLE']);
+const passedOn = new Set<string>([
+  'BAD_REQUEST',
+  'NO_FIM',
+  'MODEL_NOT_FOUND',
+  'MODEL_INVALID',
+  'MODEL_TOO_LARGE',
+  'ENGINE_CRASHED',
+  'ENGINE_UNAVAILABLE',
+]);
 
 /** An error the server reported inside a response (mid-stream, or as the body of a 200). */
 function streamError(base: string, detail: unknown): EngineError {
@@ -561,7 +604,7 @@ function streamError(base: string, detail: unknown): EngineError {
 
 function unreachable(base: string, err: unknown): EngineError {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const why = cause?.code ?? cause?.message ?? (errorMessage(err));
+  const why = cause?.code ?? cause?.message ?? errorMessage(err);
   return new EngineError(
     'ENGINE_UNAVAILABLE',
     `Cannot reach the remote model server at ${base} (${why}). Check that it is running and that enclave.backend.remoteUrl is right, or set enclave.backend.kind to "local".`,

@@ -13,7 +13,16 @@ import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
 import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
-import { checkGgufFile, defaultThreads, detectFimFamily, loadModelFile, loadNodeLlamaCpp, mapLoadError, vocabularyMismatch, type NodeLlamaCpp } from './modelFiles';
+import {
+  checkGgufFile,
+  defaultThreads,
+  detectFimFamily,
+  loadModelFile,
+  loadNodeLlamaCpp,
+  mapLoadError,
+  vocabularyMismatch,
+  type NodeLlamaCpp,
+} from './modelFiles';
 import {
   emptyMetrics,
   EngineError,
@@ -162,7 +171,11 @@ export class EngineRuntime implements Backend {
 
   private async checkAdapter(adapter: AdapterSpec): Promise<void> {
     const result = await validateAdapter(adapter.path, this.settings.modelPath);
-    if (!result.ok) throw new EngineError('ADAPTER_MISMATCH', `LoRA adapter ${adapter.path} cannot be used with ${this.settings.modelPath}: ${result.reason}`);
+    if (!result.ok)
+      throw new EngineError(
+        'ADAPTER_MISMATCH',
+        `LoRA adapter ${adapter.path} cannot be used with ${this.settings.modelPath}: ${result.reason}`,
+      );
   }
 
   // ------------------------------------------------------------------ requests
@@ -173,7 +186,10 @@ export class EngineRuntime implements Backend {
 
   async completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     if (!this.fimFamily) {
-      throw new EngineError('NO_FIM', `${this.settings.modelPath} has no fill-in-the-middle tokens; choose a coder base model (e.g. Qwen2.5-Coder) for inline completions.`);
+      throw new EngineError(
+        'NO_FIM',
+        `${this.settings.modelPath} has no fill-in-the-middle tokens; choose a coder base model (e.g. Qwen2.5-Coder) for inline completions.`,
+      );
     }
     validateFim(request);
     return this.track('completion', options, request.documentKey, async (signal, queuedMs) => {
@@ -222,12 +238,14 @@ export class EngineRuntime implements Backend {
   async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     validateMessages(request.messages, request.maxTokens);
     return this.track('chat', options, undefined, async (signal, queuedMs) => {
-      const out = await this.onSlot('chat', (seq) => runChat(this.nlc, seq, request.messages, {
-        maxTokens: request.maxTokens,
-        temperature: request.temperature ?? 0,
-        signal,
-        onText: options.onText,
-      }));
+      const out = await this.onSlot('chat', (seq) =>
+        runChat(this.nlc, seq, request.messages, {
+          maxTokens: request.maxTokens,
+          temperature: request.temperature ?? 0,
+          signal,
+          onText: options.onText,
+        }),
+      );
       out.stats.queuedMs = queuedMs;
       return out;
     });
@@ -263,7 +281,9 @@ export class EngineRuntime implements Backend {
       const started = performance.now();
       await this.createContexts(adapters);
       const switchMs = performance.now() - started;
-      this.logger.info(`adapters switched in ${Math.round(switchMs)} ms: ${adapters.map((a) => `${a.path}×${a.scale}`).join(', ') || 'none'}`);
+      this.logger.info(
+        `adapters switched in ${Math.round(switchMs)} ms: ${adapters.map((a) => `${a.path}×${a.scale}`).join(', ') || 'none'}`,
+      );
       return { adapters: this.adapters.map((a) => ({ ...a })), switchMs, modelReloaded: false };
     });
     return value;
@@ -301,7 +321,10 @@ export class EngineRuntime implements Backend {
     const enqueued = performance.now();
     this.counters.requests++;
     try {
-      const { value } = await this.scheduler.run(cls, (signal) => work(signal, performance.now() - enqueued), { signal: options.signal, key });
+      const { value } = await this.scheduler.run(cls, (signal) => work(signal, performance.now() - enqueued), {
+        signal: options.signal,
+        key,
+      });
       const { stats } = value;
       this.counters.promptTokens += stats.promptTokens;
       this.counters.evaluatedTokens += stats.evaluatedTokens;
@@ -314,13 +337,17 @@ export class EngineRuntime implements Backend {
       if (stats.generatedTokens > 1 && genMs > 0) this.counters.lastTokensPerSecond = ((stats.generatedTokens - 1) * 1000) / genMs;
       return value;
     } catch (err) {
-      const mapped = err instanceof EngineError ? err : options.signal?.aborted ? new EngineError('CANCELLED', 'Request cancelled.') : new EngineError('INTERNAL', errorMessage(err));
+      const mapped =
+        err instanceof EngineError
+          ? err
+          : options.signal?.aborted
+            ? new EngineError('CANCELLED', 'Request cancelled.')
+            : new EngineError('INTERNAL', errorMessage(err));
       if (mapped.code === 'CANCELLED') this.counters.cancelled++;
       else this.counters.failed++;
       throw mapped;
     }
   }
-
 
   /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
   private async onSlot<T>(key: 'chat' | 'structured', work: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
@@ -371,7 +398,8 @@ export class EngineRuntime implements Backend {
 }
 
 function validateFim(request: FimRequest): void {
-  if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new EngineError('BAD_REQUEST', 'FIM request without a prompt.');
+  if (typeof request.prompt !== 'string' || request.prompt.length === 0)
+    throw new EngineError('BAD_REQUEST', 'FIM request without a prompt.');
   if (!(request.maxTokens >= 1)) throw new EngineError('BAD_REQUEST', 'FIM request needs maxTokens ≥ 1.');
 }
 

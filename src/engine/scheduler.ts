@@ -96,14 +96,16 @@ export class Scheduler {
           } catch (err) {
             promise = Promise.reject(err);
           }
-          promise.then(
-            (value) => resolve({ value, queuedMs }),
-            (err) => reject(controller.signal.aborted && !(err instanceof EngineError) ? cancelled('cancelled') : err),
-          ).finally(() => {
-            job.detach();
-            this.running.delete(job);
-            this.pump();
-          });
+          promise
+            .then(
+              (value) => resolve({ value, queuedMs }),
+              (err) => reject(controller.signal.aborted && !(err instanceof EngineError) ? cancelled('cancelled') : err),
+            )
+            .finally(() => {
+              job.detach();
+              this.running.delete(job);
+              this.pump();
+            });
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });

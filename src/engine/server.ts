@@ -99,7 +99,8 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const { status } = errorBody(err);
-      if (status >= 500 && !(err instanceof EngineError)) logger.error(`${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (status >= 500 && !(err instanceof EngineError))
+        logger.error(`${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       if (!res.headersSent) sendError(res, err);
       else res.end();
     });
@@ -140,7 +141,8 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
       try {
         release = await admission.enter(controller.signal);
       } catch (err) {
-        if (err instanceof QueueFullError) throw new HttpError(429, err.message, 'rate_limit_error', { 'retry-after': String(err.retryAfterSeconds) });
+        if (err instanceof QueueFullError)
+          throw new HttpError(429, err.message, 'rate_limit_error', { 'retry-after': String(err.retryAfterSeconds) });
         if (err instanceof AdmissionAbortedError && timedOut) throw timeoutError(requestTimeoutMs);
         throw new EngineError('CANCELLED', 'The client went away before the request started.');
       }
@@ -151,11 +153,22 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
     }
   }
 
-  async function generate(req: IncomingMessage, res: ServerResponse, chat: boolean, request: ChatCompletionRequest | CompletionRequest, signal: AbortSignal, timedOut: () => boolean): Promise<void> {
+  async function generate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    chat: boolean,
+    request: ChatCompletionRequest | CompletionRequest,
+    signal: AbortSignal,
+    timedOut: () => boolean,
+  ): Promise<void> {
     const contextSize = (await backend.info()).contextSize;
     // The engine cannot generate past its context: a larger limit is the context.
     const maxTokens = Math.min(request.max_tokens ?? request.max_completion_tokens ?? DEFAULT_MAX_TOKENS, contextSize);
-    const who: ResponseIdentity = { id: `enclave-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, model: options.modelName, created: Math.floor(Date.now() / 1000) };
+    const who: ResponseIdentity = {
+      id: `enclave-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+      model: options.modelName,
+      created: Math.floor(Date.now() / 1000),
+    };
     const stream = request.stream === true;
     let onText: ((chunk: string) => void) | undefined;
     if (stream) {
@@ -165,7 +178,9 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
     const started = Date.now();
     let result: GenerationResult;
     try {
-      result = chat ? await runChat(request as ChatCompletionRequest, maxTokens, signal, onText) : await runCompletion(request as CompletionRequest, maxTokens, signal, onText);
+      result = chat
+        ? await runChat(request as ChatCompletionRequest, maxTokens, signal, onText)
+        : await runCompletion(request as CompletionRequest, maxTokens, signal, onText);
     } catch (err) {
       const error = timedOut() ? timeoutError(requestTimeoutMs) : err;
       if (!stream) throw error;
@@ -184,19 +199,35 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
     sendJson(res, 200, chat ? chatCompletion(who, result.text, finish, usage) : textCompletion(who, result.text, finish, usage));
   }
 
-  async function runChat(body: ChatCompletionRequest, maxTokens: number, signal: AbortSignal, onText?: (chunk: string) => void): Promise<GenerationResult> {
+  async function runChat(
+    body: ChatCompletionRequest,
+    maxTokens: number,
+    signal: AbortSignal,
+    onText?: (chunk: string) => void,
+  ): Promise<GenerationResult> {
     const messages = engineMessages(body.messages);
     const temperature = body.temperature ?? undefined;
     const format = body.response_format;
     if (format?.type === 'json_schema') {
-      return backend.generateStructured({ messages, schema: format.json_schema.schema, maxTokens, temperature, seed: body.seed ?? undefined }, { signal, onText });
+      return backend.generateStructured(
+        { messages, schema: format.json_schema.schema, maxTokens, temperature, seed: body.seed ?? undefined },
+        { signal, onText },
+      );
     }
     return backend.chat({ messages, maxTokens, temperature }, { signal, onText });
   }
 
-  async function runCompletion(body: CompletionRequest, maxTokens: number, signal: AbortSignal, onText?: (chunk: string) => void): Promise<GenerationResult> {
+  async function runCompletion(
+    body: CompletionRequest,
+    maxTokens: number,
+    signal: AbortSignal,
+    onText?: (chunk: string) => void,
+  ): Promise<GenerationResult> {
     const user = body.user ?? 'default';
-    return backend.completeFim({ documentKey: `server:${user}`, prompt: body.prompt, maxTokens, stop: stopList(body.stop), speculative: 'auto' }, { signal, onText });
+    return backend.completeFim(
+      { documentKey: `server:${user}`, prompt: body.prompt, maxTokens, stop: stopList(body.stop), speculative: 'auto' },
+      { signal, onText },
+    );
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -222,7 +253,12 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
  * a DNS-rebinding page reaches 127.0.0.1 under its own host name: neither is a local tool.
  */
 function refuseBrowsers(req: IncomingMessage): void {
-  if (req.headers.origin !== undefined) throw new HttpError(403, 'Requests from web pages (with an Origin header) are refused; call this API from a local program.', 'permission_error');
+  if (req.headers.origin !== undefined)
+    throw new HttpError(
+      403,
+      'Requests from web pages (with an Origin header) are refused; call this API from a local program.',
+      'permission_error',
+    );
   const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
   if (!LOOPBACK_HOSTS.has(host)) throw new HttpError(403, 'The Host header must be 127.0.0.1 or localhost.', 'permission_error');
 }
@@ -237,7 +273,11 @@ function wire<T>(parse: () => T): T {
 }
 
 function timeoutError(limitMs: number): HttpError {
-  return new HttpError(504, `The request took longer than the server's limit of ${Math.round(limitMs / 1000)} s; ask for fewer tokens or retry later.`, 'timeout_error');
+  return new HttpError(
+    504,
+    `The request took longer than the server's limit of ${Math.round(limitMs / 1000)} s; ask for fewer tokens or retry later.`,
+    'timeout_error',
+  );
 }
 
 /** Reads the body as it arrives and stops at the limit: no more than `limit` bytes are ever held. */
@@ -272,7 +312,8 @@ async function readJson(req: IncomingMessage, res: ServerResponse, limit: number
   } catch {
     throw new HttpError(400, 'The request body must be JSON.');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'The request body must be a JSON object.');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new HttpError(400, 'The request body must be a JSON object.');
   return value;
 }
 
@@ -284,13 +325,22 @@ export function redactPaths(message: string): string {
 }
 
 function errorBody(err: unknown): { status: number; error: WireError; headers: Record<string, string> } {
-  if (err instanceof HttpError) return { status: err.status, error: { message: redactPaths(err.message), type: err.type, code: null }, headers: err.headers };
+  if (err instanceof HttpError)
+    return { status: err.status, error: { message: redactPaths(err.message), type: err.type, code: null }, headers: err.headers };
   if (err instanceof EngineError) {
     const status = statusFor[err.code] ?? 500;
-    return { status, error: { message: redactPaths(err.message), type: status === 400 ? 'invalid_request_error' : 'server_error', code: err.code }, headers: {} };
+    return {
+      status,
+      error: { message: redactPaths(err.message), type: status === 400 ? 'invalid_request_error' : 'server_error', code: err.code },
+      headers: {},
+    };
   }
   // Anything else is a bug here, not the client's doing: its text stays in the log.
-  return { status: 500, error: { message: 'Internal server error (details are in the Enclave log).', type: 'server_error', code: null }, headers: {} };
+  return {
+    status: 500,
+    error: { message: 'Internal server error (details are in the Enclave log).', type: 'server_error', code: null },
+    headers: {},
+  };
 }
 
 function sendError(res: ServerResponse, err: unknown): void {

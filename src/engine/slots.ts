@@ -59,7 +59,9 @@ export class SlotPool {
     // The most recent one when a fallback left the key on two sequences.
     let slot = free.filter((s) => s.key === key).reduce<Slot | undefined>((a, b) => (a && a.lastUsed >= b.lastUsed ? a : b), undefined);
     if (!slot) {
-      slot = free.reduce((a, b) => (b.key === null && a.key !== null ? b : a.key === null && b.key !== null ? a : b.lastUsed < a.lastUsed ? b : a));
+      slot = free.reduce((a, b) =>
+        b.key === null && a.key !== null ? b : a.key === null && b.key !== null ? a : b.lastUsed < a.lastUsed ? b : a,
+      );
       if (slot.key !== null) this.onEvict(slot.key, key);
       slot.key = key;
       slot.adaptive = {};

@@ -1,6 +1,13 @@
 // Entry of the engine process (forked by EngineClient, bundled to dist/worker.js): serves the
 // runtime over JSON-RPC on the IPC channel. A native crash here takes only this process down.
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type CancellationToken, type NotificationType, type RequestParam } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+  type CancellationToken,
+  type NotificationType,
+  type RequestParam,
+} from 'vscode-jsonrpc/node';
 
 import type { Logger } from '../logger';
 import { EngineError, type EngineSettings, type RequestOptions } from './protocol';
@@ -35,9 +42,12 @@ function requestOptions(streamId: number | undefined, token: CancellationToken):
   const signal = abortSignalFor(token);
   return {
     signal,
-    onText: streamId === undefined ? undefined : (chunk) => {
-      if (!signal.aborted) notify(EngineNotifications.text, { streamId, chunk });
-    },
+    onText:
+      streamId === undefined
+        ? undefined
+        : (chunk) => {
+            if (!signal.aborted) notify(EngineNotifications.text, { streamId, chunk });
+          },
   };
 }
 
@@ -84,19 +94,34 @@ connection.onRequest(
     return info;
   }),
 );
-connection.onRequest(EngineRpc.info, handle0(async () => (await engine()).info()));
+connection.onRequest(
+  EngineRpc.info,
+  handle0(async () => (await engine()).info()),
+);
 connection.onRequest(
   EngineRpc.completeFim,
   handle(async ({ request, streamId }, token) => (await engine()).completeFim(request, requestOptions(streamId, token))),
 );
-connection.onRequest(EngineRpc.chat, handle(async ({ request, streamId }, token) => (await engine()).chat(request, requestOptions(streamId, token))));
+connection.onRequest(
+  EngineRpc.chat,
+  handle(async ({ request, streamId }, token) => (await engine()).chat(request, requestOptions(streamId, token))),
+);
 connection.onRequest(
   EngineRpc.generateStructured,
   handle(async ({ request, streamId }, token) => (await engine()).generateStructured(request, requestOptions(streamId, token))),
 );
-connection.onRequest(EngineRpc.countTokens, handle(async ({ text }) => (await engine()).countTokens(text)));
-connection.onRequest(EngineRpc.setAdapters, handle(async ({ adapters }) => (await engine()).setAdapters(adapters)));
-connection.onRequest(EngineRpc.metrics, handle0(async () => (await engine()).metrics()));
+connection.onRequest(
+  EngineRpc.countTokens,
+  handle(async ({ text }) => (await engine()).countTokens(text)),
+);
+connection.onRequest(
+  EngineRpc.setAdapters,
+  handle(async ({ adapters }) => (await engine()).setAdapters(adapters)),
+);
+connection.onRequest(
+  EngineRpc.metrics,
+  handle0(async () => (await engine()).metrics()),
+);
 connection.onRequest(
   EngineRpc.shutdown,
   handle0(async () => {
@@ -110,6 +135,8 @@ connection.onRequest(
 // The extension host went away (or closed the channel): nothing left to serve.
 process.on('disconnect', () => process.exit(0));
 connection.onClose(() => process.exit(0));
-process.on('unhandledRejection', (reason) => logger.error(`unhandled rejection in the engine: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
+process.on('unhandledRejection', (reason) =>
+  logger.error(`unhandled rejection in the engine: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`),
+);
 
 connection.listen();

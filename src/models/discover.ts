@@ -86,7 +86,9 @@ export function discoveryRoots(options: DiscoverOptions): { source: DiscoverySou
   const env = options.env ?? {};
   const home = options.home;
   const platform = options.platform ?? process.platform;
-  const llamaCache = env.LLAMA_CACHE ?? (platform === 'darwin' ? join(home, 'Library', 'Caches', 'llama.cpp') : join(env.XDG_CACHE_HOME ?? join(home, '.cache'), 'llama.cpp'));
+  const llamaCache =
+    env.LLAMA_CACHE ??
+    (platform === 'darwin' ? join(home, 'Library', 'Caches', 'llama.cpp') : join(env.XDG_CACHE_HOME ?? join(home, '.cache'), 'llama.cpp'));
   return [
     { source: 'lmstudio', dir: join(home, '.lmstudio', 'models') },
     { source: 'lmstudio', dir: join(home, '.cache', 'lm-studio', 'models') },

@@ -49,7 +49,8 @@ export interface DownloadResult {
   checksumSource?: 'caller' | 'host';
 }
 
-export type DownloadErrorCode = 'CANCELLED' | 'HTTP' | 'SIZE_MISMATCH' | 'CHECKSUM_MISMATCH' | 'NETWORK' | 'DISK_FULL' | 'BUSY' | 'REDIRECT';
+export type DownloadErrorCode =
+  'CANCELLED' | 'HTTP' | 'SIZE_MISMATCH' | 'CHECKSUM_MISMATCH' | 'NETWORK' | 'DISK_FULL' | 'BUSY' | 'REDIRECT';
 
 export class DownloadError extends Error {
   constructor(
@@ -104,10 +105,18 @@ function parseContentRange(header: string | null): { start?: number; total?: num
   return { start: match[1] === undefined ? undefined : Number(match[1]), total: match[2] === '*' ? undefined : Number(match[2]) };
 }
 
-async function verify(path: string, size: number, digest: string, options: Pick<DownloadOptions, 'fileName' | 'expectedSize' | 'sha256'>): Promise<void> {
+async function verify(
+  path: string,
+  size: number,
+  digest: string,
+  options: Pick<DownloadOptions, 'fileName' | 'expectedSize' | 'sha256'>,
+): Promise<void> {
   const name = options.fileName;
   if (options.expectedSize !== undefined && size !== options.expectedSize) {
-    throw new DownloadError('SIZE_MISMATCH', `${name} is ${size} bytes but ${options.expectedSize} were expected; the download was refused and removed.`);
+    throw new DownloadError(
+      'SIZE_MISMATCH',
+      `${name} is ${size} bytes but ${options.expectedSize} were expected; the download was refused and removed.`,
+    );
   }
   if (options.sha256 && digest !== options.sha256.toLowerCase()) {
     throw new DownloadError(
@@ -136,7 +145,10 @@ interface HostRecord {
 }
 
 /** fetch, following redirects by hand so each hop is checked and the hub's headers are seen. */
-async function fetchChecked(options: DownloadOptions, rangeHeaders: Record<string, string>): Promise<{ response: Response; host: HostRecord }> {
+async function fetchChecked(
+  options: DownloadOptions,
+  rangeHeaders: Record<string, string>,
+): Promise<{ response: Response; host: HostRecord }> {
   const allow = options.allowRedirect ?? isModelHostUrl;
   const host: HostRecord = {};
   let url = new URL(options.url);
@@ -144,7 +156,11 @@ async function fetchChecked(options: DownloadOptions, rangeHeaders: Record<strin
     let response: Response;
     try {
       // The caller's headers go to the first host only; a CDN gets the range and nothing else.
-      response = await fetch(url, { headers: { ...(hop === 0 ? options.headers : {}), ...rangeHeaders }, signal: options.signal, redirect: 'manual' });
+      response = await fetch(url, {
+        headers: { ...(hop === 0 ? options.headers : {}), ...rangeHeaders },
+        signal: options.signal,
+        redirect: 'manual',
+      });
     } catch (error) {
       if (options.signal?.aborted) throw cancelled(options.fileName);
       throw new DownloadError('NETWORK', `Could not reach ${url.host}: ${(error as Error).message}`);
@@ -159,9 +175,13 @@ async function fetchChecked(options: DownloadOptions, rangeHeaders: Record<strin
     if (!location) throw new DownloadError('HTTP', `${url.host} answered a redirect without a location.`);
     const next = new URL(location, url);
     if (!allow(next)) {
-      throw new DownloadError('REDIRECT', `The download of ${options.fileName} was redirected to ${next.protocol}//${next.host}, which is not one of the model host's own https servers; it was not followed.`);
+      throw new DownloadError(
+        'REDIRECT',
+        `The download of ${options.fileName} was redirected to ${next.protocol}//${next.host}, which is not one of the model host's own https servers; it was not followed.`,
+      );
     }
-    if (hop + 1 >= MAX_REDIRECTS) throw new DownloadError('REDIRECT', `The download of ${options.fileName} was redirected more than ${MAX_REDIRECTS} times.`);
+    if (hop + 1 >= MAX_REDIRECTS)
+      throw new DownloadError('REDIRECT', `The download of ${options.fileName} was redirected more than ${MAX_REDIRECTS} times.`);
     url = next;
   }
 }
@@ -233,7 +253,14 @@ async function downloadLocked(options: DownloadOptions): Promise<DownloadResult>
   if (existingSize !== undefined) {
     const digest = await sha256File(finalPath);
     await verify(finalPath, existingSize, digest, options);
-    return { path: finalPath, size: existingSize, sha256: digest, resumedFrom: 0, alreadyPresent: true, checksumSource: options.sha256 ? 'caller' : undefined };
+    return {
+      path: finalPath,
+      size: existingSize,
+      sha256: digest,
+      resumedFrom: 0,
+      alreadyPresent: true,
+      checksumSource: options.sha256 ? 'caller' : undefined,
+    };
   }
 
   if (signal?.aborted) throw cancelled(fileName);
@@ -265,7 +292,10 @@ async function downloadLocked(options: DownloadOptions): Promise<DownloadResult>
     if (range.start !== resumeFrom) {
       await response.body?.cancel();
       await rm(partial, { force: true });
-      throw new DownloadError('HTTP', `The server answered a different range (${response.headers.get('content-range')}); the partial file was removed, try again.`);
+      throw new DownloadError(
+        'HTTP',
+        `The server answered a different range (${response.headers.get('content-range')}); the partial file was removed, try again.`,
+      );
     }
     offset = resumeFrom;
     totalBytes = range.total;
@@ -288,7 +318,10 @@ async function downloadLocked(options: DownloadOptions): Promise<DownloadResult>
   const approx = options.approximateSize;
   if (approx !== undefined && expectedSize !== undefined && Math.abs(expectedSize - approx) > approx * 0.15) {
     await response.body?.cancel();
-    throw new DownloadError('SIZE_MISMATCH', `The server offers ${fileName} as ${expectedSize} bytes, far from the ~${approx} expected; nothing was downloaded.`);
+    throw new DownloadError(
+      'SIZE_MISMATCH',
+      `The server offers ${fileName} as ${expectedSize} bytes, far from the ~${approx} expected; nothing was downloaded.`,
+    );
   }
 
   const hash = createHash('sha256');
@@ -325,7 +358,10 @@ async function downloadLocked(options: DownloadOptions): Promise<DownloadResult>
     await handle.close().catch(() => undefined);
     if (isDiskFull(error)) throw diskFull(options, received);
     if (signal?.aborted) throw cancelled(fileName);
-    throw new DownloadError('NETWORK', `Downloading ${fileName} stopped after ${received} bytes: ${(error as Error).message}. Run it again to resume.`);
+    throw new DownloadError(
+      'NETWORK',
+      `Downloading ${fileName} stopped after ${received} bytes: ${(error as Error).message}. Run it again to resume.`,
+    );
   }
   await handle.close();
   emit(true);

@@ -16,7 +16,16 @@ import { discoverModels, type DiscoveredModel } from './discover';
 import { DownloadError, downloadFile, sha256File } from './download';
 import { measureMachine } from './measure';
 import { downloadSplitModel } from './splitDownload';
-import { ProfileStore, describeRecord, modelRoles, settingsFor, type ModelRecord, type ModelRole, type Profile, type ProfileName } from './profiles';
+import {
+  ProfileStore,
+  describeRecord,
+  modelRoles,
+  settingsFor,
+  type ModelRecord,
+  type ModelRole,
+  type Profile,
+  type ProfileName,
+} from './profiles';
 import { describeChoice, recommend, type MachineMeasure, type Recommendation } from './recommend';
 
 const roleLabels: Record<ModelRole, string> = {
@@ -44,7 +53,10 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
 
   function inUntrustedWorkspace(file: string): boolean {
     if (ctx.trusted()) return false;
-    return insideAny((vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath), file);
+    return insideAny(
+      (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
+      file,
+    );
   }
 
   async function measure(): Promise<{ machine: MachineMeasure; recommendation: Recommendation }> {
@@ -55,8 +67,13 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     );
     if (probeError) log.warn(`GPU probe failed, measuring as CPU-only: ${probeError}`);
     const recommendation = recommend(machine, { contextSize: ctx.config.engine.contextSize, batchSize: ctx.config.engine.batchSize });
-    const gpu = machine.gpu === 'cpu' ? 'no GPU' : `${machine.gpuNames.join(', ') || machine.gpu} (${machine.gpu}), ${formatMemory(machine.vramTotal)} VRAM`;
-    log.info(`machine: ${gpu}, ${formatMemory(machine.ramTotal)} RAM, ${machine.cpuCores} cores${machine.unifiedMemory ? ', unified memory' : ''}`);
+    const gpu =
+      machine.gpu === 'cpu'
+        ? 'no GPU'
+        : `${machine.gpuNames.join(', ') || machine.gpu} (${machine.gpu}), ${formatMemory(machine.vramTotal)} VRAM`;
+    log.info(
+      `machine: ${gpu}, ${formatMemory(machine.ramTotal)} RAM, ${machine.cpuCores} cores${machine.unifiedMemory ? ', unified memory' : ''}`,
+    );
     log.info(`recommended: ${recommendation.reason} ${recommendation.notes.join(' ')}`);
     measured = { machine, recommendation };
     return measured;
@@ -66,7 +83,10 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     const { machine, recommendation } = await measure();
     const gpu = machine.gpu === 'cpu' ? 'no usable GPU' : `${machine.gpuNames[0] ?? machine.gpu} with ${formatMemory(machine.vramTotal)}`;
     void vscode.window
-      .showInformationMessage(`This machine: ${gpu}, ${formatMemory(machine.ramTotal)} RAM, ${machine.cpuCores} cores. Recommended: ${recommendation.reason}`, 'Choose a Model')
+      .showInformationMessage(
+        `This machine: ${gpu}, ${formatMemory(machine.ramTotal)} RAM, ${machine.cpuCores} cores. Recommended: ${recommendation.reason}`,
+        'Choose a Model',
+      )
       .then((choice) => choice && vscode.commands.executeCommand('enclave.models.choose'));
     return recommendation;
   }
@@ -82,7 +102,9 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       const key = settingKeys[role];
       const value = settings[key];
       if (value && inUntrustedWorkspace(value)) {
-        void vscode.window.showWarningMessage(`The ${role} model ${value} is inside this untrusted workspace: Enclave does not load models from an untrusted workspace. Trust the workspace to use it.`);
+        void vscode.window.showWarningMessage(
+          `The ${role} model ${value} is inside this untrusted workspace: Enclave does not load models from an untrusted workspace. Trust the workspace to use it.`,
+        );
       }
       const current = vscode.workspace.getConfiguration('enclave').inspect<string>(key)?.globalValue ?? '';
       if (current !== value) await ctx.config.update(key, value || undefined);
@@ -99,7 +121,11 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       else {
         const picked = await vscode.window.showQuickPick(
           [
-            { label: 'Experimental', description: 'try it; roll back to the stable model in one command', profile: 'experimental' as const },
+            {
+              label: 'Experimental',
+              description: 'try it; roll back to the stable model in one command',
+              profile: 'experimental' as const,
+            },
             { label: 'Stable', description: `replace ${state.profiles.stable[role]?.name}`, profile: 'stable' as const },
           ],
           { title: `Use ${model.name} as the ${role} model in which profile?` },
@@ -117,7 +143,9 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
   async function download(entry: CatalogEntry): Promise<Omit<ModelRecord, 'addedAt'> | undefined> {
     const source = entry.source;
     if (!source) {
-      void vscode.window.showWarningMessage(`No single-file download is known for ${entry.name}. Download it yourself and use "Enclave: Use a Local Model File (GGUF)".`);
+      void vscode.window.showWarningMessage(
+        `No single-file download is known for ${entry.name}. Download it yourself and use "Enclave: Use a Local Model File (GGUF)".`,
+      );
       return undefined;
     }
     const origin = source.url ? new URL(source.url).host : 'huggingface.co';
@@ -136,7 +164,10 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
           let reported = 0;
           const report = (received: number, total: number, bytesPerSecond: number) => {
             const percent = total > 0 ? (received / total) * 100 : 0;
-            progress.report({ increment: percent - reported, message: `${formatFileSize(received)} of ${formatFileSize(total)} · ${formatFileSize(bytesPerSecond)}/s` });
+            progress.report({
+              increment: percent - reported,
+              message: `${formatFileSize(received)} of ${formatFileSize(total)} · ${formatFileSize(bytesPerSecond)}/s`,
+            });
             reported = percent;
           };
           if (source.url) {
@@ -150,8 +181,12 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
               onProgress: (p) => report(p.receivedBytes, p.totalBytes ?? entry.fileBytes, p.bytesPerSecond),
               progressIntervalMs: 500,
             });
-            const checked = result.checksumSource ? `sha256 ${result.sha256} verified (${result.checksumSource === 'host' ? "the hub's X-Linked-Etag" : 'catalog'})` : `sha256 ${result.sha256}, size only verified`;
-            log.info(`downloaded ${entry.name}: ${result.path} (${result.size} bytes, ${checked}${result.resumedFrom ? `, resumed at ${result.resumedFrom}` : ''})`);
+            const checked = result.checksumSource
+              ? `sha256 ${result.sha256} verified (${result.checksumSource === 'host' ? "the hub's X-Linked-Etag" : 'catalog'})`
+              : `sha256 ${result.sha256}, size only verified`;
+            log.info(
+              `downloaded ${entry.name}: ${result.path} (${result.size} bytes, ${checked}${result.resumedFrom ? `, resumed at ${result.resumedFrom}` : ''})`,
+            );
             return { path: result.path, name: entry.name, sha256: result.sha256, source: source.url };
           }
           // Split files (the larger quantisations): node-llama-cpp resolves and joins the parts.
@@ -180,9 +215,16 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     }
   }
 
-  async function fromFile(path: string, name: string, source: string, knownSha256?: string): Promise<Omit<ModelRecord, 'addedAt'> | undefined> {
+  async function fromFile(
+    path: string,
+    name: string,
+    source: string,
+    knownSha256?: string,
+  ): Promise<Omit<ModelRecord, 'addedAt'> | undefined> {
     if (inUntrustedWorkspace(path)) {
-      void vscode.window.showWarningMessage(`${path} is inside this untrusted workspace: Enclave does not load models from an untrusted workspace. Trust the workspace, or pick a file outside it.`);
+      void vscode.window.showWarningMessage(
+        `${path} is inside this untrusted workspace: Enclave does not load models from an untrusted workspace. Trust the workspace, or pick a file outside it.`,
+      );
       return undefined;
     }
     try {
@@ -194,12 +236,18 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     }
     const sha256 =
       knownSha256 ??
-      (await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Enclave: hashing ${name}…` }, () => sha256File(path)));
+      (await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Enclave: hashing ${name}…` }, () =>
+        sha256File(path),
+      ));
     return { path, name, sha256, source };
   }
 
   async function pickLocalFile(): Promise<Omit<ModelRecord, 'addedAt'> | undefined> {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'GGUF model': ['gguf'] }, title: 'Choose a GGUF model file' });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: { 'GGUF model': ['gguf'] },
+      title: 'Choose a GGUF model file',
+    });
     if (!picked?.[0]) return undefined;
     const path = picked[0].fsPath;
     return fromFile(path, path.split(/[\\/]/).pop() ?? path, 'local file');
@@ -216,7 +264,16 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       action: () => download(entry),
     });
     const items: ModelItem[] = [];
-    if (recommended) items.push(toItem(recommended, role === 'draft' ? 'Recommended: the smallest model, same vocabulary as every Qwen2.5-Coder' : `Recommended: ${recommendation?.reason}`, true));
+    if (recommended)
+      items.push(
+        toItem(
+          recommended,
+          role === 'draft'
+            ? 'Recommended: the smallest model, same vocabulary as every Qwen2.5-Coder'
+            : `Recommended: ${recommendation?.reason}`,
+          true,
+        ),
+      );
     if (role !== 'draft' && recommendation) {
       for (const alt of [recommendation.larger, recommendation.smaller]) {
         if (alt) items.push(toItem(findEntry(alt.entry.size, variant, alt.entry.quant), describeChoice(alt)));
@@ -253,7 +310,11 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       }
     }
     items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-    items.push({ label: '$(folder-opened) Use a local GGUF file…', detail: 'For air-gapped machines: a model copied here by other means', action: pickLocalFile });
+    items.push({
+      label: '$(folder-opened) Use a local GGUF file…',
+      detail: 'For air-gapped machines: a model copied here by other means',
+      action: pickLocalFile,
+    });
 
     const quickPick = vscode.window.createQuickPick<ModelItem>();
     quickPick.title = `Choose the ${role} model`;
@@ -309,7 +370,9 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
       next = picked.name;
     }
     if (modelRoles.every((r) => !state.profiles[next][r])) {
-      void vscode.window.showInformationMessage(`The ${next} profile has no model yet. Choose one with "Enclave: Choose a Model for This Machine".`);
+      void vscode.window.showInformationMessage(
+        `The ${next} profile has no model yet. Choose one with "Enclave: Choose a Model for This Machine".`,
+      );
       return;
     }
     await store.switchTo(next);
@@ -335,7 +398,8 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     void ctx.extension.globalState.update(WALKTHROUGH_SHOWN, true);
     void vscode.commands.executeCommand('workbench.action.openWalkthrough', `${ctx.extension.extension.id}#enclave.setup`, false);
   }
-  const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) => registerGuardedCommand(ctx.log, log, name, handler);
+  const guarded = <A extends unknown[]>(name: string, handler: (...args: A) => Promise<unknown>) =>
+    registerGuardedCommand(ctx.log, log, name, handler);
   return vscode.Disposable.from(
     guarded('enclave.models.measure', measureCommand),
     guarded('enclave.models.choose', (role?: ModelRole) => choose(role)),

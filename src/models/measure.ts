@@ -26,7 +26,10 @@ import('node-llama-cpp').then(async ({ getLlama }) => {
 }).catch((error) => { process.stderr.write(String(error && error.stack || error)); process.exit(1); });
 `;
 
-export function machineFromProbe(probe: LlamaProbe | undefined, os: { ramTotal: number; ramFree: number; cpuCores: number }): MachineMeasure {
+export function machineFromProbe(
+  probe: LlamaProbe | undefined,
+  os: { ramTotal: number; ramFree: number; cpuCores: number },
+): MachineMeasure {
   const gpu = probe && probe.gpu ? probe.gpu : 'cpu';
   const hasGpu = gpu !== 'cpu';
   return {

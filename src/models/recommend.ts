@@ -134,7 +134,9 @@ export function memoryBudget(machine: MachineMeasure): Budget {
     const bytes = devices.reduce((sum, total, i) => sum + Math.max(0, total - (i === 0 ? Math.max(1.5 * GiB, total * 0.1) : 0.5 * GiB)), 0);
     const sizes = new Set(devices.map(formatMemory));
     const capacity =
-      devices.length > 1 && sizes.size === 1 ? `${devices.length}×${formatMemory(devices[0])} VRAM` : `${formatMemory(devices.reduce((a, b) => a + b, 0))} VRAM`;
+      devices.length > 1 && sizes.size === 1
+        ? `${devices.length}×${formatMemory(devices[0])} VRAM`
+        : `${formatMemory(devices.reduce((a, b) => a + b, 0))} VRAM`;
     return { placement: 'gpu', bytes, capacity };
   }
   return { placement: 'cpu', bytes: Math.max(0, machine.ramTotal - SYSTEM_RAM_RESERVE), capacity: `${formatMemory(machine.ramTotal)} RAM` };
@@ -192,7 +194,9 @@ export function recommend(machine: MachineMeasure, options: RecommendOptions = {
     );
   }
   if (budget.placement === 'unified') {
-    notes.push(`About ${formatMemory(budget.bytes)} of the ${formatMemory(machine.ramTotal)} can be used by the GPU while leaving the system room.`);
+    notes.push(
+      `About ${formatMemory(budget.bytes)} of the ${formatMemory(machine.ramTotal)} can be used by the GPU while leaving the system room.`,
+    );
   }
   if (largestFittingIndex === modelSizes.length - 1 && chosenIndex === largestFittingIndex) {
     const spare = budget.bytes - chosen.estimate.total;

@@ -67,7 +67,8 @@ export function downloadSplitModel(options: SplitDownloadOptions): Promise<strin
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0 && path) resolve(path);
-      else if (!options.signal?.aborted) reject(new Error(`the download process exited with ${code}: ${stderr.trim().split('\n')[0] || 'no reason given'}`));
+      else if (!options.signal?.aborted)
+        reject(new Error(`the download process exited with ${code}: ${stderr.trim().split('\n')[0] || 'no reason given'}`));
     });
   });
 }

@@ -110,7 +110,10 @@ function renderWindows(file: FileDiff, newContent: readonly string[] | undefined
   const lineCount = newContent ? newContent.length : Math.max(0, ...diffText.keys());
   const textOf = (n: number) => newContent?.[n - 1] ?? diffText.get(n);
   const spans = mergeRanges(
-    changedLines(file).map((r) => ({ start: Math.max(1, r.start - contextLines), end: Math.min(Math.max(lineCount, 1), r.end + contextLines) })),
+    changedLines(file).map((r) => ({
+      start: Math.max(1, r.start - contextLines),
+      end: Math.min(Math.max(lineCount, 1), r.end + contextLines),
+    })),
   );
   return spans.map((span) => {
     const lines: RenderedLine[] = [];
@@ -129,7 +132,10 @@ function renderWindow(lines: readonly RenderedLine[]): string {
   const numbered = lines.filter((l) => l.line !== undefined).map((l) => l.line!);
   const title = numbered.length ? `@@ lines ${numbered[0]}-${numbered[numbered.length - 1]} @@` : '@@ removed lines @@';
   const width = String(numbered[numbered.length - 1] ?? 0).length;
-  return [title, ...lines.map((l) => `${l.mark} ${l.line === undefined ? ' '.repeat(width) : String(l.line).padStart(width)} | ${l.text}`)].join('\n');
+  return [
+    title,
+    ...lines.map((l) => `${l.mark} ${l.line === undefined ? ' '.repeat(width) : String(l.line).padStart(width)} | ${l.text}`),
+  ].join('\n');
 }
 
 function changedIn(lines: readonly RenderedLine[], file: FileDiff): LineRange[] {

@@ -68,12 +68,25 @@ export function placeFindings(raw: readonly RawFinding[], ctx: PlacementContext)
       start = mapped.start;
       end = mapped.end;
     }
-    findings.push({ ...f, file: ctx.path, startLine: start, endLine: end, message, replacement, outsideChange, id: findingId(ctx.path, start, end, message) });
+    findings.push({
+      ...f,
+      file: ctx.path,
+      startLine: start,
+      endLine: end,
+      message,
+      replacement,
+      outsideChange,
+      id: findingId(ctx.path, start, end, message),
+    });
   }
   return { findings, dropped };
 }
 
-function mapRange(start: number, end: number, mapLine: (line: number) => number | undefined): { start: number; end: number; exact: boolean } | undefined {
+function mapRange(
+  start: number,
+  end: number,
+  mapLine: (line: number) => number | undefined,
+): { start: number; end: number; exact: boolean } | undefined {
   const mapped: number[] = [];
   for (let n = start; n <= end; n++) {
     const m = mapLine(n);
@@ -87,7 +100,9 @@ function mapRange(start: number, end: number, mapLine: (line: number) => number 
 export function dedupeFindings(findings: readonly Finding[]): Finding[] {
   const kept: Finding[] = [];
   for (const f of sortFindings(findings).sort((a, b) => severityRank(a) - severityRank(b))) {
-    const twin = kept.find((k) => k.file === f.file && k.startLine <= f.endLine && f.startLine <= k.endLine && similarMessages(k.message, f.message));
+    const twin = kept.find(
+      (k) => k.file === f.file && k.startLine <= f.endLine && f.startLine <= k.endLine && similarMessages(k.message, f.message),
+    );
     if (!twin) kept.push(f);
   }
   return sortFindings(kept);

@@ -7,7 +7,17 @@ import { relative } from 'node:path';
 import * as vscode from 'vscode';
 
 import type { Logger } from '../logger';
-import { EMPTY_TREE, gitDiffArgs, mapLineThroughDiff, parseUnifiedDiff, wholeFileDiff, type DiffScope, type FileDiff, type LineRange, type SkippedFile } from './diff';
+import {
+  EMPTY_TREE,
+  gitDiffArgs,
+  mapLineThroughDiff,
+  parseUnifiedDiff,
+  wholeFileDiff,
+  type DiffScope,
+  type FileDiff,
+  type LineRange,
+  type SkippedFile,
+} from './diff';
 import type { ReviewInput } from './reviewer';
 import { readWorkingFile, REVIEW_PATHSPECS, untrackedChanges, untrackedListArgs } from './worktree';
 
@@ -48,9 +58,15 @@ export class GitSource {
   /** The git API, or a ReviewSourceError saying why there is none. */
   static async open(log: Logger): Promise<GitSource> {
     const extension = vscode.extensions.getExtension<GitExtension>('vscode.git');
-    if (!extension) throw new ReviewSourceError('The built-in Git extension is not available, so there is no diff to review. Use "Enclave: Review Current File" instead.');
+    if (!extension)
+      throw new ReviewSourceError(
+        'The built-in Git extension is not available, so there is no diff to review. Use "Enclave: Review Current File" instead.',
+      );
     const exports = extension.isActive ? extension.exports : await extension.activate();
-    if (!exports.enabled) throw new ReviewSourceError('Git is disabled (setting "git.enabled"). Enable it to review changes, or use "Enclave: Review Current File".');
+    if (!exports.enabled)
+      throw new ReviewSourceError(
+        'Git is disabled (setting "git.enabled"). Enable it to review changes, or use "Enclave: Review Current File".',
+      );
     const api = exports.getAPI(1);
     if (api.state !== 'initialized') {
       // Right after start-up the git extension is still scanning for repositories.
@@ -73,7 +89,8 @@ export class GitSource {
     const fromEditor = active && this.api.getRepository(active);
     if (fromEditor) return fromEditor;
     const repos = this.api.repositories;
-    if (repos.length === 0) throw new ReviewSourceError('No git repository is open in this window. Open a folder under git to review its changes.');
+    if (repos.length === 0)
+      throw new ReviewSourceError('No git repository is open in this window. Open a folder under git to review its changes.');
     if (repos.length === 1) return repos[0];
     const picked = await vscode.window.showQuickPick(
       repos.map((r) => ({ label: vscode.workspace.asRelativePath(r.rootUri, false) || r.rootUri.fsPath, repo: r })),
@@ -86,9 +103,16 @@ export class GitSource {
   /** Working tree and index against HEAD (untracked files included), or staged changes only. */
   async changes(repo: GitRepository, scope: Exclude<DiffScope, 'branch'>): Promise<ReviewTarget> {
     const root = repo.rootUri.fsPath;
-    const hasHead = Boolean(repo.state.HEAD?.commit) || (await this.git(root, ['rev-parse', '--verify', '-q', 'HEAD']).then(() => true, () => false));
+    const hasHead =
+      Boolean(repo.state.HEAD?.commit) ||
+      (await this.git(root, ['rev-parse', '--verify', '-q', 'HEAD']).then(
+        () => true,
+        () => false,
+      ));
     // Enclave's own .enclave/ output is left out by pathspec: git never even lists it.
-    const files = parseUnifiedDiff(await this.git(root, gitDiffArgs(scope, { base: hasHead ? 'HEAD' : EMPTY_TREE }, [...REVIEW_PATHSPECS])));
+    const files = parseUnifiedDiff(
+      await this.git(root, gitDiffArgs(scope, { base: hasHead ? 'HEAD' : EMPTY_TREE }, [...REVIEW_PATHSPECS])),
+    );
     const skipped: SkippedFile[] = [];
     if (scope === 'uncommitted') {
       const untracked = (await this.git(root, untrackedListArgs())).split('\0').filter(Boolean);
@@ -130,7 +154,9 @@ export class GitSource {
   /** Quick pick of the branches to compare the current one with (main / master first). */
   async pickBase(repo: GitRepository): Promise<string | undefined> {
     const current = repo.state.HEAD?.name;
-    const branches = (await repo.getBranches({ remote: true })).map((b) => b.name).filter((n): n is string => Boolean(n) && n !== current && !n!.endsWith('/HEAD'));
+    const branches = (await repo.getBranches({ remote: true }))
+      .map((b) => b.name)
+      .filter((n): n is string => Boolean(n) && n !== current && !n!.endsWith('/HEAD'));
     if (branches.length === 0) throw new ReviewSourceError('There is no other branch to compare the current one with.');
     const rank = (n: string) => (/(^|\/)(main|master)$/.test(n) ? 0 : n.includes('/') ? 2 : 1);
     branches.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
@@ -139,7 +165,18 @@ export class GitSource {
 
   /** Maps lines of a reviewed version (`git diff <from> -- path` old side) to the working tree. */
   private async mapperTo(root: string, from: string[], path: string): Promise<((line: number) => number | undefined) | undefined> {
-    const text = await this.git(root, ['-c', 'core.quotepath=off', 'diff', '--no-color', '--no-ext-diff', '--src-prefix=a/', '--dst-prefix=b/', ...from, '--', path]).catch(() => '');
+    const text = await this.git(root, [
+      '-c',
+      'core.quotepath=off',
+      'diff',
+      '--no-color',
+      '--no-ext-diff',
+      '--src-prefix=a/',
+      '--dst-prefix=b/',
+      ...from,
+      '--',
+      path,
+    ]).catch(() => '');
     const diff: FileDiff | undefined = parseUnifiedDiff(text)[0];
     if (!diff) return undefined;
     return (line) => mapLineThroughDiff(diff, line);
@@ -165,7 +202,8 @@ export function documentTarget(document: vscode.TextDocument, selection?: vscode
   let range: LineRange | undefined;
   if (selection && !selection.isEmpty) {
     // A selection ending at column 0 does not include that line.
-    const endLine = selection.end.character === 0 && selection.end.line > selection.start.line ? selection.end.line - 1 : selection.end.line;
+    const endLine =
+      selection.end.character === 0 && selection.end.line > selection.start.line ? selection.end.line - 1 : selection.end.line;
     range = { start: selection.start.line + 1, end: endLine + 1 };
   }
   return {

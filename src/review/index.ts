@@ -24,7 +24,8 @@ function schemaLimitsFromEnv(): ReviewOptions['schemaLimits'] {
     const parsed = JSON.parse(raw) as Record<string, unknown>;
     const limits: Record<string, number> = {};
     for (const key of ['maxFindings', 'minFindings', 'maxMessageChars', 'maxReplacementChars']) {
-      if (typeof parsed[key] === 'number' && Number.isInteger(parsed[key]) && (parsed[key] as number) >= 0) limits[key] = parsed[key] as number;
+      if (typeof parsed[key] === 'number' && Number.isInteger(parsed[key]) && (parsed[key] as number) >= 0)
+        limits[key] = parsed[key] as number;
     }
     return limits;
   } catch {
@@ -66,7 +67,9 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
       backend = ctx.backend();
     } catch (err) {
       const message = errorMessage(err);
-      void vscode.window.showErrorMessage(`Enclave review needs the model engine: ${message}`, 'Show Log').then((choice) => choice && ctx.log.show());
+      void vscode.window
+        .showErrorMessage(`Enclave review needs the model engine: ${message}`, 'Show Log')
+        .then((choice) => choice && ctx.log.show());
       return;
     }
 
@@ -103,7 +106,8 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
         },
       );
       last = { result, report: renderReport(result, { generatedAt: new Date() }) };
-      for (const f of result.findings) log.info(`finding ${f.file}:${f.startLine}-${f.endLine} ${f.severity} ${f.category}${f.replacement !== null ? ' (fix)' : ''}`);
+      for (const f of result.findings)
+        log.info(`finding ${f.file}:${f.startLine}-${f.endLine} ${f.severity} ${f.category}${f.replacement !== null ? ' (fix)' : ''}`);
       log.info(
         `review done: ${input.title}: ${result.findings.length} findings (${result.counts.error} errors, ${result.counts.warning} warnings, ${result.counts.info} info), ` +
           `reviewed ${result.reviewed.length}, skipped ${result.skipped.length}, failed ${result.failed.length}, ${result.cancelled ? 'cancelled, ' : ''}` +
@@ -142,7 +146,9 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
 
   async function saveReport(): Promise<void> {
     if (!last) {
-      void vscode.window.showInformationMessage('Enclave: there is no review to save yet. Run one of the "Enclave: Review …" commands first.');
+      void vscode.window.showInformationMessage(
+        'Enclave: there is no review to save yet. Run one of the "Enclave: Review …" commands first.',
+      );
       return;
     }
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
@@ -159,7 +165,8 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
   function activeDocument(): vscode.TextEditor {
     const editor = vscode.window.activeTextEditor;
     if (!editor) throw new ReviewSourceError('Open a file to review it.');
-    if (editor.document.uri.scheme !== 'file') throw new ReviewSourceError('Save the file to disk first: Enclave reviews files of the workspace.');
+    if (editor.document.uri.scheme !== 'file')
+      throw new ReviewSourceError('Save the file to disk first: Enclave reviews files of the workspace.');
     return editor;
   }
 
@@ -190,7 +197,10 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
 
   // In an untrusted workspace the review commands explain why they do nothing.
   const untrusted: Handler = async () => {
-    const choice = await vscode.window.showWarningMessage('Enclave review is off in an untrusted workspace. Trust this workspace to review its code.', 'Manage Workspace Trust');
+    const choice = await vscode.window.showWarningMessage(
+      'Enclave review is off in an untrusted workspace. Trust this workspace to review its code.',
+      'Manage Workspace Trust',
+    );
     if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
   };
   const alwaysAllowed = new Set(['enclave.review.clear', 'enclave.review.saveReport']);

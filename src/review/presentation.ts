@@ -126,7 +126,9 @@ export class ReviewPresentation implements vscode.Disposable, vscode.CodeActionP
   /** Diagnostics reach code actions as copies: find the finding by place and message. */
   private findingOf(uri: vscode.Uri, diagnostic: vscode.Diagnostic): ShownFinding | undefined {
     const key = uri.toString();
-    return this.all().find((s) => s.uri.toString() === key && s.startLine === diagnostic.range.start.line && s.finding.message === diagnostic.message);
+    return this.all().find(
+      (s) => s.uri.toString() === key && s.startLine === diagnostic.range.start.line && s.finding.message === diagnostic.message,
+    );
   }
 
   private fullLines(document: vscode.TextDocument, s: ShownFinding): vscode.Range {
@@ -141,7 +143,11 @@ export class ReviewPresentation implements vscode.Disposable, vscode.CodeActionP
     const diagnostics = this.all()
       .filter((s) => s.uri.toString() === key)
       .map((s) => {
-        const d = new vscode.Diagnostic(new vscode.Range(s.startLine, 0, s.endLine, endOf(s.endLine)), s.finding.message, severities[s.finding.severity]);
+        const d = new vscode.Diagnostic(
+          new vscode.Range(s.startLine, 0, s.endLine, endOf(s.endLine)),
+          s.finding.message,
+          severities[s.finding.severity],
+        );
         d.source = DIAGNOSTIC_SOURCE;
         d.code = s.finding.category;
         return d;

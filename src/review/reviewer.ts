@@ -80,7 +80,11 @@ const FATAL: ReadonlySet<string> = new Set(['ENGINE_UNAVAILABLE', 'ENGINE_CRASHE
  * that ends in an emoji fails to parse; a different sample usually does not.
  */
 const SHORT_ANSWER = { maxFindings: 1, maxMessageChars: 60, maxReplacementChars: 0 };
-const RETRIES: (undefined | { limits: typeof SHORT_ANSWER; temperature?: number })[] = [undefined, { limits: SHORT_ANSWER }, { limits: SHORT_ANSWER, temperature: 0.8 }];
+const RETRIES: (undefined | { limits: typeof SHORT_ANSWER; temperature?: number })[] = [
+  undefined,
+  { limits: SHORT_ANSWER },
+  { limits: SHORT_ANSWER, temperature: 0.8 },
+];
 
 export const SYSTEM_PROMPT = [
   'You are a meticulous code reviewer. You are shown a change to one file: numbered lines of the new file,',
@@ -155,7 +159,11 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
   result.skipped.push(...skipped);
   if (!review.length) return finish();
 
-  const instructionTokens = await backend.countTokens(reviewMessages({ path: '', text: '', tokens: 0, shownLines: [], changed: [] }).map((m) => m.content).join('\n'));
+  const instructionTokens = await backend.countTokens(
+    reviewMessages({ path: '', text: '', tokens: 0, shownLines: [], changed: [] })
+      .map((m) => m.content)
+      .join('\n'),
+  );
   const budgetTokens = options.budgetTokens ?? codeBudget(await backend.info(), options.maxTokens, instructionTokens);
   const count = (text: string) => backend.countTokens(text);
   const tolerance = options.tolerance ?? 3;
@@ -182,7 +190,8 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
         let schemaOptions = requested;
         let answer: StructuredResult | undefined;
         for (const [attempt, retry] of RETRIES.entries()) {
-          if (retry) schemaOptions = { ...requested, ...retry.limits, minFindings: Math.min(requested.minFindings ?? 0, retry.limits.maxFindings) };
+          if (retry)
+            schemaOptions = { ...requested, ...retry.limits, minFindings: Math.min(requested.minFindings ?? 0, retry.limits.maxFindings) };
           try {
             answer = await backend.generateStructured(
               {
@@ -196,7 +205,12 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
             );
             break;
           } catch (err) {
-            if (signal?.aborted || (err instanceof EngineError && (FATAL.has(err.code) || err.code === 'CANCELLED')) || attempt === RETRIES.length - 1) throw err;
+            if (
+              signal?.aborted ||
+              (err instanceof EngineError && (FATAL.has(err.code) || err.code === 'CANCELLED')) ||
+              attempt === RETRIES.length - 1
+            )
+              throw err;
             log.warn(`${file.path}: ${errorMessage(err)}; asking again for a shorter answer`);
           }
         }

@@ -68,7 +68,10 @@ export function findingsSchema(options: SchemaOptions = {}): object {
             severity: { enum: [...SEVERITIES] },
             category: { enum: [...CATEGORIES] },
             message: { type: 'string', minLength: 1, maxLength: limits.maxMessageChars },
-            replacement: limits.maxReplacementChars > 0 ? { oneOf: [{ type: 'null' }, { type: 'string', maxLength: limits.maxReplacementChars }] } : { type: 'null' },
+            replacement:
+              limits.maxReplacementChars > 0
+                ? { oneOf: [{ type: 'null' }, { type: 'string', maxLength: limits.maxReplacementChars }] }
+                : { type: 'null' },
           },
           required: ['file', 'startLine', 'endLine', 'severity', 'category', 'message', 'replacement'],
           additionalProperties: false,
@@ -101,7 +104,8 @@ export interface ValidationResult {
  */
 export function validateReviewOutput(value: unknown, options: SchemaOptions = {}): ValidationResult {
   const limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
-  if (!isRecord(value) || !Array.isArray(value.findings)) return { findings: [], errors: ['the answer is not an object with a "findings" array'] };
+  if (!isRecord(value) || !Array.isArray(value.findings))
+    return { findings: [], errors: ['the answer is not an object with a "findings" array'] };
   const errors: string[] = [];
   const extra = Object.keys(value).filter((k) => k !== 'findings');
   if (extra.length) errors.push(`unexpected properties: ${extra.join(', ')}`);
@@ -133,8 +137,10 @@ function findingProblems(item: unknown, options: SchemaOptions, limits: SchemaLi
   if (!CATEGORIES.includes(item.category as Category)) problems.push(`category must be one of ${CATEGORIES.join(', ')}`);
   if (typeof item.message !== 'string' || item.message.length === 0) problems.push('message must be a non-empty string');
   else if (charCount(item.message) > limits.maxMessageChars) problems.push(`message longer than ${limits.maxMessageChars} characters`);
-  if (item.replacement !== null && (typeof item.replacement !== 'string' || limits.maxReplacementChars === 0)) problems.push(limits.maxReplacementChars === 0 ? 'replacement must be null' : 'replacement must be a string or null');
-  else if (typeof item.replacement === 'string' && charCount(item.replacement) > limits.maxReplacementChars) problems.push(`replacement longer than ${limits.maxReplacementChars} characters`);
+  if (item.replacement !== null && (typeof item.replacement !== 'string' || limits.maxReplacementChars === 0))
+    problems.push(limits.maxReplacementChars === 0 ? 'replacement must be null' : 'replacement must be a string or null');
+  else if (typeof item.replacement === 'string' && charCount(item.replacement) > limits.maxReplacementChars)
+    problems.push(`replacement longer than ${limits.maxReplacementChars} characters`);
   return problems;
 }
 

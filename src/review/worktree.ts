@@ -41,7 +41,10 @@ export async function readWorkingFile(root: string, path: string, maxBytes = MAX
     handle = await open(full, constants.O_RDONLY | NO_FOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { kind: 'skipped', skip: code === 'ELOOP' ? { reason: 'not-a-file', detail: 'a symbolic link (not followed)' } : { reason: 'unreadable', detail: code } };
+    return {
+      kind: 'skipped',
+      skip: code === 'ELOOP' ? { reason: 'not-a-file', detail: 'a symbolic link (not followed)' } : { reason: 'unreadable', detail: code },
+    };
   }
   try {
     // The file may have grown since the lstat: read one byte more than allowed to notice.
@@ -64,7 +67,11 @@ export async function readWorkingFile(root: string, path: string, maxBytes = MAX
 }
 
 /** Untracked files as whole-file additions, and those that are not read with the reason. */
-export async function untrackedChanges(root: string, paths: readonly string[], maxBytes = MAX_REVIEW_FILE_BYTES): Promise<{ files: FileDiff[]; skipped: SkippedFile[] }> {
+export async function untrackedChanges(
+  root: string,
+  paths: readonly string[],
+  maxBytes = MAX_REVIEW_FILE_BYTES,
+): Promise<{ files: FileDiff[]; skipped: SkippedFile[] }> {
   const files: FileDiff[] = [];
   const skipped: SkippedFile[] = [];
   for (const path of paths) {

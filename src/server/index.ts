@@ -32,12 +32,17 @@ export function registerServer(ctx: EnclaveContext): vscode.Disposable {
       // ctx.backend() is the one stable backend (backend.ts): the server follows settings changes.
       running = await startServer(ctx.backend(), { port, token: await token(), modelName: 'enclave', logger: log });
       log.info(`OpenAI-compatible server on ${running.url} (bearer token required)`);
-      const choice = await vscode.window.showInformationMessage(`Enclave serves the local model on ${running.url} (OpenAI-compatible; a bearer token is required).`, 'Copy Token');
+      const choice = await vscode.window.showInformationMessage(
+        `Enclave serves the local model on ${running.url} (OpenAI-compatible; a bearer token is required).`,
+        'Copy Token',
+      );
       if (choice) await vscode.env.clipboard.writeText(await token());
     } catch (err) {
       const message = errorMessage(err);
       log.error(`server did not start: ${message}`);
-      void vscode.window.showErrorMessage(`Enclave could not start its local server on port ${port}: ${message}. Change enclave.server.port and try again.`);
+      void vscode.window.showErrorMessage(
+        `Enclave could not start its local server on port ${port}: ${message}. Change enclave.server.port and try again.`,
+      );
     }
   };
   const stop = async (): Promise<void> => {

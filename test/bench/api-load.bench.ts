@@ -70,7 +70,11 @@ async function main(): Promise<void> {
       kind === 'oversized'
         ? { messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }
         : chat
-          ? { messages: [{ role: 'user', content: `Write a function number ${next}` }], max_tokens: 24, stream: kind === 'stream' || kind === 'aborted' }
+          ? {
+              messages: [{ role: 'user', content: `Write a function number ${next}` }],
+              max_tokens: 24,
+              stream: kind === 'stream' || kind === 'aborted',
+            }
           : { prompt: fimPrompt('function add(a, b) {\n  return ', '\n}'), max_tokens: 24 };
     try {
       const response = await fetch(`${server.url}${chat ? '/chat/completions' : '/completions'}`, {
@@ -82,7 +86,11 @@ async function main(): Promise<void> {
       await response.text();
       count(`${kind} → ${response.status}`);
     } catch (err) {
-      count(controller.signal.reason instanceof Error && controller.signal.reason.message === 'hung' ? `${kind} → HUNG` : `${kind} → aborted by client`);
+      count(
+        controller.signal.reason instanceof Error && controller.signal.reason.message === 'hung'
+          ? `${kind} → HUNG`
+          : `${kind} → aborted by client`,
+      );
       void err;
     } finally {
       clearTimeout(hung);
@@ -111,8 +119,12 @@ async function main(): Promise<void> {
   clearInterval(rssTimer);
 
   const settled = Object.values(outcomes).reduce((a, b) => a + b, 0);
-  const hung = Object.entries(outcomes).filter(([k]) => k.endsWith('HUNG')).reduce((a, [, n]) => a + n, 0);
-  const rejected429 = Object.entries(outcomes).filter(([k]) => k.endsWith('429')).reduce((a, [, n]) => a + n, 0);
+  const hung = Object.entries(outcomes)
+    .filter(([k]) => k.endsWith('HUNG'))
+    .reduce((a, [, n]) => a + n, 0);
+  const rejected429 = Object.entries(outcomes)
+    .filter(([k]) => k.endsWith('429'))
+    .reduce((a, [, n]) => a + n, 0);
   const result = {
     date: new Date().toISOString(),
     quick,
@@ -135,10 +147,16 @@ async function main(): Promise<void> {
   };
   console.log('\nrequest kind → outcome            count');
   for (const [k, n] of Object.entries(outcomes).sort()) console.log(`${k.padEnd(34)} ${n}`);
-  console.log(`\nsettled ${settled}/${REQUESTS}, lost ${result.lost}, hung ${hung}, 429s ${rejected429}, in ${result.loadSeconds} s; RSS peak ${result.rssPeakMiB} MiB`);
+  console.log(
+    `\nsettled ${settled}/${REQUESTS}, lost ${result.lost}, hung ${hung}, 429s ${rejected429}, in ${result.loadSeconds} s; RSS peak ${result.rssPeakMiB} MiB`,
+  );
   console.log('inline completion        n   median   p95 (ms)');
-  console.log(`idle               ${String(idle.length).padStart(6)} ${String(result.inline.idle.medianMs).padStart(8)} ${String(result.inline.idle.p95Ms).padStart(6)}`);
-  console.log(`during API load    ${String(loaded.length).padStart(6)} ${String(result.inline.underLoad.medianMs).padStart(8)} ${String(result.inline.underLoad.p95Ms).padStart(6)}`);
+  console.log(
+    `idle               ${String(idle.length).padStart(6)} ${String(result.inline.idle.medianMs).padStart(8)} ${String(result.inline.idle.p95Ms).padStart(6)}`,
+  );
+  console.log(
+    `during API load    ${String(loaded.length).padStart(6)} ${String(result.inline.underLoad.medianMs).padStart(8)} ${String(result.inline.underLoad.p95Ms).padStart(6)}`,
+  );
   console.log(`p95 ratio ${result.inline.p95Ratio} (goal ≤ 1.5)`);
   const dir = join(repoRoot, 'test', 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -40,10 +40,25 @@ interface SourceFile {
 }
 
 const files: SourceFile[] = [
-  { name: 'lru-cache/index.js', path: join(root, 'node_modules/lru-cache/dist/commonjs/index.js'), languageId: 'javascript', startAt: /^ {4}set\(k, v, setOptions = \{\}\) \{$/m },
-  { name: 'entities/decode.ts', path: join(root, 'node_modules/markdown-it/node_modules/entities/src/decode.ts'), languageId: 'typescript', startAt: /^export function determineBranch\(/m },
+  {
+    name: 'lru-cache/index.js',
+    path: join(root, 'node_modules/lru-cache/dist/commonjs/index.js'),
+    languageId: 'javascript',
+    startAt: /^ {4}set\(k, v, setOptions = \{\}\) \{$/m,
+  },
+  {
+    name: 'entities/decode.ts',
+    path: join(root, 'node_modules/markdown-it/node_modules/entities/src/decode.ts'),
+    languageId: 'typescript',
+    startAt: /^export function determineBranch\(/m,
+  },
   { name: 'mocha/mocha.css', path: join(root, 'node_modules/mocha/mocha.css'), languageId: 'css', startAt: /^#mocha \.test pre \{$/m },
-  { name: 'python/textwrap.py', path: '/usr/lib/python3.11/textwrap.py', languageId: 'python', startAt: /^ {4}def _split\(self, text\):$/m },
+  {
+    name: 'python/textwrap.py',
+    path: '/usr/lib/python3.11/textwrap.py',
+    languageId: 'python',
+    startAt: /^ {4}def _split\(self, text\):$/m,
+  },
 ];
 
 /** Typing rhythm: ~8 characters a second, a short pause after a word, a longer one after a line. */
@@ -75,7 +90,9 @@ function recording(engine: Backend, calls: RequestStats[]): Backend {
       calls.push(result.stats);
       if (verbose) {
         const { promptTokens, evaluatedTokens, totalMs } = result.stats;
-        console.log(`  call: ${evaluatedTokens}/${promptTokens} tokens evaluated, ${totalMs.toFixed(0)} ms, prompt …${JSON.stringify(r.prompt.slice(-40))}`);
+        console.log(
+          `  call: ${evaluatedTokens}/${promptTokens} tokens evaluated, ${totalMs.toFixed(0)} ms, prompt …${JSON.stringify(r.prompt.slice(-40))}`,
+        );
       }
       return result;
     },
@@ -164,13 +181,18 @@ async function trace(engine: Backend, file: SourceFile, mode: 'real' | 'along'):
     const at = typed.length;
     const started = performance.now();
     pending.push(
-      core.provide({ text, offset, languageId: file.languageId, uri, path: file.name, repoName: 'bench', trigger: 'automatic' }, controller.signal).then((outcome) => {
-        outcomes.push({ outcome, latencyMs: performance.now() - started });
-        if (outcome.items[0] && at === typed.length) {
-          visible = { at, text: outcome.items[0].text };
-          shown++;
-        }
-      }),
+      core
+        .provide(
+          { text, offset, languageId: file.languageId, uri, path: file.name, repoName: 'bench', trigger: 'automatic' },
+          controller.signal,
+        )
+        .then((outcome) => {
+          outcomes.push({ outcome, latencyMs: performance.now() - started });
+          if (outcome.items[0] && at === typed.length) {
+            visible = { at, text: outcome.items[0].text };
+            shown++;
+          }
+        }),
     );
     await sleep(intervalAfter(insert[insert.length - 1]));
   }
@@ -210,9 +232,18 @@ async function trace(engine: Backend, file: SourceFile, mode: 'real' | 'along'):
     prefillRatioWarm: warmPrompt ? warmEvaluated / warmPrompt : 0,
     latencyP50Ms: percentile(shownLatency, 50),
     latencyP95Ms: percentile(shownLatency, 95),
-    overheadP50Ms: percentile(outcomes.map((o) => o.outcome.overheadMs), 50),
-    overheadP95Ms: percentile(outcomes.map((o) => o.outcome.overheadMs), 95),
-    modelCallP50Ms: percentile(calls.map((c) => c.totalMs), 50),
+    overheadP50Ms: percentile(
+      outcomes.map((o) => o.outcome.overheadMs),
+      50,
+    ),
+    overheadP95Ms: percentile(
+      outcomes.map((o) => o.outcome.overheadMs),
+      95,
+    ),
+    modelCallP50Ms: percentile(
+      calls.map((c) => c.totalMs),
+      50,
+    ),
   };
 }
 
@@ -243,7 +274,16 @@ function table(rows: TraceResult[]): string {
 async function main(): Promise<void> {
   buildBundles();
   const paths = await fixtures();
-  const settings: EngineSettings = { modelPath: paths.model, speculative: 'off', contextSize: 8192, sequences: 4, threads: 0, batchSize: 512, gpu: 'auto', adapters: [] };
+  const settings: EngineSettings = {
+    modelPath: paths.model,
+    speculative: 'off',
+    contextSize: 8192,
+    sequences: 4,
+    threads: 0,
+    batchSize: 512,
+    gpu: 'auto',
+    adapters: [],
+  };
   const engine = new EngineClient(settings, nullLogger, { workerPath });
   const info = await engine.info();
   const rows: TraceResult[] = [];
@@ -257,7 +297,9 @@ async function main(): Promise<void> {
       for (const mode of ['real', 'along'] as const) {
         const row = await trace(engine, file, mode);
         rows.push(row);
-        console.log(`${row.file} ${row.mode}: ${row.keystrokes} keys, ${row.modelCalls} model calls, cache ${(row.cacheServedFraction * 100).toFixed(0)}%`);
+        console.log(
+          `${row.file} ${row.mode}: ${row.keystrokes} keys, ${row.modelCalls} model calls, cache ${(row.cacheServedFraction * 100).toFixed(0)}%`,
+        );
       }
     }
   } finally {
@@ -269,14 +311,37 @@ async function main(): Promise<void> {
     modelCalls: sum((r) => r.modelCalls, rs),
     prefetchCalls: sum((r) => r.prefetchCalls, rs),
     finishedCalls: sum((r) => r.finishedCalls, rs),
-    cacheServedFraction: sum((r) => r.cacheServed, rs) / Math.max(1, sum((r) => r.keystrokes - r.skipped, rs)),
-    promptTokensPerCall: sum((r) => r.promptTokens, rs) / Math.max(1, sum((r) => r.finishedCalls, rs)),
-    prefillRatio: sum((r) => r.evaluatedTokens, rs) / Math.max(1, sum((r) => r.promptTokens, rs)),
-    prefillRatioWarm: sum((r) => r.warmEvaluatedTokens, rs) / Math.max(1, sum((r) => r.warmPromptTokens, rs)),
+    cacheServedFraction:
+      sum((r) => r.cacheServed, rs) /
+      Math.max(
+        1,
+        sum((r) => r.keystrokes - r.skipped, rs),
+      ),
+    promptTokensPerCall:
+      sum((r) => r.promptTokens, rs) /
+      Math.max(
+        1,
+        sum((r) => r.finishedCalls, rs),
+      ),
+    prefillRatio:
+      sum((r) => r.evaluatedTokens, rs) /
+      Math.max(
+        1,
+        sum((r) => r.promptTokens, rs),
+      ),
+    prefillRatioWarm:
+      sum((r) => r.warmEvaluatedTokens, rs) /
+      Math.max(
+        1,
+        sum((r) => r.warmPromptTokens, rs),
+      ),
     modelCallP50Ms: percentile(rs.map((r) => r.modelCallP50Ms).filter(Number.isFinite), 50),
     latencyP50Ms: percentile(rs.map((r) => r.latencyP50Ms).filter(Number.isFinite), 50),
     latencyP95Ms: Math.max(...rs.map((r) => r.latencyP95Ms).filter(Number.isFinite)),
-    overheadP50Ms: percentile(rs.map((r) => r.overheadP50Ms), 50),
+    overheadP50Ms: percentile(
+      rs.map((r) => r.overheadP50Ms),
+      50,
+    ),
     overheadP95Ms: Math.max(...rs.map((r) => r.overheadP95Ms)),
   });
   const summary = {
@@ -291,7 +356,8 @@ async function main(): Promise<void> {
       cacheServedFraction: 'keystrokes answered from the completion cache (exact or type-through) / keystrokes not skipped',
       prefillRatio: 'prompt tokens evaluated / prompt tokens, over all model calls that finished (1 = every call cold)',
       prefillRatioWarm: "the same without each trace's first finished call (the document's cold start)",
-      latency: 'keystroke to answer (debounce included) for keystrokes answered before the next keystroke (not cancelled or skipped); NaN when none was',
+      latency:
+        'keystroke to answer (debounce included) for keystrokes answered before the next keystroke (not cancelled or skipped); NaN when none was',
       modelCallMs: 'engine call time (prompt evaluation + generation + IPC) of finished calls',
       overhead: "the extension's own time per request: total minus engine call, debounce and model-info wait",
       modes: 'real: types the file, accepts a suggestion only if it matches the file; along: types along whatever is suggested',

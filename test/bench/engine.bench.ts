@@ -55,7 +55,13 @@ async function main(): Promise<void> {
   const paths = await ensureFixtures();
   const nlc = await loadNodeLlamaCpp();
   const base: EngineSettings = settingsFor(paths, { contextSize: 4096, batchSize: 512, sequences: 4 });
-  const results: Record<string, unknown> = { machine: { cpus: (await import('node:os')).cpus().length, note: 'tiny generated qwen2 (4×256, 152k vocab), CPU, 1 thread', loadAverageAtStart: (await import('node:os')).loadavg()[0] } };
+  const results: Record<string, unknown> = {
+    machine: {
+      cpus: (await import('node:os')).cpus().length,
+      note: 'tiny generated qwen2 (4×256, 152k vocab), CPU, 1 thread',
+      loadAverageAtStart: (await import('node:os')).loadavg()[0],
+    },
+  };
 
   // ---------------------------------------------------------------- FIM path, overhead, KV reuse
   const trace = typingTrace(KEYSTROKES + 1);
@@ -84,7 +90,9 @@ async function main(): Promise<void> {
   for (const [i, { prefix, suffix }] of trace.entries()) {
     const prompt = fimPrompt(prefix, suffix);
     const request: FimRequest = { documentKey: 'doc', prompt, maxTokens: FIM_TOKENS, speculative: 'off' };
-    const [tInfill] = await timed(() => completion.generateInfillCompletion(prefix, suffix, { maxTokens: FIM_TOKENS, temperature: 0, repeatPenalty: false }));
+    const [tInfill] = await timed(() =>
+      completion.generateInfillCompletion(prefix, suffix, { maxTokens: FIM_TOKENS, temperature: 0, repeatPenalty: false }),
+    );
     const [tRaw] = await timed(() => rawLoop(prompt));
     const [tRuntime, r] = await timed(() => runtime.completeFim(request));
     const [tClient] = await timed(() => client.completeFim(request));
@@ -121,7 +129,8 @@ async function main(): Promise<void> {
   const other = readFileSync(join(repoRoot, 'node_modules/vscode-jsonrpc/lib/common/messages.js'), 'utf8').slice(0, 6000);
   const withContext: number[] = [];
   for (const [i, { prefix, suffix }] of trace.slice(0, 10).entries()) {
-    const prompt = `<|repo_name|>enclave\n<|file_sep|>lib/messages.js\n${other}\n<|file_sep|>lib/connection.js\n` + fimPrompt(prefix, suffix);
+    const prompt =
+      `<|repo_name|>enclave\n<|file_sep|>lib/messages.js\n${other}\n<|file_sep|>lib/connection.js\n` + fimPrompt(prefix, suffix);
     const r = await runtime.completeFim({ documentKey: 'ctx', prompt, maxTokens: 4, speculative: 'off' });
     if (i > 0) withContext.push(r.stats.evaluatedTokens / r.stats.promptTokens);
   }
@@ -260,7 +269,10 @@ async function main(): Promise<void> {
     ['FIM ms/keystroke: raw evaluate loop (floor)', String(fimPath.medianMs.rawEvaluateLoop)],
     ['FIM ms/keystroke: Enclave runtime in-process', String(fimPath.medianMs.runtimeInProcess)],
     ['FIM ms/keystroke: through the engine process', String(fimPath.medianMs.engineProcess)],
-    ['per generated token ms: total / decode / sampling / JS', Object.values(results.perGeneratedTokenMs as Record<string, number>).join(' / ')],
+    [
+      'per generated token ms: total / decode / sampling / JS',
+      Object.values(results.perGeneratedTokenMs as Record<string, number>).join(' / '),
+    ],
     ['overheadRatio (goal ≤ 1.05)', String((results.overheadRatio as { value: number }).value)],
     ['kvReuse evaluated/keystroke (bare FIM; with repo context)', `${median(evaluated).toFixed(3)}; ${median(withContext).toFixed(3)}`],
   ];
@@ -268,12 +280,17 @@ async function main(): Promise<void> {
     if (typeof r === 'number' || name === 'sweep') continue;
     table.push([`speculative ${name}`, `accept ${r.acceptance} (${r.drafted}), speed ×${r.speedRatio}, identical ${r.identicalToPlain}`]);
   }
-  for (const [level, lengths] of Object.entries((results.speculative as { sweep: Record<string, Record<string, { speedUp?: number; acceptance?: number; identical?: boolean }>> }).sweep)) {
+  for (const [level, lengths] of Object.entries(
+    (results.speculative as { sweep: Record<string, Record<string, { speedUp?: number; acceptance?: number; identical?: boolean }>> })
+      .sweep,
+  )) {
     for (const [length, r] of Object.entries(lengths)) {
-      if (r.speedUp !== undefined) table.push([`speculative sweep ${level} ${length}`, `accept ${r.acceptance}, speed ×${r.speedUp}, identical ${r.identical}`]);
+      if (r.speedUp !== undefined)
+        table.push([`speculative sweep ${level} ${length}`, `accept ${r.acceptance}, speed ×${r.speedUp}, identical ${r.identical}`]);
     }
   }
-  for (const [name, r] of Object.entries(throughput) as Array<[string, { tokensPerSecond: number }]>) table.push([`throughput ${name}`, `${r.tokensPerSecond} tok/s`]);
+  for (const [name, r] of Object.entries(throughput) as Array<[string, { tokensPerSecond: number }]>)
+    table.push([`throughput ${name}`, `${r.tokensPerSecond} tok/s`]);
   const width = Math.max(...table.map(([k]) => k.length));
   for (const [k, v] of table) console.log(`${k.padEnd(width)}  ${v}`);
   console.log(`\nwritten ${out}`);

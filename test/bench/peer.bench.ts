@@ -149,7 +149,14 @@ async function runTrace(
       // server gets. Checked against the prompt the core really sent whenever it called the model.
       const built = buildPrompt(
         template,
-        { text: key.text, offset: key.offset, languageId: trace.file.languageId, path: trace.file.name, repoName: 'myproject', files: extra ? ring.chunks(trace.uri) : [] },
+        {
+          text: key.text,
+          offset: key.offset,
+          languageId: trace.file.languageId,
+          path: trace.file.name,
+          repoName: 'myproject',
+          files: extra ? ring.chunks(trace.uri) : [],
+        },
         { contextTokens: settings.contextTokens, extraTokens: extra ? Math.floor(settings.contextTokens / 2) : 0 },
         new CharsPerTokenEstimator(core.estimatorFor(trace.file.languageId).ratio),
         core.windowHint(trace.uri),
@@ -186,18 +193,21 @@ async function runTrace(
         });
       const runSame = async () =>
         sameServer
-          ? timedRequest(sameServer, '/completion', { prompt: built.prompt, n_predict: N_PREDICT, temperature: 0, top_k: 1, cache_prompt: true, stop })
+          ? timedRequest(sameServer, '/completion', {
+              prompt: built.prompt,
+              n_predict: N_PREDICT,
+              temperature: 0,
+              top_k: 1,
+              cache_prompt: true,
+              stop,
+            })
           : undefined;
 
       // Interleaved, rotating who goes first; never two at once (the cores are shared).
       let e: Awaited<ReturnType<typeof runEnclave>> | undefined;
       let f: Awaited<ReturnType<typeof runInfill>> | undefined;
       let s: Awaited<ReturnType<typeof runSame>>;
-      const order = [
-        async () => (e = await runEnclave()),
-        async () => (f = await runInfill()),
-        async () => (s = await runSame()),
-      ];
+      const order = [async () => (e = await runEnclave()), async () => (f = await runInfill()), async () => (s = await runSame())];
       for (let j = 0; j < order.length; j++) await order[(i + j) % order.length]();
       if (!e || !f) throw new Error('a side did not run');
 
@@ -255,7 +265,11 @@ function summarize(samples: KeySample[]) {
   const modelKeys = warm.filter((s) => s.model);
   const withSame = warm.filter((s) => s.sameMs !== undefined);
   const ratio = (a: SideSummary, b: SideSummary) => ({ median: a.medianMs / b.medianMs, p95: a.p95Ms / b.p95Ms });
-  const all = { enclave: side(warm.map((s) => s.enclaveMs)), infill: side(warm.map((s) => s.infillMs)), same: side(withSame.map((s) => s.sameMs!)) };
+  const all = {
+    enclave: side(warm.map((s) => s.enclaveMs)),
+    infill: side(warm.map((s) => s.infillMs)),
+    same: side(withSame.map((s) => s.sameMs!)),
+  };
   const calls = {
     enclave: side(modelKeys.map((s) => s.enclaveMs)),
     infill: side(modelKeys.map((s) => s.infillMs)),
@@ -267,7 +281,9 @@ function summarize(samples: KeySample[]) {
     warmKeystrokes: warm.length,
     enclaveModelCalls: modelKeys.length,
     enclaveCacheServed: warm.filter((s) => s.source === 'cache' || s.source === 'typeThrough').length,
-    enclaveOtherSources: warm.filter((s) => s.source !== 'model' && s.source !== 'cache' && s.source !== 'typeThrough').map((s) => s.source),
+    enclaveOtherSources: warm
+      .filter((s) => s.source !== 'model' && s.source !== 'cache' && s.source !== 'typeThrough')
+      .map((s) => s.source),
     cold: {
       enclaveMs: mean(cold.map((s) => s.enclaveMs)),
       infillMs: mean(cold.map((s) => s.infillMs)),
@@ -284,11 +300,20 @@ function summarize(samples: KeySample[]) {
     },
     evaluatedTokens: {
       enclaveMean: mean(modelKeys.map((s) => s.model!.evaluatedTokens)),
-      enclaveMedian: percentile(modelKeys.map((s) => s.model!.evaluatedTokens), 50),
+      enclaveMedian: percentile(
+        modelKeys.map((s) => s.model!.evaluatedTokens),
+        50,
+      ),
       infillMean: mean(warm.map((s) => s.infill.promptN)),
-      infillMedian: percentile(warm.map((s) => s.infill.promptN), 50),
+      infillMedian: percentile(
+        warm.map((s) => s.infill.promptN),
+        50,
+      ),
       sameMean: mean(withSame.map((s) => s.same!.promptN)),
-      sameMedian: percentile(withSame.map((s) => s.same!.promptN), 50),
+      sameMedian: percentile(
+        withSame.map((s) => s.same!.promptN),
+        50,
+      ),
       // Requests that re-evaluated more than 100 prompt tokens (a moved window, a new line, ...).
       enclaveOver100: modelKeys.filter((s) => s.model!.evaluatedTokens > 100).length,
       infillOver100: warm.filter((s) => s.infill.promptN > 100).length,
@@ -302,7 +327,11 @@ function summarize(samples: KeySample[]) {
     },
     perToken: {
       // Generation time per token after the first: Enclave's engine-side stats vs the server's own.
-      enclaveDecodeMs: mean(modelKeys.filter((s) => s.model!.generatedTokens > 1).map((s) => (s.model!.engineMs - s.model!.ttftMs) / (s.model!.generatedTokens - 1))),
+      enclaveDecodeMs: mean(
+        modelKeys
+          .filter((s) => s.model!.generatedTokens > 1)
+          .map((s) => (s.model!.engineMs - s.model!.ttftMs) / (s.model!.generatedTokens - 1)),
+      ),
       infillDecodeMs: mean(warm.filter((s) => s.infill.predictedN > 0).map((s) => s.infill.predictedMs / s.infill.predictedN)),
       sameDecodeMs: mean(withSame.filter((s) => s.same!.predictedN > 0).map((s) => s.same!.predictedMs / s.same!.predictedN)),
     },
@@ -389,7 +418,14 @@ async function main(): Promise<void> {
   // /infill keeps at most 3/4 of the logical batch (-b) as prefix and 1/4 minus the line prefix as
   // suffix, and only n_ctx - n_batch - 2·n_predict tokens of extra chunks: -b 2048 takes the core's
   // whole windows (1152 + 384 tokens) and leaves ~2000 tokens for the chunks (the core uses ≤ 768).
-  const serverOptions = { model: paths.model, threads: THREADS, contextSize: CONTEXT, batchSize: SERVER_BATCH, ubatchSize: UBATCH, cacheReuse: 256 };
+  const serverOptions = {
+    model: paths.model,
+    threads: THREADS,
+    contextSize: CONTEXT,
+    batchSize: SERVER_BATCH,
+    ubatchSize: UBATCH,
+    cacheReuse: 256,
+  };
   const client = new EngineClient(engineSettings, nullLogger, { workerPath: join(root, 'dist', 'worker.js') });
   const servers: RunningServer[] = [];
   const rows: Array<{ name: string; extra: boolean; s: Summary; samples: KeySample[] }> = [];
@@ -431,28 +467,74 @@ async function main(): Promise<void> {
   }
 
   if (!flag('--no-profile')) {
-    const profileOptions = { root, modelPath: paths.model, binary, keys: quick ? 10 : 20, nPredict: N_PREDICT, context: CONTEXT, ubatch: UBATCH };
-    profile = { ...(await profileEnclave(profileOptions)), promptWindows: await windowExperiment({ ...profileOptions, keys: quick ? 10 : 30 }) };
+    const profileOptions = {
+      root,
+      modelPath: paths.model,
+      binary,
+      keys: quick ? 10 : 20,
+      nPredict: N_PREDICT,
+      context: CONTEXT,
+      ubatch: UBATCH,
+    };
+    profile = {
+      ...(await profileEnclave(profileOptions)),
+      promptWindows: await windowExperiment({ ...profileOptions, keys: quick ? 10 : 30 }),
+    };
   }
   if (!flag('--no-spec')) {
-    speculative = await speculativeReference({ binary, modelPath: paths.model, draftPath: paths.draft, context: CONTEXT, nPredict: quick ? 16 : 32 });
+    speculative = await speculativeReference({
+      binary,
+      modelPath: paths.model,
+      draftPath: paths.draft,
+      context: CONTEXT,
+      nPredict: quick ? 16 : 32,
+    });
   }
 
   const pooled = (extra: boolean) => summarize(rows.filter((r) => r.extra === extra).flatMap((r) => r.samples));
   const overall = { plain: pooled(false), extraContext: pooled(true) };
-  console.log('\n' + table([...rows.map((r) => ({ name: r.name, s: r.s })), { name: 'ALL (no extra)', s: overall.plain }, { name: 'ALL +extra', s: overall.extraContext }]) + '\n');
-  console.log('E = Enclave (core → EngineClient → engine process), I = llama-server /infill, S = llama-server /completion with Enclave\'s exact prompt; latencies in ms over warm keystrokes');
+  console.log(
+    '\n' +
+      table([
+        ...rows.map((r) => ({ name: r.name, s: r.s })),
+        { name: 'ALL (no extra)', s: overall.plain },
+        { name: 'ALL +extra', s: overall.extraContext },
+      ]) +
+      '\n',
+  );
+  console.log(
+    "E = Enclave (core → EngineClient → engine process), I = llama-server /infill, S = llama-server /completion with Enclave's exact prompt; latencies in ms over warm keystrokes",
+  );
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), gpu: info?.gpu, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
-    model: { path: paths.model.slice(root.length + 1), note: 'fixture: qwen2 4 layers × 256, random weights, real Qwen tokenizer (151,936 tokens)' },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      gpu: info?.gpu,
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: os.loadavg(),
+    },
+    model: {
+      path: paths.model.slice(root.length + 1),
+      note: 'fixture: qwen2 4 layers × 256, random weights, real Qwen tokenizer (151,936 tokens)',
+    },
     peer: { binary: binary.slice(root.length + 1), llamaCpp: llamaCppTag(root), options: serverOptions },
-    enclave: { engine: engineSettings, completion: { maxTokens: N_PREDICT, contextTokens: CONTEXT_TOKENS, debounceMs: 0, prefetchAccepted: false, speculative: 'off', maxTimeMs: 60000 } },
+    enclave: {
+      engine: engineSettings,
+      completion: {
+        maxTokens: N_PREDICT,
+        contextTokens: CONTEXT_TOKENS,
+        debounceMs: 0,
+        prefetchAccepted: false,
+        speculative: 'off',
+        maxTimeMs: 60000,
+      },
+    },
     method: {
       sides:
         'enclave: CompletionCore.provide (cache, prompt building, post-processing) → EngineClient (JSON-RPC over IPC) → engine process dist/worker.js → node-llama-cpp; ' +
-        'infill: llama-server POST /infill with cache_prompt:true and --cache-reuse 256 (llama.vscode\'s recommended setup), HTTP and JSON included; ' +
+        "infill: llama-server POST /infill with cache_prompt:true and --cache-reuse 256 (llama.vscode's recommended setup), HTTP and JSON included; " +
         "same: a second llama-server process, POST /completion with the core's prompt string (special tokens parsed), i.e. token-for-token the prompt Enclave evaluates.",
       texts:
         "Before each keystroke the bench builds the core's prompt with the core's own buildPrompt and estimator state; the server gets input_prefix = the prefix window (whole lines above the cursor line), " +
@@ -462,14 +544,15 @@ async function main(): Promise<void> {
       fairness:
         `same GGUF; ${THREADS} thread on each side (server -t/-tb ${THREADS}); context ${CONTEXT} per sequence (server -np 1 -c ${CONTEXT}); physical batch ${UBATCH} on both (server -ub ${UBATCH}); ` +
         `n_predict = maxTokens = ${N_PREDICT}, greedy (temperature 0, top_k 1 on the server; Enclave's own greedy loop); Enclave's time limit raised to 60 s so both stop on the same conditions; ` +
-        "one CompletionCore for the whole run, as in the editor (its chars-per-token estimators, one per language, carry over between files; its completion cache is cleared between traces); " +
+        'one CompletionCore for the whole run, as in the editor (its chars-per-token estimators, one per language, carry over between files; its completion cache is cleared between traces); ' +
         "speculative decoding off on both; Enclave's debounce 0 and accept-prefetch off so no background request runs while another side is timed; requests strictly one at a time, " +
         'the order enclave/infill/same rotated every keystroke; the first keystroke of each trace (cold, new document) reported apart (cold) and left out of the medians.',
       cache:
         "'allKeystrokes': every warm keystroke, Enclave's completion cache included (a cache or type-through hit answers with no model call; the server always computes). " +
         "'modelCallsOnly': only keystrokes where Enclave called the model, with the server's latencies on those same keystrokes.",
       typing: `${KEYS} keystrokes per trace, one character each of the file's own text after a fixed line, sent back to back (each waits for all sides to answer); the rest of the file follows on the next line.`,
-      ratio: 'Enclave median / llama-server median (and p95 / p95); < 1 means Enclave is faster. ratioSameTokens: against the /completion side.',
+      ratio:
+        'Enclave median / llama-server median (and p95 / p95); < 1 means Enclave is faster. ratioSameTokens: against the /completion side.',
     },
     overall,
     traces: rows.map((r) => ({ name: r.name, extraContext: r.extra, ...r.s })),
@@ -480,8 +563,12 @@ async function main(): Promise<void> {
   const out = join(root, 'test', 'bench', 'results', 'peer.json');
   await mkdir(join(root, 'test', 'bench', 'results'), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + '\n');
-  console.log(`overall (no extra): ratio median ${overall.plain.allKeystrokes.ratio.median.toFixed(2)}, p95 ${overall.plain.allKeystrokes.ratio.p95.toFixed(2)}; vs same tokens ${overall.plain.allKeystrokes.ratioSameTokens.median.toFixed(2)}`);
-  console.log(`overall (+extra):   ratio median ${overall.extraContext.allKeystrokes.ratio.median.toFixed(2)}, p95 ${overall.extraContext.allKeystrokes.ratio.p95.toFixed(2)}`);
+  console.log(
+    `overall (no extra): ratio median ${overall.plain.allKeystrokes.ratio.median.toFixed(2)}, p95 ${overall.plain.allKeystrokes.ratio.p95.toFixed(2)}; vs same tokens ${overall.plain.allKeystrokes.ratioSameTokens.median.toFixed(2)}`,
+  );
+  console.log(
+    `overall (+extra):   ratio median ${overall.extraContext.allKeystrokes.ratio.median.toFixed(2)}, p95 ${overall.extraContext.allKeystrokes.ratio.p95.toFixed(2)}`,
+  );
   console.log(`wrote ${out.slice(root.length + 1)} in ${result.wallSeconds.toFixed(0)} s`);
 }
 

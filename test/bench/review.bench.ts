@@ -80,7 +80,20 @@ async function makeDiff(repo: TempRepo, changed: number): Promise<void> {
 }
 
 function table(rows: Row[]): string {
-  const head = ['mode', 'changed', 'files', 'requests', 'findings', 'failed', 'prompt tok', 'gen tok', 'time s', 's / 100 lines', 'gen tok/s', 'prompt tok/s'];
+  const head = [
+    'mode',
+    'changed',
+    'files',
+    'requests',
+    'findings',
+    'failed',
+    'prompt tok',
+    'gen tok',
+    'time s',
+    's / 100 lines',
+    'gen tok/s',
+    'prompt tok/s',
+  ];
   const body = rows.map((r) => [
     r.mode,
     r.changedLines,
@@ -104,7 +117,16 @@ async function main(): Promise<void> {
   buildBundles();
   const paths = await fixtures();
   // The product's engine defaults (package.json), on the CPU.
-  const settings: EngineSettings = { modelPath: paths.model, speculative: 'off', contextSize: 8192, sequences: 4, threads: 0, batchSize: 512, gpu: 'cpu', adapters: [] };
+  const settings: EngineSettings = {
+    modelPath: paths.model,
+    speculative: 'off',
+    contextSize: 8192,
+    sequences: 4,
+    threads: 0,
+    batchSize: 512,
+    gpu: 'cpu',
+    adapters: [],
+  };
   const engine = new EngineClient(settings, nullLogger, { workerPath });
   const rows: Row[] = [];
   try {
@@ -115,7 +137,11 @@ async function main(): Promise<void> {
       repo.write('a.js', 'const a = 1;\n');
       repo.commitAll();
       repo.write('a.js', 'const a = 2;\n');
-      await runReview(engine, { title: 'warm-up', files: parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted'))), readFile: async (p) => repo.read(p) }, { maxTokens: 64, contextLines: 5 });
+      await runReview(
+        engine,
+        { title: 'warm-up', files: parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted'))), readFile: async (p) => repo.read(p) },
+        { maxTokens: 64, contextLines: 5 },
+      );
       repo.dispose();
     }
     for (const { mode, size } of runs) {
@@ -126,7 +152,11 @@ async function main(): Promise<void> {
         await makeDiff(repo, size);
         const files = parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted')));
         const started = performance.now();
-        const result = await runReview(engine, { title: `${size} lines`, files, readFile: async (p) => repo.read(p) }, { maxTokens: 768, contextLines: 5, ...modes[mode] });
+        const result = await runReview(
+          engine,
+          { title: `${size} lines`, files, readFile: async (p) => repo.read(p) },
+          { maxTokens: 768, contextLines: 5, ...modes[mode] },
+        );
         const seconds = (performance.now() - started) / 1000;
         const changedLines = files.reduce((n, f) => n + f.additions, 0);
         const row: Row = {
@@ -146,19 +176,34 @@ async function main(): Promise<void> {
           promptTokensPerSecond: result.promptTokensPerSecond,
         };
         rows.push(row);
-        console.log(`${mode} ${size}: ${row.requests} requests, ${row.seconds.toFixed(1)} s, ${row.findings} findings, ${row.failed} failed ${row.failures.join(' | ')}`);
+        console.log(
+          `${mode} ${size}: ${row.requests} requests, ${row.seconds.toFixed(1)} s, ${row.findings} findings, ${row.failed} failed ${row.failures.join(' | ')}`,
+        );
       } finally {
         repo.dispose();
       }
     }
     const growth = (mode: string) => {
       const r = rows.filter((x) => x.mode === mode);
-      return r.slice(1).map((x, i) => ({ from: r[i].changedLines, to: x.changedLines, timeRatio: x.seconds / r[i].seconds, linesRatio: x.changedLines / r[i].changedLines }));
+      return r
+        .slice(1)
+        .map((x, i) => ({
+          from: r[i].changedLines,
+          to: x.changedLines,
+          timeRatio: x.seconds / r[i].seconds,
+          linesRatio: x.changedLines / r[i].changedLines,
+        }));
     };
     const per100 = (mode: string) => rows.find((r) => r.mode === mode && r.changedLines === 100)?.secondsPer100Lines;
     const summary = {
       date: new Date().toISOString(),
-      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), loadAverage: os.loadavg(), gpu: info.gpu, gpuDevices: info.gpuDeviceNames },
+      machine: {
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.availableParallelism(),
+        loadAverage: os.loadavg(),
+        gpu: info.gpu,
+        gpuDevices: info.gpuDeviceNames,
+      },
       model: { name: info.modelName, path: paths.model.slice(root.length + 1), note: 'fixture model: random weights, real Qwen tokenizer' },
       engine: `EngineClient → engine process (node-llama-cpp) over JSON-RPC; contextSize ${info.contextSize} per sequence, ${info.sequences} sequences, ${info.threads} threads`,
       review: { maxTokens: 768, contextLines: 5, sources },

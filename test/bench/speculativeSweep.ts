@@ -30,7 +30,10 @@ export async function speculativeSweep(options: SweepOptions = {}): Promise<Reco
   const fixtures = await ensureSpeculativeBenchFixtures();
   const repeats = options.quick ? 1 : 3;
   const fimTokens = options.fimTokens ?? [16, 64, 128];
-  const prompt = fimPrompt(repetitiveCode(4) + '\nexport function handle4(request: Request, response: Response): void {\n  const body = ', '\n}\n');
+  const prompt = fimPrompt(
+    repetitiveCode(4) + '\nexport function handle4(request: Request, response: Response): void {\n  const body = ',
+    '\n}\n',
+  );
   const levels: Record<string, unknown> = {};
   for (const agreement of options.agreements ?? SPECULATIVE_AGREEMENTS) {
     const settings: EngineSettings = {

@@ -18,14 +18,24 @@ test('Enclave activates in code-server and shows its contributions', async (t) =
       await item.waitFor({ timeout: 30_000 });
       await item.click();
       // A container with one view shows "<container>: <view>" as the side bar's title.
-      await wb.page.locator('.part.sidebar .composite.title').filter({ hasText: /Enclave/i }).filter({ hasText: /Chat/i }).waitFor({ timeout: 30_000 });
+      await wb.page
+        .locator('.part.sidebar .composite.title')
+        .filter({ hasText: /Enclave/i })
+        .filter({ hasText: /Chat/i })
+        .waitFor({ timeout: 30_000 });
       // The view's webview: VS Code's outer iframe for this extension, then its content frame.
       await wb.chatFrame().locator('body').waitFor({ state: 'attached', timeout: 30_000 });
       await wb.screenshot('chat-view');
-    }));
+    }),
+  );
 
   await t.test('the palette lists Enclave commands', async () => {
-    for (const title of ['Enclave: Show Log', 'Enclave: New Chat', 'Enclave: Review Uncommitted Changes', 'Enclave: Toggle Inline Completions']) {
+    for (const title of [
+      'Enclave: Show Log',
+      'Enclave: New Chat',
+      'Enclave: Review Uncommitted Changes',
+      'Enclave: Toggle Inline Completions',
+    ]) {
       const labels = await wb.paletteEntries(title);
       assert.ok(labels.includes(title), `"${title}" not in the palette: ${labels.join(' | ')}`);
     }
@@ -40,7 +50,11 @@ test('Enclave activates in code-server and shows its contributions', async (t) =
     wb.step('log-channel', async () => {
       await wb.runCommand('Enclave: Show Log');
       // Monaco renders spaces as U+00A0, which \s matches.
-      await wb.page.locator('.part.panel .view-lines').filter({ hasText: /activated\s+in/ }).first().waitFor({ timeout: 30_000 });
+      await wb.page
+        .locator('.part.panel .view-lines')
+        .filter({ hasText: /activated\s+in/ })
+        .first()
+        .waitFor({ timeout: 30_000 });
       const channel = await wb.page
         .locator('.part.panel select[aria-label="Switch Output"]')
         .first()
@@ -48,5 +62,6 @@ test('Enclave activates in code-server and shows its contributions', async (t) =
       assert.equal(channel, 'Enclave');
       await wb.screenshot('log-channel');
       assert.match(wb.enclaveLog(), /\[main\] activated in [\d.]+ ms/);
-    }));
+    }),
+  );
 });

@@ -147,7 +147,12 @@ function page(theme: 'dark' | 'light'): string {
   const nonce = randomBytes(16).toString('base64');
   const html = renderChatHtml({ cspSource: origin, nonce, scriptUri: `${origin}/chat.js`, styleUri: `${origin}/chat.css` });
   return html
-    .replace('<html lang="en">', `<html lang="en" style="${Object.entries(themes[theme]).map(([k, v]) => `--vscode-${k}: ${v}`).join('; ')}">`)
+    .replace(
+      '<html lang="en">',
+      `<html lang="en" style="${Object.entries(themes[theme])
+        .map(([k, v]) => `--vscode-${k}: ${v}`)
+        .join('; ')}">`,
+    )
     .replace('<body>', `<body class="vscode-${theme}">`)
     .replace('<script nonce', `<script nonce="${nonce}" src="${origin}/stub.js"></script>\n<script nonce`);
 }
@@ -156,7 +161,10 @@ before(async () => {
   const started = Date.now();
   const build = spawnSync(process.execPath, ['esbuild.js'], { cwd: root, encoding: 'utf8' });
   // Other bundles may be mid-edit by their owners; this test needs the chat bundle only.
-  assert.ok(existsSync(script) && statSync(script).mtimeMs >= started - 1_000, `the chat bundle was not built:\n${build.stdout}${build.stderr}`);
+  assert.ok(
+    existsSync(script) && statSync(script).mtimeMs >= started - 1_000,
+    `the chat bundle was not built:\n${build.stdout}${build.stderr}`,
+  );
   mkdirSync(artifacts, { recursive: true });
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -172,7 +180,15 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -206,7 +222,8 @@ async function open(theme: 'dark' | 'light' = 'dark'): Promise<Opened> {
   });
   p.on('pageerror', (e) => errors.push(e.message));
   await p.goto(`${origin}/?theme=${theme}`);
-  const posted = () => p.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted) as Promise<{ type: string; [k: string]: unknown }[]>;
+  const posted = () =>
+    p.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted) as Promise<{ type: string; [k: string]: unknown }[]>;
   const opened: Opened = {
     page: p,
     dialogs,
@@ -223,11 +240,32 @@ async function open(theme: 'dark' | 'light' = 'dark'): Promise<Opened> {
   return opened;
 }
 
-const assistant = (id: string, content: string, extra: Partial<MessageView> = {}): MessageView => ({ id, role: 'assistant', content, time: 1, status: 'complete', ...extra });
-const user = (id: string, content: string, extra: Partial<MessageView> = {}): MessageView => ({ id, role: 'user', content, time: 0, ...extra });
+const assistant = (id: string, content: string, extra: Partial<MessageView> = {}): MessageView => ({
+  id,
+  role: 'assistant',
+  content,
+  time: 1,
+  status: 'complete',
+  ...extra,
+});
+const user = (id: string, content: string, extra: Partial<MessageView> = {}): MessageView => ({
+  id,
+  role: 'user',
+  content,
+  time: 0,
+  ...extra,
+});
 
 function state(messages: MessageView[], extra: Partial<Extract<HostMessage, { type: 'state' }>> = {}): HostMessage {
-  return { type: 'state', conversation: { id: 'c1', title: 'Chat', messages }, chats: [], attachments: [], busy: false, destination: '', ...extra };
+  return {
+    type: 'state',
+    conversation: { id: 'c1', title: 'Chat', messages },
+    chats: [],
+    attachments: [],
+    busy: false,
+    destination: '',
+    ...extra,
+  };
 }
 
 test('the view names the remote host while questions leave this machine, and shows no banner when local', async () => {
@@ -276,7 +314,10 @@ test('a streamed reply grows chunk by chunk, and Stop posts stop', async () => {
     expected += chunk;
     await o.hostPost({ type: 'chunk', messageId: 'a1', text: chunk });
     const plain = expected.replace(/\*\*/g, '').trim();
-    await o.page.waitForFunction(([sel, want]) => document.querySelector(sel)?.textContent?.trim() === want, ['article[data-id="a1"] .message-content', plain] as const);
+    await o.page.waitForFunction(([sel, want]) => document.querySelector(sel)?.textContent?.trim() === want, [
+      'article[data-id="a1"] .message-content',
+      plain,
+    ] as const);
     seen.push((await content.textContent()) ?? '');
   }
   assert.equal(await o.page.locator('#notice').isHidden(), true, 'the progress note ends when the reply starts');
@@ -335,7 +376,11 @@ test('model output cannot run script or link anywhere unsafe', async () => {
   const dom = await o.page.evaluate(() => {
     const all = Array.from(document.querySelectorAll('*'));
     return {
-      handlers: all.flatMap((el) => Array.from(el.attributes).filter((a) => a.name.startsWith('on')).map((a) => `${el.tagName} ${a.name}`)),
+      handlers: all.flatMap((el) =>
+        Array.from(el.attributes)
+          .filter((a) => a.name.startsWith('on'))
+          .map((a) => `${el.tagName} ${a.name}`),
+      ),
       img: document.querySelectorAll('#messages img').length,
       iframes: document.querySelectorAll('iframe').length,
       svg: document.querySelectorAll('svg').length,
@@ -428,7 +473,8 @@ test('the draft and the conversation survive the page being reloaded (hidden vie
 test('a long streamed reply keeps up: cost of a re-render and of 2,000 chunks', async () => {
   const o = await open();
   const paragraph = 'The cache keeps **recent** results and evicts the oldest `entry` when full. ';
-  const code = '```ts\nexport function lookup(key: string): number | undefined {\n  const hit = cache.get(key);\n  return hit?.value;\n}\n```\n';
+  const code =
+    '```ts\nexport function lookup(key: string): number | undefined {\n  const hit = cache.get(key);\n  return hit?.value;\n}\n```\n';
   let long = '';
   while (long.length < 16_000) long += `${paragraph.repeat(3)}\n\n${code}\n`;
   await o.hostPost(state([user('u1', 'q'), assistant('a1', '', { status: 'streaming' })], { busy: true }));
@@ -436,7 +482,10 @@ test('a long streamed reply keeps up: cost of a re-render and of 2,000 chunks', 
     const times: number[] = [];
     for (let i = 0; i < 10; i++) {
       const started = performance.now();
-      window.postMessage({ type: 'message', message: { id: 'a1', role: 'assistant', content: text + i, time: 1, status: 'streaming' } }, '*');
+      window.postMessage(
+        { type: 'message', message: { id: 'a1', role: 'assistant', content: text + i, time: 1, status: 'streaming' } },
+        '*',
+      );
       await new Promise((r) => setTimeout(r, 0));
       await new Promise((r) => requestAnimationFrame(() => r(undefined)));
       times.push(performance.now() - started);
@@ -455,7 +504,9 @@ test('a long streamed reply keeps up: cost of a re-render and of 2,000 chunks', 
     }
     return performance.now() - started;
   }, chunks);
-  console.log(`[chat-webview] re-render of a ${long.length}-char reply: ${renderMs.toFixed(1)} ms (median of 10); 2,000 chunks streamed and shown in ${streamMs.toFixed(0)} ms`);
+  console.log(
+    `[chat-webview] re-render of a ${long.length}-char reply: ${renderMs.toFixed(1)} ms (median of 10); 2,000 chunks streamed and shown in ${streamMs.toFixed(0)} ms`,
+  );
   assert.ok(renderMs < 250, `re-render ${renderMs} ms`);
   assert.ok(streamMs < 5_000, `streaming ${streamMs} ms`);
   assert.deepEqual(o.errors, []);
@@ -483,7 +534,10 @@ test('screenshots in the dark and light themes', async () => {
           user('u1', 'What does this do?', { attachments: [{ id: 's1', kind: 'selection', label: 'util.py:3-8' }] }),
           assistant('a1', reply, { note: '2 earlier messages left out to fit the model’s 4096-token context.' }),
           user('u2', 'And for floats?'),
-          assistant('a2', 'It works the same for `float` values, but', { status: 'interrupted', error: 'The engine stopped while answering. The partial reply is kept; Regenerate to try again.' }),
+          assistant('a2', 'It works the same for `float` values, but', {
+            status: 'interrupted',
+            error: 'The engine stopped while answering. The partial reply is kept; Regenerate to try again.',
+          }),
         ],
         { attachments: [{ id: 'f1', kind: 'file', label: 'util.py', auto: true }] },
       ),

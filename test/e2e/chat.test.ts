@@ -44,7 +44,8 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
   };
 
   /** The reply that follows the question with this text (not whatever reply was last before it). */
-  const replyTo = (question: string | RegExp) => chat.locator('article.message.user', { hasText: question }).last().locator('xpath=following-sibling::article[1]');
+  const replyTo = (question: string | RegExp) =>
+    chat.locator('article.message.user', { hasText: question }).last().locator('xpath=following-sibling::article[1]');
 
   await wb.openFile('money.ts');
   let stoppedText = '';
@@ -126,7 +127,9 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await blocks.nth(1).waitFor({ timeout: 10_000 });
 
     await blocks.nth(0).locator('button[data-action="insert"]').click();
-    await until('the inserted code in the editor', 10_000, async () => (await wb.readEditorText()).includes('export const ENCLAVE_INSERTED = 42;'));
+    await until('the inserted code in the editor', 10_000, async () =>
+      (await wb.readEditorText()).includes('export const ENCLAVE_INSERTED = 42;'),
+    );
     await wb.screenshot('inserted');
 
     await blocks.nth(1).locator('button[data-action="apply"]').click();
@@ -136,7 +139,11 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await accept.waitFor({ timeout: 15_000 });
     await wb.screenshot('diff');
     await accept.click();
-    await until('the diff to close', 10_000, async () => (await wb.page.locator('.part.editor .tab', { hasText: "Enclave's change" }).count()) === 0);
+    await until(
+      'the diff to close',
+      10_000,
+      async () => (await wb.page.locator('.part.editor .tab', { hasText: "Enclave's change" }).count()) === 0,
+    );
     const applied = await until('the applied change', 10_000, async () => {
       const text = await wb.readEditorText();
       return text.includes('Math.round(amount * 1000) / 10') && text;
@@ -154,7 +161,9 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await wb.press('Control+S');
     // Saved (the undone text on disk, the tab clean) before the reload, so the workbench does
     // not restore an older backup of the unsaved buffer.
-    await until('the save', 15_000, () => readFileSync(join(wb.workspace, 'src', 'money.ts'), 'utf8').includes('Math.round(amount * 100);'));
+    await until('the save', 15_000, () =>
+      readFileSync(join(wb.workspace, 'src', 'money.ts'), 'utf8').includes('Math.round(amount * 100);'),
+    );
     await until('a clean tab', 15_000, async () => (await wb.page.locator('.part.editor .tab.active.dirty').count()) === 0);
     await sleep(1_500);
   });
@@ -168,7 +177,10 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await reply.locator('.message-status', { hasText: 'Stopped.' }).waitFor();
     assert.equal(((await reply.locator('.message-content').textContent()) ?? '').trim(), stoppedText.trim());
     const onDisk = readFileSync(join(wb.workspace, 'src', 'money.ts'), 'utf8');
-    assert.ok(onDisk.includes('export const ENCLAVE_INSERTED = 42;\n/** Amounts') && onDisk.includes('Math.round(amount * 100);'), 'the insert was saved, the apply undone');
+    assert.ok(
+      onDisk.includes('export const ENCLAVE_INSERTED = 42;\n/** Amounts') && onDisk.includes('Math.round(amount * 100);'),
+      'the insert was saved, the apply undone',
+    );
     await chat.locator('#toggle-history').click();
     await chat.locator('.history-open[data-chat="seeded-code"]').waitFor();
     assert.equal(await chat.locator('.history-item').count(), 2);
@@ -183,10 +195,16 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     for (let i = 0; i < 3; i++) await wb.press('Shift+ArrowDown');
     await wb.runCommand('Enclave: Explain Selection');
     const question = chat.locator('article.message.user').last();
-    await question.locator('.message-content', { hasText: /^Explain what the selected code from src\/money\.ts does/ }).waitFor({ timeout: 30_000 });
+    await question
+      .locator('.message-content', { hasText: /^Explain what the selected code from src\/money\.ts does/ })
+      .waitFor({ timeout: 30_000 });
     assert.equal(await question.locator('.chip-label').textContent(), 'money.ts:1-3');
     const reply = replyTo(/Explain what the selected code/);
-    await until('the explanation to stream', 60_000, async () => ((await reply.locator('.message-content').textContent()) ?? '').length > 0);
+    await until(
+      'the explanation to stream',
+      60_000,
+      async () => ((await reply.locator('.message-content').textContent()) ?? '').length > 0,
+    );
     await chat.locator('#stop').click();
     await reply.locator('.message-status', { hasText: 'Stopped.' }).waitFor({ timeout: 5_000 });
     await wb.screenshot('explain');
@@ -215,7 +233,9 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     const partial = ((await content.textContent()) ?? '').trim();
     assert.ok(partial.length > 20, 'the partial reply is still shown');
     await wb.screenshot('engine-crashed');
-    const file = historyFiles().find((f) => JSON.parse(readFileSync(f, 'utf8')).messages.some((m: { content: string }) => m.content === 'Tell me a long story'));
+    const file = historyFiles().find((f) =>
+      JSON.parse(readFileSync(f, 'utf8')).messages.some((m: { content: string }) => m.content === 'Tell me a long story'),
+    );
     assert.ok(file, 'the conversation is on disk');
     const saved = JSON.parse(readFileSync(file, 'utf8')) as Conversation;
     const last = saved.messages.at(-1)!;
@@ -228,7 +248,8 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await until('the new reply', 10_000, async () => (await again.getAttribute('data-id')) !== crashedId);
     assert.equal(await chat.locator(`article[data-id="${crashedId}"]`).count(), 0, 'the interrupted reply is replaced');
     await until('a new reply from the restarted engine', 120_000, async () => {
-      if ((await again.locator('.message-error').count()) > 0) throw new Error(`regenerate failed: ${await again.locator('.message-error').textContent()}`);
+      if ((await again.locator('.message-error').count()) > 0)
+        throw new Error(`regenerate failed: ${await again.locator('.message-error').textContent()}`);
       return ((await again.locator('.message-content').textContent()) ?? '').length > 0;
     });
     await chat.locator('#stop').click();
@@ -240,14 +261,19 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
     await wb.page.locator('.part.editor .monaco-editor .view-lines').first().click();
     await wb.press('Control+End');
     await wb.typeText("\nexport const broken: number = 'not a number';");
-    await until('the TypeScript error', 120_000, async () => (await wb.problems()).some((row) => /not assignable to type 'number'/.test(row)));
+    await until('the TypeScript error', 120_000, async () =>
+      (await wb.problems()).some((row) => /not assignable to type 'number'/.test(row)),
+    );
     await wb.page.locator('.part.editor .monaco-editor .view-lines').first().click();
     await wb.press('Control+End');
     await wb.press('Shift+Home');
     await wb.runCommand('Enclave: Fix Problems in Selection');
     const question = chat.locator('article.message.user').last().locator('.message-content');
     await question.filter({ hasText: /^Fix these problems/ }).waitFor({ timeout: 30_000 });
-    assert.match((await question.textContent()) ?? '', /- line \d+, column \d+, error: Type 'string' is not assignable to type 'number'\. \(ts 2322\)/);
+    assert.match(
+      (await question.textContent()) ?? '',
+      /- line \d+, column \d+, error: Type 'string' is not assignable to type 'number'\. \(ts 2322\)/,
+    );
     const reply = replyTo(/Fix these problems/);
     await until('the reply to start', 60_000, async () => ((await reply.locator('.message-content').textContent()) ?? '').length > 0);
     await chat.locator('#stop').click();

@@ -63,9 +63,14 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       const { ghost } = await typeUntilGhost(wb, 'return c');
       await wb.screenshot('ghost-text');
       assert.ok(ghost.trim().length > 0);
-      await wb.page.locator('.statusbar-item').filter({ hasText: 'Enclave test model (wide margins)' }).first().waitFor({ timeout: 30_000 });
+      await wb.page
+        .locator('.statusbar-item')
+        .filter({ hasText: 'Enclave test model (wide margins)' })
+        .first()
+        .waitFor({ timeout: 30_000 });
       await wb.screenshot('status-bar');
-    }));
+    }),
+  );
 
   await t.test('Escape dismisses the suggestion and changes nothing', () =>
     wb.step('escape', async () => {
@@ -78,7 +83,8 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       await wb.screenshot('escaped');
       assert.ok(kept.length >= before.length);
       assert.equal(await save(wb, file), kept, 'Escape inserted nothing');
-    }));
+    }),
+  );
 
   await t.test('Tab inserts exactly the text that was shown', () =>
     wb.step('tab', async () => {
@@ -94,8 +100,13 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       // The inserted text is exactly what was on screen (whitespace as rendered).
       assert.ok(after.length > before.length, 'Tab inserted something');
       const inserted = insertion(before, after);
-      assert.equal(collapse(inserted), collapse(shown), `inserted ${JSON.stringify(inserted)}, shown ${JSON.stringify(shown)} (first seen ${JSON.stringify(ghost)})`);
-    }));
+      assert.equal(
+        collapse(inserted),
+        collapse(shown),
+        `inserted ${JSON.stringify(inserted)}, shown ${JSON.stringify(shown)} (first seen ${JSON.stringify(ghost)})`,
+      );
+    }),
+  );
 
   await t.test('typing fast leaves no stale suggestion', () =>
     wb.step('fast', async () => {
@@ -116,7 +127,11 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       await new Promise((r) => setTimeout(r, 300));
       await wb.press('Backspace');
       const again = await wb.waitForGhostText(8_000).catch(() => '');
-      assert.equal(collapse(again), collapse(ghost), `the suggestion shown after the burst (${JSON.stringify(ghost)}) is not the one its state gets (${JSON.stringify(again)})`);
+      assert.equal(
+        collapse(again),
+        collapse(ghost),
+        `the suggestion shown after the burst (${JSON.stringify(ghost)}) is not the one its state gets (${JSON.stringify(again)})`,
+      );
       await wb.press('Tab');
       await new Promise((r) => setTimeout(r, 300));
       await wb.press('Escape');
@@ -124,7 +139,10 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       const at = text.lastIndexOf(burst + typed);
       assert.ok(at > 0, `the burst reached the document intact: ${JSON.stringify(text.slice(-200))}`);
       const rest = text.slice(at + burst.length + typed.length);
-      assert.ok(collapse(rest).startsWith(collapse(ghost)), `the accepted suggestion follows what was typed: ${JSON.stringify(rest.slice(0, 80))} vs ${JSON.stringify(ghost)}`);
+      assert.ok(
+        collapse(rest).startsWith(collapse(ghost)),
+        `the accepted suggestion follows what was typed: ${JSON.stringify(rest.slice(0, 80))} vs ${JSON.stringify(ghost)}`,
+      );
       // The outside reference: the model continues the prompt's last token (the end of the line
       // typed so far, which the FIM prompt puts after <|fim_middle|>) along its succ chain, so the
       // final state's suggestion is a prefix of that chain's text; an earlier keystroke's ends elsewhere.
@@ -133,9 +151,13 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       const tokenizer = fromPreTrained();
       const last = tokenizer.encode(linePrefix, { add_special_tokens: false }).at(-1)!;
       const expected = tokenizer.decode(greedyChain((await loadWideMarginPlan()).succ, last, 32));
-      assert.ok(collapse(expected).startsWith(collapse(ghost)), `the suggestion after the burst (${JSON.stringify(ghost)}) is not the final state's continuation (${JSON.stringify(expected)})`);
+      assert.ok(
+        collapse(expected).startsWith(collapse(ghost)),
+        `the suggestion after the burst (${JSON.stringify(ghost)}) is not the final state's continuation (${JSON.stringify(expected)})`,
+      );
       assert.ok(original.length < text.length);
-    }));
+    }),
+  );
 });
 
 /** The text `after` has in addition to `before` (one insertion). */

@@ -54,7 +54,9 @@ async function canaryAddress(): Promise<{ host: string; port: number } | undefin
 /** The files under dir (recursively) that match. */
 function files(dir: string, match: (path: string) => boolean): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name), match) : match(join(dir, e.name)) ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name), match) : match(join(dir, e.name)) ? [join(dir, e.name)] : [],
+  );
 }
 
 /** A non-loopback URL, or undefined for this machine and in-page schemes. */
@@ -154,7 +156,8 @@ test('zero egress: activation, completion, chat, review, models and the API serv
       assert.ok((await typeUntilGhost(wb, 'return cart.')).trim());
       await wb.press('Escape');
       await wb.screenshot('completion');
-    }));
+    }),
+  );
 
   await t.test('chat', () =>
     wb.step('chat', async () => {
@@ -167,16 +170,21 @@ test('zero egress: activation, completion, chat, review, models and the API serv
       await reply.locator('.message-content').filter({ hasText: /\S/ }).waitFor({ timeout: 120_000 });
       await chat.locator('#send').waitFor({ state: 'visible', timeout: 60_000 });
       await wb.screenshot('chat');
-    }));
+    }),
+  );
 
   await t.test('review', () =>
     wb.step('review', async () => {
       await wb.runCommand('Enclave: Review Uncommitted Changes');
-      const done = await wb.waitForLog(/review done: uncommitted changes: \d+ findings .*reviewed (\d+), skipped \d+, failed (\d+)/, 180_000);
+      const done = await wb.waitForLog(
+        /review done: uncommitted changes: \d+ findings .*reviewed (\d+), skipped \d+, failed (\d+)/,
+        180_000,
+      );
       assert.equal(done[1], '1');
       assert.equal(done[2], '0');
       await wb.screenshot('review');
-    }));
+    }),
+  );
 
   await t.test('models: measure and choose (no download)', () =>
     wb.step('models', async () => {
@@ -186,10 +194,14 @@ test('zero egress: activation, completion, chat, review, models and the API serv
       const role = wb.page.locator('.quick-input-list .monaco-list-row').first();
       await role.waitFor({ timeout: 30_000 });
       await role.click();
-      await wb.page.locator('.quick-input-widget').filter({ hasText: /Choose the \w+ model/ }).waitFor({ timeout: 60_000 });
+      await wb.page
+        .locator('.quick-input-widget')
+        .filter({ hasText: /Choose the \w+ model/ })
+        .waitFor({ timeout: 60_000 });
       await wb.screenshot('models-choose');
       await wb.press('Escape');
-    }));
+    }),
+  );
 
   await t.test('the in-editor API server answers', () =>
     wb.step('api-server', async () => {
@@ -214,20 +226,29 @@ test('zero egress: activation, completion, chat, review, models and the API serv
       assert.equal(reply.status, 200, await reply.clone().text());
       const body = (await reply.json()) as { choices: unknown[] };
       assert.equal(body.choices.length, 1);
-    }));
+    }),
+  );
 
-  await t.test('the live canary: a non-loopback connect from the extension host is caught', { skip: canary ? false : 'this machine has no non-loopback address' }, () =>
-    wb.step('canary', async () => {
-      await wb.runCommand('Git: Fetch');
-      const gitLog = () => files(join(wb.userDataDir, 'logs'), (p) => p.endsWith('Git.log')).map((p) => readFileSync(p, 'utf8')).join('\n');
-      const deadline = Date.now() + 30_000;
-      while (!/git fetch/.test(gitLog()) && Date.now() < deadline) await sleep(250);
-      assert.match(gitLog(), /git fetch/);
-      await sleep(2_000);
-    }));
+  await t.test(
+    'the live canary: a non-loopback connect from the extension host is caught',
+    { skip: canary ? false : 'this machine has no non-loopback address' },
+    () =>
+      wb.step('canary', async () => {
+        await wb.runCommand('Git: Fetch');
+        const gitLog = () =>
+          files(join(wb.userDataDir, 'logs'), (p) => p.endsWith('Git.log'))
+            .map((p) => readFileSync(p, 'utf8'))
+            .join('\n');
+        const deadline = Date.now() + 30_000;
+        while (!/git fetch/.test(gitLog()) && Date.now() < deadline) await sleep(250);
+        assert.match(gitLog(), /git fetch/);
+        await sleep(2_000);
+      }),
+  );
 
   await t.test('no connect() by the extension host, the engine worker or their children left this machine', async () => {
-    for (const seen of open.values()) (seen.includes(`extensionId=${extensionId}`) ? webviewRequests : browserRequests).push(`${seen.split(' ')[0]} (unanswered)`);
+    for (const seen of open.values())
+      (seen.includes(`extensionId=${extensionId}`) ? webviewRequests : browserRequests).push(`${seen.split(' ')[0]} (unanswered)`);
     await wb.close();
     closed = true;
     const full = judgeTrace(readFileSync(trace, 'utf8'));
@@ -240,7 +261,9 @@ test('zero egress: activation, completion, chat, review, models and the API serv
     }
     const report = { ...full, enclaveEgress: full.enclaveEgress.filter((c) => !isCanary(c)) };
     const text = [
-      canary ? `canary: ${full.enclaveEgress.filter(isCanary).length} connect() to ${canary.host}:${canary.port} by the extension host's git, caught (left out of the verdict)` : 'canary: none (no non-loopback address)',
+      canary
+        ? `canary: ${full.enclaveEgress.filter(isCanary).length} connect() to ${canary.host}:${canary.port} by the extension host's git, caught (left out of the verdict)`
+        : 'canary: none (no non-loopback address)',
       formatReport(report),
       `browser requests beyond this machine by Enclave's webview: ${webviewRequests.length}`,
       ...webviewRequests.map((u) => `  ${u}`),
@@ -267,7 +290,8 @@ test('the egress detector records, attributes and fails on a non-loopback connec
   mkdirSync(join(dir, 'dist'));
   // Named like Enclave's engine worker: it connects from its main thread, from a worker thread and
   // from a child process it starts, to TEST-NET addresses, plus loopback and a unix socket.
-  const connect = (host: string) => `new Promise((done) => require('node:net').connect(9, '${host}').on('error', done).on('connect', done))`;
+  const connect = (host: string) =>
+    `new Promise((done) => require('node:net').connect(9, '${host}').on('error', done).on('connect', done))`;
   writeFileSync(join(dir, 'dist', 'thread.js'), `${connect('192.0.2.2')};\n`);
   writeFileSync(
     join(dir, 'dist', 'worker.js'),
@@ -290,21 +314,30 @@ test('the egress detector records, attributes and fails on a non-loopback connec
   // A network namespace with only a (down) loopback: every connect fails at once, nothing leaves.
   const netns = isRoot ? ['unshare', '--net'] : ['unshare', '--map-root-user', '--net'];
   const script = `${[process.execPath, join(dir, 'dist', 'worker.js')].map((a) => `'${a}'`).join(' ')}; ${ptyHost.map((a) => `'${a}'`).join(' ')}`;
-  const run = spawnSync(straceCommand(trace)[0], [...straceCommand(trace).slice(1), ...netns, 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(straceCommand(trace)[0], [...straceCommand(trace).slice(1), ...netns, 'sh', '-c', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(run.status, 0, `${run.stderr}`);
 
   const report = judgeTrace(readFileSync(trace, 'utf8'));
   console.log(`[egress detector]\n${formatReport(report)}`);
   const egress = (list: typeof report.connects) => list.map((c) => `${c.address} ${c.role}`).sort();
   assert.deepEqual(egress(report.enclaveEgress), ['192.0.2.1 engine worker', '192.0.2.2 engine worker', '198.51.100.1 node -e']);
-  assert.ok(report.enclaveEgress.every((c) => c.result.startsWith('-1 ENETUNREACH')), 'nothing left the namespace');
+  assert.ok(
+    report.enclaveEgress.every((c) => c.result.startsWith('-1 ENETUNREACH')),
+    'nothing left the namespace',
+  );
   // The worker thread's connect came from another thread of the same process.
   const fromThread = report.enclaveEgress.find((c) => c.address === '192.0.2.2');
   assert.ok(fromThread && fromThread.tid !== fromThread.pid);
   assert.deepEqual(report.enclaveEgress.find((c) => c.address === '198.51.100.1')?.chain.slice(0, 2), ['node -e', 'engine worker']);
   assert.deepEqual(egress(report.otherEgress), ['203.0.113.1 code-server ptyHost']);
   // Loopback and the unix socket were recorded and allowed.
-  const local = report.connects.filter((c) => c.local).map((c) => c.family).sort();
+  const local = report.connects
+    .filter((c) => c.local)
+    .map((c) => c.family)
+    .sort();
   assert.deepEqual(local, ['AF_INET', 'AF_INET6', 'AF_UNIX']);
   // The verdict the e2e test applies fails on this record.
   assert.throws(() => assertNoEnclaveEgress(report), /192\.0\.2\.1/);

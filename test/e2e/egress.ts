@@ -23,19 +23,29 @@ export function straceCommand(traceFile: string): string[] {
     '-f', // follow every child process and thread
     '--seccomp-bpf', // stop only on the traced calls: code-server's other syscalls run at full speed
     '-qq', // no attach/exit chatter
-    '-s', '1024', // whole argv strings: roles are read from them
-    '-e', 'trace=connect,execve,clone,clone3,fork,vfork',
-    '-e', 'signal=none',
-    '-o', traceFile,
+    '-s',
+    '1024', // whole argv strings: roles are read from them
+    '-e',
+    'trace=connect,execve,clone,clone3,fork,vfork',
+    '-e',
+    'signal=none',
+    '-o',
+    traceFile,
     '--',
   ];
 }
 
 /** Throws a clear error when strace is missing or may not trace here (e.g. ptrace forbidden in a container). */
 export function checkRecorder(): void {
-  const probe = spawnSync('strace', ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=connect', '-o', '/dev/null', '--', process.execPath, '-e', '0'], { encoding: 'utf8' });
+  const probe = spawnSync(
+    'strace',
+    ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=connect', '-o', '/dev/null', '--', process.execPath, '-e', '0'],
+    { encoding: 'utf8' },
+  );
   if (probe.error || probe.status !== 0) {
-    throw new Error(`strace cannot record connect() here (${probe.error?.message ?? probe.stderr.trim()}): install it (node scripts/setup.mjs --e2e, as root) and allow ptrace.`);
+    throw new Error(
+      `strace cannot record connect() here (${probe.error?.message ?? probe.stderr.trim()}): install it (node scripts/setup.mjs --e2e, as root) and allow ptrace.`,
+    );
   }
 }
 
@@ -92,7 +102,8 @@ export function roleOf(argv: string[] | undefined): string {
   if (type) return `code-server ${type}`;
   if (/code-server[/\\]out[/\\]node[/\\]entry\.js$/.test(script)) return 'code-server';
   const exe = (argv[0] ?? '').split('/').pop() ?? '';
-  if (/^node\d*$/.test(exe)) return argv.some((a) => /^(-e|-p|--eval|--print)$/.test(a)) ? 'node -e' : `node ${script.split('/').pop() ?? ''}`.trim();
+  if (/^node\d*$/.test(exe))
+    return argv.some((a) => /^(-e|-p|--eval|--print)$/.test(a)) ? 'node -e' : `node ${script.split('/').pop() ?? ''}`.trim();
   return exe || 'unknown';
 }
 
@@ -176,7 +187,11 @@ export function judgeTrace(text: string): EgressReport {
   const seen = new Map<number, ProcessInfo>();
   const chainOf = (pid: number): string[] => {
     const chain: string[] = [];
-    for (let p: number | undefined = pid, guard = 0; p !== undefined && guard < 100; p = parentOf.has(p) ? pidOf(parentOf.get(p)!) : undefined, guard++) {
+    for (
+      let p: number | undefined = pid, guard = 0;
+      p !== undefined && guard < 100;
+      p = parentOf.has(p) ? pidOf(parentOf.get(p)!) : undefined, guard++
+    ) {
       chain.push(roleOf(argvOf.get(p)));
     }
     return chain;
@@ -202,7 +217,19 @@ export function judgeTrace(text: string): EgressReport {
     // A forked child without its own execve keeps its parent's role.
     const role = chain.find((r) => r !== 'forked') ?? 'forked';
     const owner = chain.find((r) => enclaveRoles.has(r) || r.startsWith('code-server')) ?? role;
-    connects.push({ tid, pid, family, address, port, result, local: isLocal(family, address), role, chain, owner, enclave: chain.some((r) => enclaveRoles.has(r)) });
+    connects.push({
+      tid,
+      pid,
+      family,
+      address,
+      port,
+      result,
+      local: isLocal(family, address),
+      role,
+      chain,
+      owner,
+      enclave: chain.some((r) => enclaveRoles.has(r)),
+    });
   }
   const egress = connects.filter((c) => !c.local);
   return {

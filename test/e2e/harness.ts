@@ -62,7 +62,19 @@
  * activation +4–10 s; close() ~5 s.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -141,7 +153,8 @@ const defaultSettings: Record<string, unknown> = {
 };
 
 /** Workbench console lines that say nothing about the suite (kept in the artifacts' log). */
-const workbenchNoise = /^(Ignoring fetching additional builtin extensions|Updating additional builtin extensions cache|Resolving connection token|Resolved connection token|Creating a socket|\[reconnection-grace-time\]|\[Service Worker\]|\[AgentHost|\[AccountPolicyGate\]|Creation of workbench contribution|Timed out waiting for authentication provider 'github')/;
+const workbenchNoise =
+  /^(Ignoring fetching additional builtin extensions|Updating additional builtin extensions cache|Resolving connection token|Resolved connection token|Creating a socket|\[reconnection-grace-time\]|\[Service Worker\]|\[AgentHost|\[AccountPolicyGate\]|Creation of workbench contribution|Timed out waiting for authentication provider 'github')/;
 
 const chromiumArgs = [
   '--no-sandbox',
@@ -167,7 +180,12 @@ function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, intervalMs = 250): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -229,19 +247,28 @@ function checkTools(): void {
 export async function ensureVsix(): Promise<string> {
   mkdirSync(cacheDir, { recursive: true });
   const lock = join(cacheDir, 'package.lock');
-  await waitFor('the packaging lock', 15 * 60_000, () => {
-    try {
-      mkdirSync(lock);
-      return true;
-    } catch {
-      // A lock older than 10 minutes belongs to a packager that died.
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
-      return false;
-    }
-  }, 1000);
+  await waitFor(
+    'the packaging lock',
+    15 * 60_000,
+    () => {
+      try {
+        mkdirSync(lock);
+        return true;
+      } catch {
+        // A lock older than 10 minutes belongs to a packager that died.
+        if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+        return false;
+      }
+    },
+    1000,
+  );
   try {
     const started = Date.now();
-    const result = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--gpu', 'cpu', '--no-verify', '--if-stale', '--out', e2eVsix], { cwd: root, encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [join(root, 'scripts', 'package.mjs'), '--gpu', 'cpu', '--no-verify', '--if-stale', '--out', e2eVsix],
+      { cwd: root, encoding: 'utf8' },
+    );
     if (result.status !== 0) throw new Error(`packaging failed:\n${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`);
     if (!/is up to date/.test(result.stdout)) console.log(`[e2e] packaged ${e2eVsix} in ${seconds(started)}`);
   } finally {
@@ -324,9 +351,15 @@ export class Workbench {
     await this.page.keyboard.press('Control+P');
     await input.waitFor({ state: 'visible' });
     await input.fill(name);
-    await this.page.locator(`.quick-input-list .monaco-list-row[aria-label*="${basename(name)}"]`).first().waitFor({ timeout: 30_000 });
+    await this.page
+      .locator(`.quick-input-list .monaco-list-row[aria-label*="${basename(name)}"]`)
+      .first()
+      .waitFor({ timeout: 30_000 });
     await this.page.keyboard.press('Enter');
-    await this.page.locator('.part.editor .tab.active').filter({ hasText: basename(name) }).waitFor({ timeout: 30_000 });
+    await this.page
+      .locator('.part.editor .tab.active')
+      .filter({ hasText: basename(name) })
+      .waitFor({ timeout: 30_000 });
     await this.page.locator('.part.editor .monaco-editor .view-lines').first().waitFor();
   }
 
@@ -358,9 +391,13 @@ export class Workbench {
   /** The active editor's text as rendered (top to bottom), without ghost text. */
   async readEditorText(): Promise<string> {
     return this.page.evaluate(() => {
-      const editor = document.querySelector('.part.editor .editor-group-container.active .monaco-editor') ?? document.querySelector('.part.editor .monaco-editor');
+      const editor =
+        document.querySelector('.part.editor .editor-group-container.active .monaco-editor') ??
+        document.querySelector('.part.editor .monaco-editor');
       if (!editor) return '';
-      const lines = [...editor.querySelectorAll<HTMLElement>('.view-lines .view-line')].sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+      const lines = [...editor.querySelectorAll<HTMLElement>('.view-lines .view-line')].sort(
+        (a, b) => parseFloat(a.style.top) - parseFloat(b.style.top),
+      );
       return lines
         .map((line) => {
           const copy = line.cloneNode(true) as HTMLElement;
@@ -374,11 +411,20 @@ export class Workbench {
   /** The inline suggestion's text on screen: the part on the cursor's line and any extra lines. */
   async ghostText(): Promise<string> {
     return this.page.evaluate(() => {
-      const editor = document.querySelector('.part.editor .editor-group-container.active .monaco-editor') ?? document.querySelector('.part.editor .monaco-editor');
+      const editor =
+        document.querySelector('.part.editor .editor-group-container.active .monaco-editor') ??
+        document.querySelector('.part.editor .monaco-editor');
       if (!editor) return '';
-      const inline = [...editor.querySelectorAll<HTMLElement>('.ghost-text-decoration, .ghost-text-decoration-preview')].map((e) => e.textContent ?? '').join('');
-      const extra = [...editor.querySelectorAll<HTMLElement>('.ghost-text .view-line, .ghost-text-view-line')].map((e) => e.textContent ?? '');
-      return [inline, ...extra].join('\n').replace(/\u00a0/g, ' ').replace(/\n+$/, '');
+      const inline = [...editor.querySelectorAll<HTMLElement>('.ghost-text-decoration, .ghost-text-decoration-preview')]
+        .map((e) => e.textContent ?? '')
+        .join('');
+      const extra = [...editor.querySelectorAll<HTMLElement>('.ghost-text .view-line, .ghost-text-view-line')].map(
+        (e) => e.textContent ?? '',
+      );
+      return [inline, ...extra]
+        .join('\n')
+        .replace(/\u00a0/g, ' ')
+        .replace(/\n+$/, '');
     });
   }
 
@@ -470,12 +516,15 @@ interface Server {
 /** Enclave's settings whose scope is machine or machine-overridable (package.json). */
 export function machineSettingKeys(): Set<string> {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-    contributes?: { configuration?: { properties?: Record<string, { scope?: string }> } | { properties?: Record<string, { scope?: string }> }[] };
+    contributes?: {
+      configuration?: { properties?: Record<string, { scope?: string }> } | { properties?: Record<string, { scope?: string }> }[];
+    };
   };
   const sections = [manifest.contributes?.configuration ?? []].flat();
   const keys = new Set<string>();
   for (const section of sections) {
-    for (const [key, spec] of Object.entries(section.properties ?? {})) if (spec.scope === 'machine' || spec.scope === 'machine-overridable') keys.add(key);
+    for (const [key, spec] of Object.entries(section.properties ?? {}))
+      if (spec.scope === 'machine' || spec.scope === 'machine-overridable') keys.add(key);
   }
   return keys;
 }
@@ -511,7 +560,16 @@ async function startServer(name: string, artifactsDir: string, options: LaunchOp
       console.log(`[e2e ${name}] VSIX installed in ${seconds(started)}`);
     }
     const port = await freePort();
-    const args = [...base, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust'];
+    const args = [
+      ...base,
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+    ];
     if (options.smokeTestDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
     args.push(workspace);
     const logFile = join(artifactsDir, 'code-server.log');
@@ -524,7 +582,10 @@ async function startServer(name: string, artifactsDir: string, options: LaunchOp
     try {
       await waitFor('code-server /healthz', 60_000, async () => {
         if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}); see ${logFile}`);
-        return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+        return fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
       });
     } catch (err) {
       await stopProcessGroup(child);
@@ -574,7 +635,19 @@ export async function launch(options: LaunchOptions): Promise<Workbench> {
       if (msg.type() === 'error') appendFileSync(join(artifactsDir, 'browser.log'), `console.error: ${msg.text()}\n`);
     });
     const url = `${server.url}/?folder=${encodeURIComponent(workspace)}`;
-    const wb = new Workbench(options.name, page, context, server.child, server.port, url, workspace, server.tempDir, server.userDataDir, artifactsDir, ownsWorkspace);
+    const wb = new Workbench(
+      options.name,
+      page,
+      context,
+      server.child,
+      server.port,
+      url,
+      workspace,
+      server.tempDir,
+      server.userDataDir,
+      artifactsDir,
+      ownsWorkspace,
+    );
     try {
       await page.goto(url);
       await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
@@ -613,7 +686,12 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
   const artifactsDir = artifactsFor(name);
   const ownsWorkspace = options.workspace === undefined;
   const workspace = options.workspace ?? makeWorkspace();
-  const server = await startServer(name, artifactsDir, { name, settings: options.settings, installExtension: false, smokeTestDriver: true }, workspace);
+  const server = await startServer(
+    name,
+    artifactsDir,
+    { name, settings: options.settings, installExtension: false, smokeTestDriver: true },
+    workspace,
+  );
   const output: string[] = [];
   let context: BrowserContext | undefined;
   try {

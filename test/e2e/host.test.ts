@@ -18,8 +18,17 @@ test('the in-host suite passes in the real extension host', async () => {
   assert.ok(activation, 'the suite did not print the activation time');
 });
 
-test('a failing in-host test gives a non-zero exit code', { skip: process.env.ENCLAVE_E2E_SELFTEST !== '1' && 'set ENCLAVE_E2E_SELFTEST=1 to run the harness self-test' }, async () => {
-  const { exitCode, output } = await runHostSuite({ name: 'host-suite-selftest', suites: ['extension'], grep: 'on purpose', env: { ENCLAVE_HOST_SELFTEST_FAIL: '1' } });
-  assert.notEqual(exitCode, 0, output);
-  assert.match(output, /1 failing/);
-});
+test(
+  'a failing in-host test gives a non-zero exit code',
+  { skip: process.env.ENCLAVE_E2E_SELFTEST !== '1' && 'set ENCLAVE_E2E_SELFTEST=1 to run the harness self-test' },
+  async () => {
+    const { exitCode, output } = await runHostSuite({
+      name: 'host-suite-selftest',
+      suites: ['extension'],
+      grep: 'on purpose',
+      env: { ENCLAVE_HOST_SELFTEST_FAIL: '1' },
+    });
+    assert.notEqual(exitCode, 0, output);
+    assert.match(output, /1 failing/);
+  },
+);

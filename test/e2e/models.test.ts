@@ -26,7 +26,10 @@ async function selectAdapter(wb: Workbench, name: string): Promise<void> {
   await row.click();
   // The scale input box: accept the default 1.
   const input = wb.page.locator('.quick-input-widget input');
-  await wb.page.locator('.quick-input-widget').filter({ hasText: `Scale for ${name}` }).waitFor({ timeout: 10_000 });
+  await wb.page
+    .locator('.quick-input-widget')
+    .filter({ hasText: `Scale for ${name}` })
+    .waitFor({ timeout: 10_000 });
   await input.press('Enter');
 }
 
@@ -56,7 +59,8 @@ test('models and adapters in code-server', async (t) => {
       await wb.waitForLog(/\[models\] recommended: (0\.5|1\.5|3|7|14|32)B (Q4_K_M|Q5_K_M|Q8_0): /, 10_000);
       await wb.page.locator('.notifications-toasts').filter({ hasText: 'Recommended:' }).first().waitFor({ timeout: 30_000 });
       await wb.screenshot('measured');
-    }));
+    }),
+  );
 
   await t.test('picking the local fixture model makes the engine load it', () =>
     wb.step('pick-model', async () => {
@@ -69,13 +73,17 @@ test('models and adapters in code-server', async (t) => {
       await wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'model.gguf' }).first().waitFor({ timeout: 30_000 });
       await wb.page.locator('.quick-input-widget .monaco-button').filter({ hasText: 'OK' }).click();
       await input.waitFor({ state: 'hidden', timeout: 30_000 });
-      const recorded = await wb.waitForLog(/\[models\]\s+completion: model\.gguf \(sha256 ([0-9a-f]{12})…, from local file, added \d{4}-\d\d-\d\d\) (\S+)/, 60_000);
+      const recorded = await wb.waitForLog(
+        /\[models\]\s+completion: model\.gguf \(sha256 ([0-9a-f]{12})…, from local file, added \d{4}-\d\d-\d\d\) (\S+)/,
+        60_000,
+      );
       assert.equal(recorded[2], fixtures.model);
       const info = await modelInfo(wb);
       assert.match(info, new RegExp(`File: ${fixtures.model.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
       assert.match(info, /Adapters: none/);
       await wb.screenshot('model-loaded');
-    }));
+    }),
+  );
 
   await t.test('a second model goes into the experimental profile; rollback returns to the stable one', () =>
     wb.step('profiles', async () => {
@@ -94,7 +102,8 @@ test('models and adapters in code-server', async (t) => {
       await wb.runCommand('Enclave: Roll Back to the Stable Model');
       await wb.waitForLog(/\[models\] rolled back: stable profile active\n.*\[models\]\s+completion: model\.gguf /, 30_000);
       await wb.screenshot('rolled-back');
-    }));
+    }),
+  );
 
   await t.test('switching the adapter changes the status bar and the engine report without a reload', () =>
     wb.step('adapters', async () => {
@@ -117,7 +126,8 @@ test('models and adapters in code-server', async (t) => {
       assert.match(withB, /Adapters: \S*lora-b\.gguf ×1/);
       assert.equal(withB.match(/Loaded in (\d+) ms/)?.[1], loaded, 'the model was not reloaded');
       await wb.screenshot('adapter-b');
-    }));
+    }),
+  );
 
   await t.test('a mismatched adapter is listed with the reason and not applied', () =>
     wb.step('adapter-mismatch', async () => {
@@ -128,5 +138,6 @@ test('models and adapters in code-server', async (t) => {
       await wb.screenshot('adapter-mismatch-listed');
       await wb.press('Escape');
       await wb.page.locator('.statusbar-item').filter({ hasText: 'lora-b' }).first().waitFor({ timeout: 10_000 });
-    }));
+    }),
+  );
 });

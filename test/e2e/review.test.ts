@@ -31,7 +31,10 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
   const workspace = makeWorkspace({ files: { 'src/pricing.ts': original } });
   writeFileSync(join(workspace, 'src/pricing.ts'), changedFile());
   const diff = parseUnifiedDiff(execFileSync('git', gitDiffArgs('uncommitted'), { cwd: workspace, encoding: 'utf8' }));
-  assert.deepEqual(diff.map((f) => f.path), ['src/pricing.ts']);
+  assert.deepEqual(
+    diff.map((f) => f.path),
+    ['src/pricing.ts'],
+  );
   const changed = changedLines(diff[0]);
 
   const wb = await launch({
@@ -51,9 +54,17 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
 
   const findings = await wb.step('review', async () => {
     await wb.runCommand('Enclave: Review Uncommitted Changes');
-    await wb.page.locator('.notifications-toasts').filter({ hasText: 'Enclave: reviewing uncommitted changes' }).first().waitFor({ timeout: 30_000 }).catch(() => undefined);
+    await wb.page
+      .locator('.notifications-toasts')
+      .filter({ hasText: 'Enclave: reviewing uncommitted changes' })
+      .first()
+      .waitFor({ timeout: 30_000 })
+      .catch(() => undefined);
     await wb.screenshot('reviewing');
-    const done = await wb.waitForLog(/review done: uncommitted changes: (\d+) findings .*reviewed (\d+), skipped (\d+), failed (\d+)/, 300_000);
+    const done = await wb.waitForLog(
+      /review done: uncommitted changes: (\d+) findings .*reviewed (\d+), skipped (\d+), failed (\d+)/,
+      300_000,
+    );
     await wb.screenshot('reviewed');
     assert.equal(done[4], '0', `a file failed:\n${wb.enclaveLog()}`);
     assert.equal(done[2], '1');
@@ -68,7 +79,10 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
     assert.ok(list.length >= 1, 'the grammar asked for at least one finding');
     for (const f of list) {
       assert.equal(f.file, 'src/pricing.ts');
-      assert.ok(changed.some((r) => f.start <= r.end + 3 && f.end >= r.start - 3), `finding at ${f.start}-${f.end} is off the change ${JSON.stringify(changed)}`);
+      assert.ok(
+        changed.some((r) => f.start <= r.end + 3 && f.end >= r.start - 3),
+        `finding at ${f.start}-${f.end} is off the change ${JSON.stringify(changed)}`,
+      );
     }
     return list;
   });
@@ -79,8 +93,13 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       await wb.screenshot('problems');
       assert.equal(rows.length, findings.length, `rows: ${JSON.stringify(rows)}`);
       const lines = rows.map((r) => Number(/line (\d+)/i.exec(r)?.[1])).sort((a, b) => a - b);
-      assert.deepEqual(lines, findings.map((f) => f.start).sort((a, b) => a - b), `rows: ${JSON.stringify(rows)}`);
-    }));
+      assert.deepEqual(
+        lines,
+        findings.map((f) => f.start).sort((a, b) => a - b),
+        `rows: ${JSON.stringify(rows)}`,
+      );
+    }),
+  );
 
   // The grammar allows a replacement (≤ 16 characters) or null; the engine accepts a replacement
   // at its limit that holds an astral character, so the first answer is kept with its fix.
@@ -93,8 +112,15 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       await wb.page.keyboard.type(String(fix.start));
       await wb.press('Enter');
       // The go-to-line box gives the focus back to the editor, then the light bulb shows.
-      await wb.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-      await wb.page.locator('.part.editor .lightBulbWidget').first().waitFor({ state: 'visible', timeout: 15_000 }).catch(() => undefined);
+      await wb.page
+        .locator('.quick-input-widget')
+        .waitFor({ state: 'hidden', timeout: 10_000 })
+        .catch(() => undefined);
+      await wb.page
+        .locator('.part.editor .lightBulbWidget')
+        .first()
+        .waitFor({ state: 'visible', timeout: 15_000 })
+        .catch(() => undefined);
       await wb.press('Control+.');
       const action = wb.page.locator('.action-widget .monaco-list-row').filter({ hasText: 'Enclave: apply the suggested fix' }).first();
       await action.waitFor({ timeout: 15_000 });
@@ -103,7 +129,8 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       await wb.press('Control+S');
       // The save reaches the disk once the workbench's save participants are done (slow under load).
       const saved = () => readFileSync(join(workspace, 'src/pricing.ts'), 'utf8');
-      for (const until = Date.now() + 15_000; saved() === changedFile() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 250));
+      for (const until = Date.now() + 15_000; saved() === changedFile() && Date.now() < until;)
+        await new Promise((r) => setTimeout(r, 250));
       const after = splitLines(saved());
       const before = splitLines(changedFile());
       // Lines outside the finding are untouched; the finding's lines changed.
@@ -117,7 +144,8 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       const rows = (await wb.problems()).filter((r) => r.includes('Enclave review'));
       assert.equal(rows.length, untouched.length, `rows: ${JSON.stringify(rows)}`);
       await wb.screenshot('fixed');
-    }));
+    }),
+  );
 
   await t.test('the report is saved as markdown', () =>
     wb.step('report', async () => {
@@ -133,7 +161,8 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       assert.match(report, /^# Enclave review: uncommitted changes/);
       assert.match(report, new RegExp(`${findings.length} findings?`));
       assert.match(report, /### src\/pricing\.ts/);
-    }));
+    }),
+  );
 
   await t.test('Clear Review Findings empties the Problems panel', () =>
     wb.step('clear', async () => {
@@ -141,7 +170,8 @@ test('review of uncommitted changes: findings on the changed lines, a quick fix,
       await new Promise((r) => setTimeout(r, 500));
       const rows = (await wb.problems()).filter((r) => r.includes('Enclave review'));
       assert.deepEqual(rows, []);
-    }));
+    }),
+  );
 });
 
 test('the presentation suite passes inside the real extension host', async () => {

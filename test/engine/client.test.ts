@@ -44,7 +44,10 @@ describe('EngineClient', () => {
     c.onState((s) => states.push(s.kind));
     assert.equal(c.pid, undefined, 'nothing is started by the constructor');
     let streamed = '';
-    const result = await c.completeFim({ documentKey: 'a', prompt: fimPrompt(samplePrefixes[0], '\n}\n'), maxTokens: 16 }, { onText: (t) => (streamed += t) });
+    const result = await c.completeFim(
+      { documentKey: 'a', prompt: fimPrompt(samplePrefixes[0], '\n}\n'), maxTokens: 16 },
+      { onText: (t) => (streamed += t) },
+    );
     assert.ok(c.pid, 'the engine process runs');
     assert.notEqual(c.pid, process.pid);
     assert.equal(streamed, result.text);
@@ -70,16 +73,19 @@ describe('EngineClient', () => {
     let chunks = 0;
     let afterAbort = 0;
     let abortedAt = 0;
-    const request = c.completeFim({ documentKey: 'long', prompt: fimPrompt(samplePrefixes[2], ''), maxTokens: 4000 }, {
-      signal: controller.signal,
-      onText: () => {
-        if (abortedAt) afterAbort++;
-        if (++chunks === 4) {
-          abortedAt = performance.now();
-          controller.abort();
-        }
+    const request = c.completeFim(
+      { documentKey: 'long', prompt: fimPrompt(samplePrefixes[2], ''), maxTokens: 4000 },
+      {
+        signal: controller.signal,
+        onText: () => {
+          if (abortedAt) afterAbort++;
+          if (++chunks === 4) {
+            abortedAt = performance.now();
+            controller.abort();
+          }
+        },
       },
-    });
+    );
     await assert.rejects(request, (err: EngineError) => err.code === 'CANCELLED');
     assert.ok(performance.now() - abortedAt < 100, 'the caller is answered at once');
     // The rejection is the engine's confirmation: the request has ended there (its sequence free).
@@ -99,14 +105,17 @@ describe('EngineClient', () => {
     await c.countTokens('start');
     const pid = c.pid!;
     let killed = false;
-    const request = c.chat({ messages: [{ role: 'user', content: 'go on forever' }], maxTokens: 4000 }, {
-      onText: () => {
-        if (!killed) {
-          killed = true;
-          process.kill(pid, 'SIGKILL');
-        }
+    const request = c.chat(
+      { messages: [{ role: 'user', content: 'go on forever' }], maxTokens: 4000 },
+      {
+        onText: () => {
+          if (!killed) {
+            killed = true;
+            process.kill(pid, 'SIGKILL');
+          }
+        },
       },
-    });
+    );
     await assert.rejects(request, (err: EngineError) => {
       assert.equal(err.code, 'ENGINE_CRASHED');
       return true;
@@ -162,7 +171,10 @@ describe('EngineClient', () => {
     const states: EngineState['kind'][] = [];
     c.onState((s) => states.push(s.kind));
     for (let i = 0; i < 3; i++) {
-      await assert.rejects(c.completeFim({ documentKey: 'k', prompt: fimPrompt('let a = ', ';'), maxTokens: 2 }), (err: EngineError) => err.code === 'MODEL_INVALID');
+      await assert.rejects(
+        c.completeFim({ documentKey: 'k', prompt: fimPrompt('let a = ', ';'), maxTokens: 2 }),
+        (err: EngineError) => err.code === 'MODEL_INVALID',
+      );
     }
     assert.equal(states.filter((s) => s === 'starting').length, 1, `one start for three requests: ${states}`);
     assert.equal(states.at(-1), 'error');
@@ -179,8 +191,18 @@ describe('EngineClient', () => {
     const pid = c.pid;
     const [completion, chat, structured] = await Promise.all([
       c.completeFim({ documentKey: 'd', prompt: fimPrompt(samplePrefixes[1], '\n'), maxTokens: 8 }),
-      c.chat({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }], maxTokens: 16 }),
-      c.generateStructured({ messages: [{ role: 'user', content: 'json' }], schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] }, maxTokens: 24 }),
+      c.chat({
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+        ],
+        maxTokens: 16,
+      }),
+      c.generateStructured({
+        messages: [{ role: 'user', content: 'json' }],
+        schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+        maxTokens: 24,
+      }),
     ]);
     assert.equal(completion.stats.generatedTokens, 8);
     assert.ok(chat.stats.generatedTokens > 0);

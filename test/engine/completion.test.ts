@@ -145,7 +145,9 @@ test('typing along a suggestion and accepting it are answered without the model'
 });
 
 test('a model without FIM tokens gives a clear error instead of a completion', async () => {
-  const noFim: Backend = new EngineClient(settingsFor(paths, { modelPath: paths.noFim, contextSize: 512, sequences: 2 }), nullLogger, { workerPath });
+  const noFim: Backend = new EngineClient(settingsFor(paths, { modelPath: paths.noFim, contextSize: 512, sequences: 2 }), nullLogger, {
+    workerPath,
+  });
   try {
     const core = new CompletionCore({ backend: () => noFim, settings: () => settings });
     const outcome = await core.provide(at('const x = ', 10));
@@ -175,5 +177,8 @@ test('a keystroke cancels the call in flight for its document and still finds it
   assert.equal(next.source, 'model');
   assert.equal((await backend.metrics()).cancelled, cancelledBefore + 1, 'the engine call in flight was cancelled, not waited for');
   const stats = next.stats!;
-  assert.ok(stats.evaluatedTokens <= 20, `evaluated ${stats.evaluatedTokens} of ${stats.promptTokens} prompt tokens after a cancelled call`);
+  assert.ok(
+    stats.evaluatedTokens <= 20,
+    `evaluated ${stats.evaluatedTokens} of ${stats.promptTokens} prompt tokens after a cancelled call`,
+  );
 });

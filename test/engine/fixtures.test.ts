@@ -8,7 +8,15 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
-import { FIM_TOKEN_IDS, QWEN_VOCAB_SIZE, SPECULATIVE_AGREEMENTS, ensureFixtures, loadWideMarginPlan, writeFixture, type FixturePaths } from '../fixtures/generate';
+import {
+  FIM_TOKEN_IDS,
+  QWEN_VOCAB_SIZE,
+  SPECULATIVE_AGREEMENTS,
+  ensureFixtures,
+  loadWideMarginPlan,
+  writeFixture,
+  type FixturePaths,
+} from '../fixtures/generate';
 import { EMBEDDING_DIMS, draftSuccessor, greedyChain, type WideMarginPlan } from '../fixtures/wide-margin';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
@@ -42,7 +50,13 @@ interface Generation {
   msPerToken: number;
 }
 
-async function greedy(model: LlamaModel, prompt: string | Token[], maxTokens: number, lora?: { filePath: string; scale: number }, batchSize = 64): Promise<Generation> {
+async function greedy(
+  model: LlamaModel,
+  prompt: string | Token[],
+  maxTokens: number,
+  lora?: { filePath: string; scale: number },
+  batchSize = 64,
+): Promise<Generation> {
   const context = await model.createContext({
     contextSize: 256,
     batchSize,
@@ -90,7 +104,10 @@ describe('fixture files', () => {
   it('are deterministic: writing a fixture again gives the same bytes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'enclave-fixtures-'));
     try {
-      const sha = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+      const sha = async (file: string) =>
+        createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex');
       for (const name of ['draft', 'loraA', 'wideDraftHalf'] as const) {
         const copy = join(dir, `${name}.gguf`);
         await writeFixture(name, copy);
@@ -191,7 +208,10 @@ describe('generation', () => {
     const model = await loadModel(paths.model);
     const context = await model.createContext({ contextSize: 256, batchSize: 64, threads: 1, sequences: 1 });
     try {
-      for (const [path, error] of [[paths.draft, null], [paths.draftMismatch, /vocabulary size/]] as const) {
+      for (const [path, error] of [
+        [paths.draft, null],
+        [paths.draftMismatch, /vocabulary size/],
+      ] as const) {
         const draftContext = await (await loadModel(path)).createContext({ contextSize: 256, batchSize: 64, threads: 1 });
         try {
           const predictor = new nlc.DraftSequenceTokenPredictor(draftContext.getSequence(), { minTokens: 1 });
@@ -216,7 +236,11 @@ describe('generation', () => {
 });
 
 describe('wide-margin models', () => {
-  const prompts = ['function fibonacci(n) {\n  return', '<|fim_prefix|>let total = <|fim_suffix|>;\n<|fim_middle|>', '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n'];
+  const prompts = [
+    'function fibonacci(n) {\n  return',
+    '<|fim_prefix|>let total = <|fim_suffix|>;\n<|fim_middle|>',
+    '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n',
+  ];
   let plan: WideMarginPlan;
   before(async () => {
     plan = await loadWideMarginPlan();
@@ -263,7 +287,11 @@ describe('wide-margin models', () => {
 
   it('greedy output of the target and both drafts follows their succ, at batch sizes 64 and 1', async () => {
     const half = draftSuccessor(plan, 0.5);
-    for (const [path, succ] of [[paths.wide, plan.succ], [paths.wideDraft, plan.succ], [paths.wideDraftHalf, half]] as const) {
+    for (const [path, succ] of [
+      [paths.wide, plan.succ],
+      [paths.wideDraft, plan.succ],
+      [paths.wideDraftHalf, half],
+    ] as const) {
       const model = await loadModel(path);
       for (const prompt of prompts) {
         const tokens = model.tokenize(prompt, true);
@@ -274,7 +302,7 @@ describe('wide-margin models', () => {
     }
   });
 
-  it('a draft of agreement a predicts the target\'s next token on a fraction a of its greedy chain', () => {
+  it("a draft of agreement a predicts the target's next token on a fraction a of its greedy chain", () => {
     const chain = greedyChain(plan.succ, FIM_TOKEN_IDS.middle, 400);
     for (const agreement of [...SPECULATIVE_AGREEMENTS, 0.5]) {
       const succ = draftSuccessor(plan, agreement);

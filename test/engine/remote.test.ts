@@ -55,7 +55,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('RemoteBackend against Enclave\'s own server', () => {
+describe("RemoteBackend against Enclave's own server", () => {
   it('reports the served model, guesses its FIM family from the name, and becomes ready', async () => {
     const backend = remote();
     const states: EngineState[] = [];
@@ -65,7 +65,10 @@ describe('RemoteBackend against Enclave\'s own server', () => {
     assert.equal(info.gpu, server.url);
     assert.equal(info.modelName, 'qwen2.5-coder-test');
     assert.equal(info.fimFamily, 'qwen');
-    assert.deepEqual(states.map((s) => s.kind), ['ready']);
+    assert.deepEqual(
+      states.map((s) => s.kind),
+      ['ready'],
+    );
     await backend.dispose();
   });
 
@@ -111,7 +114,12 @@ describe('RemoteBackend against Enclave\'s own server', () => {
       required: ['ok', 'count'],
       additionalProperties: false,
     };
-    const result = await backend.generateStructured({ messages: [{ role: 'user', content: 'Answer in JSON.' }], schema, maxTokens: 60, seed: 1 });
+    const result = await backend.generateStructured({
+      messages: [{ role: 'user', content: 'Answer in JSON.' }],
+      schema,
+      maxTokens: 60,
+      seed: 1,
+    });
     const value = result.value as { ok: unknown; count: unknown };
     assert.deepEqual(Object.keys(value).sort(), ['count', 'ok']);
     assert.equal(typeof value.ok, 'boolean');
@@ -120,11 +128,15 @@ describe('RemoteBackend against Enclave\'s own server', () => {
     await backend.dispose();
   });
 
-  it('passes the server\'s own structured-output failure on as a clear error naming the URL', async () => {
+  it("passes the server's own structured-output failure on as a clear error naming the URL", async () => {
     const backend = remote();
     const schema = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] };
     // Enclave's server checks the JSON itself and answers with an error event mid-stream.
-    const err = await rejectsWith(backend.generateStructured({ messages: [{ role: 'user', content: 'x' }], schema, maxTokens: 2 }), 'INTERNAL', /did not parse/);
+    const err = await rejectsWith(
+      backend.generateStructured({ messages: [{ role: 'user', content: 'x' }], schema, maxTokens: 2 }),
+      'INTERNAL',
+      /did not parse/,
+    );
     assert.ok(err.message.includes(server.url));
     assert.equal((await backend.metrics()).failed, 1);
     await backend.dispose();
@@ -134,17 +146,28 @@ describe('RemoteBackend against Enclave\'s own server', () => {
     const backend = remote({ apiKey: 'wrong-token-0123456789abcdef' });
     const states: EngineState[] = [];
     backend.onState((s) => states.push(s));
-    const err = await rejectsWith(backend.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }), 'ENGINE_UNAVAILABLE', /HTTP 401/);
+    const err = await rejectsWith(
+      backend.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }),
+      'ENGINE_UNAVAILABLE',
+      /HTTP 401/,
+    );
     assert.ok(err.message.includes(server.url));
     assert.match(err.message, /ENCLAVE_REMOTE_API_KEY/);
-    assert.deepEqual(states.map((s) => s.kind), ['error']);
+    assert.deepEqual(
+      states.map((s) => s.kind),
+      ['error'],
+    );
     await rejectsWith(backend.info(), 'ENGINE_UNAVAILABLE', /HTTP 401/);
     await backend.dispose();
   });
 
   it('says a wrong base URL has no such route (404)', async () => {
     const backend = remote({ url: server.url.replace(/\/v1$/, '/v2'), model: 'm' });
-    await rejectsWith(backend.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }), 'ENGINE_UNAVAILABLE', /HTTP 404.*remoteUrl/);
+    await rejectsWith(
+      backend.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }),
+      'ENGINE_UNAVAILABLE',
+      /HTTP 404.*remoteUrl/,
+    );
     await backend.dispose();
   });
 
@@ -207,7 +230,12 @@ describe('RemoteBackend with a server that ignores stream and response_format', 
       req.on('end', () => {
         seen.push({ path: req.url ?? '', auth: req.headers.authorization, body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} });
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'Sure! Here is {not json' }, finish_reason: 'stop' }], usage: { prompt_tokens: 7, completion_tokens: 5 } }));
+        res.end(
+          JSON.stringify({
+            choices: [{ index: 0, message: { role: 'assistant', content: 'Sure! Here is {not json' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 7, completion_tokens: 5 },
+          }),
+        );
       });
     });
     await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', () => resolve()));
@@ -223,15 +251,25 @@ describe('RemoteBackend with a server that ignores stream and response_format', 
     assert.equal(chat.stats.generatedTokens, 5);
     assert.equal(chat.stats.stopReason, 'stop');
     const schema = { type: 'object', properties: { ok: { type: 'boolean' } } };
-    const err = await rejectsWith(backend.generateStructured({ messages: [{ role: 'user', content: 'json' }], schema, maxTokens: 50 }), 'INTERNAL', /not JSON.*response_format json_schema/);
+    const err = await rejectsWith(
+      backend.generateStructured({ messages: [{ role: 'user', content: 'json' }], schema, maxTokens: 50 }),
+      'INTERNAL',
+      /not JSON.*response_format json_schema/,
+    );
     assert.ok(err.message.includes(stubUrl.replace(/\/$/, '')));
     const structured = seen.at(-1)!;
     assert.equal(structured.path, '/v1/chat/completions');
     assert.equal(structured.auth, 'Bearer k-123');
     assert.equal(structured.body.model, 'tiny');
-    assert.deepEqual(structured.body.response_format, { type: 'json_schema', json_schema: { name: 'enclave_result', schema, strict: true } });
+    assert.deepEqual(structured.body.response_format, {
+      type: 'json_schema',
+      json_schema: { name: 'enclave_result', schema, strict: true },
+    });
     // Only the configured server's paths were asked — nothing else.
-    assert.ok(seen.every((s) => s.path.startsWith('/v1/')), JSON.stringify(seen.map((s) => s.path)));
+    assert.ok(
+      seen.every((s) => s.path.startsWith('/v1/')),
+      JSON.stringify(seen.map((s) => s.path)),
+    );
     await backend.dispose();
   });
 });
@@ -242,7 +280,11 @@ describe('RemoteBackend configuration and connection errors', () => {
     const backend = new RemoteBackend({ url, model: 'm' });
     const states: EngineState[] = [];
     backend.onState((s) => states.push(s));
-    const err = await rejectsWith(backend.completeFim({ documentKey: 'd', prompt: 'x', maxTokens: 2 }), 'ENGINE_UNAVAILABLE', /Cannot reach the remote model server/);
+    const err = await rejectsWith(
+      backend.completeFim({ documentKey: 'd', prompt: 'x', maxTokens: 2 }),
+      'ENGINE_UNAVAILABLE',
+      /Cannot reach the remote model server/,
+    );
     assert.ok(err.message.includes(url));
     assert.match(err.message, /ECONNREFUSED/);
     assert.equal(states.at(-1)?.kind, 'error');
@@ -255,7 +297,11 @@ describe('RemoteBackend configuration and connection errors', () => {
   it('fails every call clearly when the URL is missing or not http', async () => {
     for (const url of ['', 'ftp://example.invalid/v1']) {
       const backend = new RemoteBackend({ url });
-      await rejectsWith(backend.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 }), 'ENGINE_UNAVAILABLE', /enclave\.backend\.remoteUrl/);
+      await rejectsWith(
+        backend.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 }),
+        'ENGINE_UNAVAILABLE',
+        /enclave\.backend\.remoteUrl/,
+      );
       await rejectsWith(backend.countTokens('abc'), 'ENGINE_UNAVAILABLE', /enclave\.backend\.remoteUrl/);
       await rejectsWith(backend.info(), 'ENGINE_UNAVAILABLE', /enclave\.backend\.remoteUrl/);
     }
@@ -268,7 +314,7 @@ const llamaServer = join(repoRoot, '.cache', 'llama', 'build', 'bin', 'llama-ser
 const haveLlamaServer = existsSync(llamaServer);
 if (!haveLlamaServer) console.log(`# skipping the llama-server tests: ${llamaServer} is not built (see /work/shared/LLAMA-SERVER.md)`);
 
-describe('RemoteBackend against llama.cpp\'s llama-server', { skip: haveLlamaServer ? false : `${llamaServer} is not built` }, () => {
+describe("RemoteBackend against llama.cpp's llama-server", { skip: haveLlamaServer ? false : `${llamaServer} is not built` }, () => {
   let child: ChildProcess | undefined;
   let url = '';
   const logs: string[] = [];
@@ -276,11 +322,33 @@ describe('RemoteBackend against llama.cpp\'s llama-server', { skip: haveLlamaSer
   before(async () => {
     const paths = await fixtures();
     const port = await closedPort();
-    child = spawn(llamaServer, ['-m', paths.wide, '--host', '127.0.0.1', '--port', String(port), '-t', '1', '-c', '2048', '-np', '1', '-ngl', '0', '--no-webui', '--reasoning-format', 'none'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its shared libraries sit next to it; their RPATH breaks when the cache folder moves.
-      env: { ...process.env, LD_LIBRARY_PATH: dirname(llamaServer) },
-    });
+    child = spawn(
+      llamaServer,
+      [
+        '-m',
+        paths.wide,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '-t',
+        '1',
+        '-c',
+        '2048',
+        '-np',
+        '1',
+        '-ngl',
+        '0',
+        '--no-webui',
+        '--reasoning-format',
+        'none',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its shared libraries sit next to it; their RPATH breaks when the cache folder moves.
+        env: { ...process.env, LD_LIBRARY_PATH: dirname(llamaServer) },
+      },
+    );
     child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
     url = `http://127.0.0.1:${port}/v1`;
@@ -313,15 +381,22 @@ describe('RemoteBackend against llama.cpp\'s llama-server', { skip: haveLlamaSer
       await run();
       console.log(`# llama-server ${what}: answered`);
     } catch (err) {
-      if (err instanceof EngineError && err.code === 'INTERNAL' && /HTTP 500|failed while generating/.test(err.message) && err.message.includes(url)) {
-        console.log(`# llama-server ${what}: the server failed on the random model's output (HTTP 500 or an error event mid-stream), reported clearly: ${err.message.slice(0, 200)}`);
+      if (
+        err instanceof EngineError &&
+        err.code === 'INTERNAL' &&
+        /HTTP 500|failed while generating/.test(err.message) &&
+        err.message.includes(url)
+      ) {
+        console.log(
+          `# llama-server ${what}: the server failed on the random model's output (HTTP 500 or an error event mid-stream), reported clearly: ${err.message.slice(0, 200)}`,
+        );
         return;
       }
       throw err;
     }
   }
 
-  it('counts tokens with the server\'s own /tokenize', async () => {
+  it("counts tokens with the server's own /tokenize", async () => {
     const backend = new RemoteBackend({ url });
     const text = 'function add(a, b) { return a + b; }';
     assert.equal(await backend.countTokens(text), await runtime.countTokens(text));
@@ -346,7 +421,10 @@ describe('RemoteBackend against llama.cpp\'s llama-server', { skip: haveLlamaSer
     });
     await tolerate500('chat', async () => {
       const chunks: string[] = [];
-      const chat = await backend.chat({ messages: [{ role: 'user', content: 'Hello' }], maxTokens: 8, temperature: 0 }, { onText: (c) => chunks.push(c) });
+      const chat = await backend.chat(
+        { messages: [{ role: 'user', content: 'Hello' }], maxTokens: 8, temperature: 0 },
+        { onText: (c) => chunks.push(c) },
+      );
       assert.equal(chunks.join(''), chat.text);
       assert.ok(chat.stats.generatedTokens <= 8);
     });

@@ -38,7 +38,8 @@ function recording(backend: Backend, exchanges: Exchange[]): Backend {
 
 type ItemSchema = { properties: { file: { enum: string[] }; startLine: { enum: number[] } } };
 const schemaParts = (request: StructuredRequest) => {
-  const findings = (request.schema as { properties: { findings: { maxItems: number; minItems?: number; items: ItemSchema } } }).properties.findings;
+  const findings = (request.schema as { properties: { findings: { maxItems: number; minItems?: number; items: ItemSchema } } }).properties
+    .findings;
   return { files: findings.items.properties.file.enum, lines: findings.items.properties.startLine.enum, maxFindings: findings.maxItems };
 };
 
@@ -64,7 +65,11 @@ describe('review on the fixture model through the engine process', () => {
     repo.write('src/util.py', repo.read('src/util.py') + '\n\ndef div(a, b):\n    return a / b\n');
     repo.write('package-lock.json', '{"lockfileVersion": 3}\n');
     repo.write('logo.png', Buffer.from([0x89, 0x50, 0, 9, 9]));
-    input = { title: 'uncommitted changes', files: parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted'))), readFile: async (p) => repo.read(p) };
+    input = {
+      title: 'uncommitted changes',
+      files: parseUnifiedDiff(repo.git(...gitDiffArgs('uncommitted'))),
+      readFile: async (p) => repo.read(p),
+    };
   });
 
   after(async () => {
@@ -76,14 +81,22 @@ describe('review on the fixture model through the engine process', () => {
     const exchanges: Exchange[] = [];
     // At least one finding per answer, so that there are findings to place (a random model
     // otherwise tends to answer with an empty list); everything else is the product's defaults.
-    const result = await runReview(recording(engine, exchanges), input, { maxTokens: 768, contextLines: 5, tolerance: 3, schemaLimits: { minFindings: 1, maxMessageChars: 48, maxReplacementChars: 48 } });
+    const result = await runReview(recording(engine, exchanges), input, {
+      maxTokens: 768,
+      contextLines: 5,
+      tolerance: 3,
+      schemaLimits: { minFindings: 1, maxMessageChars: 48, maxReplacementChars: 48 },
+    });
 
     assert.deepEqual(result.failed, []);
     assert.deepEqual([...result.reviewed].sort(), ['src/server.ts', 'src/util.py']);
     assert.deepEqual(result.skipped.map((s) => `${s.path}: ${s.reason}`).sort(), ['logo.png: binary', 'package-lock.json: generated']);
     assert.ok(exchanges.length >= 2, 'one request per reviewed file at least');
     assert.equal(result.requests, exchanges.length);
-    assert.ok(result.generatedTokens > 0 && result.tokensPerSecond > 0, `${result.generatedTokens} tokens at ${result.tokensPerSecond} tokens/s`);
+    assert.ok(
+      result.generatedTokens > 0 && result.tokensPerSecond > 0,
+      `${result.generatedTokens} tokens at ${result.tokensPerSecond} tokens/s`,
+    );
 
     let answered = 0;
     for (const { request, result: answer } of exchanges) {
@@ -102,12 +115,17 @@ describe('review on the fixture model through the engine process', () => {
         assert.equal(shown[1], file[n - 1]);
       }
     }
-    console.log(`review: ${exchanges.length} requests, ${answered} findings answered, ${result.findings.length} kept, ${result.tokensPerSecond.toFixed(1)} tokens/s`);
+    console.log(
+      `review: ${exchanges.length} requests, ${answered} findings answered, ${result.findings.length} kept, ${result.tokensPerSecond.toFixed(1)} tokens/s`,
+    );
 
     const diffs = new Map(input.files.map((f) => [f.path, f]));
     for (const f of result.findings) {
       const lines = splitLines(repo.read(f.file));
-      assert.ok(f.startLine >= 1 && f.startLine <= f.endLine && f.endLine <= lines.length, `${f.file}:${f.startLine}-${f.endLine} within the file`);
+      assert.ok(
+        f.startLine >= 1 && f.startLine <= f.endLine && f.endLine <= lines.length,
+        `${f.file}:${f.startLine}-${f.endLine} within the file`,
+      );
       const near = changedLines(diffs.get(f.file)!).some((r) => f.startLine <= r.end + 3 && f.endLine >= r.start - 3);
       assert.ok(near, `${f.file}:${f.startLine}-${f.endLine} is on the change`);
       assert.equal(f.outsideChange, false);
@@ -148,7 +166,12 @@ describe('review on the fixture model through the engine process', () => {
       },
     });
     const started = performance.now();
-    const result = await runReview(watched, input, { maxTokens: 768, contextLines: 5, signal: controller.signal, onFileReviewed: (p) => committed.push(p) });
+    const result = await runReview(watched, input, {
+      maxTokens: 768,
+      contextLines: 5,
+      signal: controller.signal,
+      onFileReviewed: (p) => committed.push(p),
+    });
     assert.equal(result.cancelled, true);
     assert.equal(result.reviewed.length, 1);
     assert.deepEqual(result.reviewed, committed);

@@ -24,7 +24,9 @@ before(async () => {
   paths = await fixtures();
   tmp = await mkdtemp(join(tmpdir(), 'enclave-engine-'));
   runtime = await EngineRuntime.load(settingsFor(paths, { draftModelPath: paths.draft, speculative: 'auto', sequences: 4 }));
-  wide = await EngineRuntime.load(settingsFor(paths, { modelPath: paths.wide, draftModelPath: paths.wideDraftHalf, speculative: 'auto', sequences: 4 }));
+  wide = await EngineRuntime.load(
+    settingsFor(paths, { modelPath: paths.wide, draftModelPath: paths.wideDraftHalf, speculative: 'auto', sequences: 4 }),
+  );
 });
 
 after(async () => {
@@ -59,7 +61,7 @@ describe('speculative decoding', () => {
     assert.equal(metrics.draftAccepted, accepted);
   });
 
-  it('prompt lookup drafts from an earlier occurrence of the prompt\'s end and stays identical', async () => {
+  it("prompt lookup drafts from an earlier occurrence of the prompt's end and stays identical", async () => {
     // The prompt's last tokens (<|fim_suffix|><|fim_middle|>) occur earlier, followed by the
     // model's own greedy output there: lookup proposes that continuation.
     const base = fimPrompt(repetitiveCode(2), '');
@@ -78,7 +80,9 @@ describe('speculative decoding', () => {
     let rejected = 0;
     let accepted = 0;
     for (let i = 0; i < 4; i++) {
-      const spec = await runtime.completeFim(fim('never-agrees', fimPrompt(samplePrefixes[1], ''), { speculative: 'draft', maxTokens: 40 }));
+      const spec = await runtime.completeFim(
+        fim('never-agrees', fimPrompt(samplePrefixes[1], ''), { speculative: 'draft', maxTokens: 40 }),
+      );
       assert.equal(spec.stats.generatedTokens, 40);
       rejected += spec.stats.draft?.rejected ?? 0;
       accepted += spec.stats.draft?.accepted ?? 0;
@@ -114,7 +118,10 @@ describe('KV reuse (the LRU prompt cache)', () => {
     for (const ch of 'const x') {
       prefix += ch;
       const warm = await runtime.completeFim(fim('typing', fimPrompt(prefix, suffix), { maxTokens: 4 }));
-      assert.ok(warm.stats.evaluatedTokens < cold.stats.promptTokens * 0.2, `evaluated ${warm.stats.evaluatedTokens} of ${warm.stats.promptTokens}`);
+      assert.ok(
+        warm.stats.evaluatedTokens < cold.stats.promptTokens * 0.2,
+        `evaluated ${warm.stats.evaluatedTokens} of ${warm.stats.promptTokens}`,
+      );
       assert.ok(warm.stats.reusedTokens > 0);
     }
   });
@@ -156,7 +163,11 @@ describe('superseded completions', () => {
     const result = await second;
     assert.equal(result.stats.evaluatedTokens, newTokens, `evaluated ${result.stats.evaluatedTokens} of ${result.stats.promptTokens}`);
     assert.ok(result.stats.reusedTokens >= result.stats.promptTokens - newTokens, `reused ${result.stats.reusedTokens}`);
-    assert.equal((await runtime.metrics()).sequenceEvictions, (await before!).sequenceEvictions, 'no other sequence was taken for the document');
+    assert.equal(
+      (await runtime.metrics()).sequenceEvictions,
+      (await before!).sequenceEvictions,
+      'no other sequence was taken for the document',
+    );
   });
 });
 
@@ -170,7 +181,9 @@ describe('FIM stopping', () => {
     const stop = full.text.slice(cut, cut + 2);
     const expected = full.text.slice(0, full.text.indexOf(stop));
     let streamed = '';
-    const stopped = await wide.completeFim(fim('stop', prompt, { maxTokens: 24, stop: ['\u0000never', stop], speculative: 'lookup' }), { onText: (t) => (streamed += t) });
+    const stopped = await wide.completeFim(fim('stop', prompt, { maxTokens: 24, stop: ['\u0000never', stop], speculative: 'lookup' }), {
+      onText: (t) => (streamed += t),
+    });
     assert.equal(stopped.stats.stopReason, 'stop');
     assert.equal(stopped.text, expected);
     assert.equal(streamed, expected, 'held-back text that became the stop string is never streamed');
@@ -180,7 +193,10 @@ describe('FIM stopping', () => {
     assert.ok(timed.stats.generatedTokens < 50);
 
     const tooLong = fimPrompt('let value = 1;\n'.repeat(600), '');
-    await assert.rejects(wide.completeFim(fim('stop', tooLong)), (err: EngineError) => err.code === 'BAD_REQUEST' && /context size 2048/.test(err.message));
+    await assert.rejects(
+      wide.completeFim(fim('stop', tooLong)),
+      (err: EngineError) => err.code === 'BAD_REQUEST' && /context size 2048/.test(err.message),
+    );
   });
 });
 
@@ -214,19 +230,25 @@ describe('cancellation', () => {
 
   it('streams chat text that adds up to the result, and cancels chat', async () => {
     let streamed = '';
-    const result = await runtime.chat({ messages: [{ role: 'user', content: 'Say hi' }], maxTokens: 12 }, { onText: (c) => (streamed += c) });
+    const result = await runtime.chat(
+      { messages: [{ role: 'user', content: 'Say hi' }], maxTokens: 12 },
+      { onText: (c) => (streamed += c) },
+    );
     assert.equal(streamed, result.text);
     assert.ok(result.stats.generatedTokens > 0 && result.stats.promptTokens > 0);
 
     const controller = new AbortController();
     const chunks: string[] = [];
-    const request = runtime.chat({ messages: [{ role: 'user', content: 'Write a long story' }], maxTokens: 2000 }, {
-      signal: controller.signal,
-      onText: (c) => {
-        chunks.push(c);
-        if (chunks.length === 3) controller.abort();
+    const request = runtime.chat(
+      { messages: [{ role: 'user', content: 'Write a long story' }], maxTokens: 2000 },
+      {
+        signal: controller.signal,
+        onText: (c) => {
+          chunks.push(c);
+          if (chunks.length === 3) controller.abort();
+        },
       },
-    });
+    );
     await assert.rejects(request, (err: EngineError) => err.code === 'CANCELLED');
     assert.equal(chunks.length, 3);
   });
@@ -291,7 +313,14 @@ describe('scheduling', () => {
       const finished: string[] = [];
       const note = <T>(name: string, p: Promise<T>) => p.then((v) => (finished.push(name), v));
       const chat1 = note('chat', single.chat({ messages: [{ role: 'user', content: 'one' }], maxTokens: 24 }));
-      const structured = note('structured', single.generateStructured({ messages: [{ role: 'user', content: 'json' }], schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] }, maxTokens: 20 }));
+      const structured = note(
+        'structured',
+        single.generateStructured({
+          messages: [{ role: 'user', content: 'json' }],
+          schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+          maxTokens: 20,
+        }),
+      );
       const chat2 = note('chat2', single.chat({ messages: [{ role: 'user', content: 'two' }], maxTokens: 24 }));
       const completion = note('completion', single.completeFim(fim('sched', fimPrompt('let a = ', ';'), { maxTokens: 8 })));
       const results = await Promise.all([chat1, structured, chat2, completion]);
@@ -330,7 +359,10 @@ describe('LoRA adapters', () => {
       assert.match(err.message, /\[256, 256\]/, 'names the shapes');
       return true;
     });
-    await assert.rejects(runtime.setAdapters([{ path: paths.draft, scale: 1 }]), (err: EngineError) => err.code === 'ADAPTER_MISMATCH' && /adapter/.test(err.message));
+    await assert.rejects(
+      runtime.setAdapters([{ path: paths.draft, scale: 1 }]),
+      (err: EngineError) => err.code === 'ADAPTER_MISMATCH' && /adapter/.test(err.message),
+    );
     assert.deepEqual((await runtime.info()).adapters, [], 'the previous adapters stay');
   });
 });
@@ -357,23 +389,32 @@ describe('loading', () => {
     });
     const text = join(tmp, 'notes.gguf');
     await writeFile(text, 'this is not a model at all');
-    await assert.rejects(EngineRuntime.load(settingsFor(paths, { modelPath: text })), (err: EngineError) => err.code === 'MODEL_INVALID' && err.message.includes(text));
+    await assert.rejects(
+      EngineRuntime.load(settingsFor(paths, { modelPath: text })),
+      (err: EngineError) => err.code === 'MODEL_INVALID' && err.message.includes(text),
+    );
     for (const keep of [1024, 20_000_000]) {
       const truncated = join(tmp, `truncated-${keep}.gguf`);
       await copyFile(paths.model, truncated);
       const handle = await open(truncated, 'r+');
       await handle.truncate(keep);
       await handle.close();
-      await assert.rejects(EngineRuntime.load(settingsFor(paths, { modelPath: truncated })), (err: EngineError) => err.code === 'MODEL_INVALID' && err.message.includes(truncated));
+      await assert.rejects(
+        EngineRuntime.load(settingsFor(paths, { modelPath: truncated })),
+        (err: EngineError) => err.code === 'MODEL_INVALID' && err.message.includes(truncated),
+      );
     }
   });
 
   it('refuses a draft model with another vocabulary, and FIM on a model without FIM tokens', async () => {
-    await assert.rejects(EngineRuntime.load(settingsFor(paths, { draftModelPath: paths.draftMismatch, speculative: 'draft' })), (err: EngineError) => {
-      assert.equal(err.code, 'DRAFT_MISMATCH');
-      assert.ok(err.message.includes(paths.draftMismatch));
-      return true;
-    });
+    await assert.rejects(
+      EngineRuntime.load(settingsFor(paths, { draftModelPath: paths.draftMismatch, speculative: 'draft' })),
+      (err: EngineError) => {
+        assert.equal(err.code, 'DRAFT_MISMATCH');
+        assert.ok(err.message.includes(paths.draftMismatch));
+        return true;
+      },
+    );
     const noFim = await EngineRuntime.load(settingsFor(paths, { modelPath: paths.noFim, sequences: 2 }));
     try {
       assert.equal((await noFim.info()).fimFamily, null);

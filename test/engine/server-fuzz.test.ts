@@ -18,7 +18,14 @@ let server: RunningServer;
 
 before(async () => {
   runtime = await EngineRuntime.load(settingsFor(await fixtures(), { sequences: 2 }));
-  server = await startServer(runtime, { port: 0, token, modelName: 'fuzz', maxBodyBytes: 32 * 1024, maxQueued: 64, requestTimeoutMs: 30_000 });
+  server = await startServer(runtime, {
+    port: 0,
+    token,
+    modelName: 'fuzz',
+    maxBodyBytes: 32 * 1024,
+    maxQueued: 64,
+    requestTimeoutMs: 30_000,
+  });
 });
 after(async () => {
   await server?.close();
@@ -65,11 +72,21 @@ const anyValue = fc.oneof(
   fc.string({ maxLength: 20 }),
   fc.constantFrom('user', 'system', 'assistant', 'developer', 'tool', 'text', 'json_schema', 'hot'),
   fc.array(fc.oneof(fc.constant(null), fc.string({ maxLength: 5 }), fc.integer()), { maxLength: 3 }),
-  fc.dictionary(fc.constantFrom('role', 'content', 'type', 'text', 'schema', 'json_schema'), fc.oneof(fc.string({ maxLength: 8 }), fc.constant(null), fc.integer()), { maxKeys: 3 }),
+  fc.dictionary(
+    fc.constantFrom('role', 'content', 'type', 'text', 'schema', 'json_schema'),
+    fc.oneof(fc.string({ maxLength: 8 }), fc.constant(null), fc.integer()),
+    { maxKeys: 3 },
+  ),
 );
 const message = fc.oneof(
   anyValue,
-  fc.record({ role: fc.oneof(fc.constantFrom('user', 'system', 'assistant', 'developer'), anyValue), content: fc.oneof(fc.string({ maxLength: 40 }), anyValue) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      role: fc.oneof(fc.constantFrom('user', 'system', 'assistant', 'developer'), anyValue),
+      content: fc.oneof(fc.string({ maxLength: 40 }), anyValue),
+    },
+    { requiredKeys: [] },
+  ),
 );
 // A small max_tokens on (nearly) every body keeps the generations that are valid short.
 const chatBody = fc.record(
@@ -88,20 +105,38 @@ const chatBody = fc.record(
   { requiredKeys: ['max_tokens'] },
 );
 const completionBody = fc.record(
-  { prompt: fc.oneof(fc.string({ maxLength: 40 }), anyValue), max_tokens: fc.oneof(fc.integer({ min: 1, max: 3 }), anyValue), stop: anyValue, stream: fc.oneof(fc.boolean(), anyValue), n: anyValue, echo: anyValue, user: anyValue },
+  {
+    prompt: fc.oneof(fc.string({ maxLength: 40 }), anyValue),
+    max_tokens: fc.oneof(fc.integer({ min: 1, max: 3 }), anyValue),
+    stop: anyValue,
+    stream: fc.oneof(fc.boolean(), anyValue),
+    n: anyValue,
+    echo: anyValue,
+    user: anyValue,
+  },
   { requiredKeys: ['max_tokens'] },
 );
 /** Valid bodies only generate a few tokens: drop those whose max_tokens would not keep them short. */
-const short = (b: { max_tokens?: unknown }) => typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1 || b.max_tokens <= 3;
+const short = (b: { max_tokens?: unknown }) =>
+  typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1 || b.max_tokens <= 3;
 
 describe('API server under fuzzing', () => {
   it('answers the cases found by hand with clear 4xx', async () => {
     const json = { 'content-type': 'application/json' };
     const ok = [{ role: 'user', content: 'hi' }];
-    for (const body of [{ messages: [null] }, { messages: ok, n: 5 }, { messages: ok, temperature: 'hot' }, { messages: ok, max_tokens: -1 }, { messages: 'hi' }]) {
+    for (const body of [
+      { messages: [null] },
+      { messages: ok, n: 5 },
+      { messages: ok, temperature: 'hot' },
+      { messages: ok, max_tokens: -1 },
+      { messages: 'hi' },
+    ]) {
       assertClearClientError(await send('/chat/completions', JSON.stringify(body), json), [400]);
     }
-    assertClearClientError(await send('/chat/completions', JSON.stringify({ messages: ok, max_tokens: 2 }), { ...json, origin: 'https://evil.example' }), [403]);
+    assertClearClientError(
+      await send('/chat/completions', JSON.stringify({ messages: ok, max_tokens: 2 }), { ...json, origin: 'https://evil.example' }),
+      [403],
+    );
     assertClearClientError(await send('/models', '', { host: 'evil.example:80' }, 'GET'), [403]);
   });
 
@@ -139,24 +174,36 @@ describe('API server under fuzzing', () => {
   it('random headers: a wrong token is 401, an Origin or foreign Host 403, never a 500', async () => {
     const header = fc.stringMatching(/^[\x21-\x7e][\x20-\x7e]{0,40}$/);
     await fc.assert(
-      fc.asyncProperty(fc.option(fc.oneof(header, fc.constant(`Bearer ${token}`))), fc.option(header), fc.option(header), fc.option(header), async (authorization, origin, host, contentType) => {
-        const headers: Record<string, string> = {};
-        // No Authorization header at all when null ('' is how `send` leaves its default out).
-        headers.authorization = authorization ?? '';
-        if (origin !== null) headers.origin = origin;
-        if (host !== null) headers.host = host;
-        if (contentType !== null) headers['content-type'] = contentType;
-        const reply = await send('/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }), headers);
-        assertClearClientError(reply, [200, 400, 401, 403]);
-        if (origin !== null) assert.equal(reply.status, 403);
-        if (reply.status === 200) assert.equal(authorization, `Bearer ${token}`);
-      }),
+      fc.asyncProperty(
+        fc.option(fc.oneof(header, fc.constant(`Bearer ${token}`))),
+        fc.option(header),
+        fc.option(header),
+        fc.option(header),
+        async (authorization, origin, host, contentType) => {
+          const headers: Record<string, string> = {};
+          // No Authorization header at all when null ('' is how `send` leaves its default out).
+          headers.authorization = authorization ?? '';
+          if (origin !== null) headers.origin = origin;
+          if (host !== null) headers.host = host;
+          if (contentType !== null) headers['content-type'] = contentType;
+          const reply = await send(
+            '/chat/completions',
+            JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }),
+            headers,
+          );
+          assertClearClientError(reply, [200, 400, 401, 403]);
+          if (origin !== null) assert.equal(reply.status, 403);
+          if (reply.status === 200) assert.equal(authorization, `Bearer ${token}`);
+        },
+      ),
       { numRuns: 80 },
     );
   });
 
   it('still serves normally afterwards', async () => {
-    const reply = await send('/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3 }), { 'content-type': 'application/json' });
+    const reply = await send('/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3 }), {
+      'content-type': 'application/json',
+    });
     assert.equal(reply.status, 200);
     assert.equal((JSON.parse(reply.body) as { usage: { completion_tokens: number } }).usage.completion_tokens, 3);
     assert.deepEqual(server.load(), { active: 0, queued: 0 });

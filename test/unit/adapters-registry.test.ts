@@ -26,7 +26,11 @@ describe('adapter registry', () => {
   after(() => rm(root, { recursive: true, force: true }));
 
   it('finds adapters in .enclave/adapters and configured folders (absolute and workspace-relative)', async () => {
-    const { adapters, skippedUntrusted } = await discoverAdapters({ workspaceFolders: [workspace], folders: [shared, 'more-adapters'], trusted: true });
+    const { adapters, skippedUntrusted } = await discoverAdapters({
+      workspaceFolders: [workspace],
+      folders: [shared, 'more-adapters'],
+      trusted: true,
+    });
     assert.deepEqual(
       adapters.map((a) => [a.name, a.origin]),
       [
@@ -41,8 +45,15 @@ describe('adapter registry', () => {
   });
 
   it('in an untrusted workspace offers only adapters outside it and lists the skipped ones', async () => {
-    const { adapters, skippedUntrusted } = await discoverAdapters({ workspaceFolders: [workspace], folders: [shared, 'more-adapters'], trusted: false });
-    assert.deepEqual(adapters.map((a) => a.name), ['company']);
+    const { adapters, skippedUntrusted } = await discoverAdapters({
+      workspaceFolders: [workspace],
+      folders: [shared, 'more-adapters'],
+      trusted: false,
+    });
+    assert.deepEqual(
+      adapters.map((a) => a.name),
+      ['company'],
+    );
     assert.equal(skippedUntrusted.length, 3);
   });
 
@@ -52,7 +63,10 @@ describe('adapter registry', () => {
     await writeFile(join(dotted, 'sneaky.gguf'), 'x');
     try {
       const { adapters, skippedUntrusted } = await discoverAdapters({ workspaceFolders: [workspace], folders: [dotted], trusted: false });
-      assert.deepEqual(adapters.map((a) => a.name), []);
+      assert.deepEqual(
+        adapters.map((a) => a.name),
+        [],
+      );
       assert.ok(skippedUntrusted.some((p) => p.endsWith('sneaky.gguf')));
     } finally {
       await rm(dotted, { recursive: true, force: true });
@@ -64,7 +78,10 @@ describe('adapter registry', () => {
     process.chdir(workspace);
     try {
       const { adapters } = await discoverAdapters({ workspaceFolders: [], folders: ['more-adapters'], trusted: true });
-      assert.deepEqual(adapters.map((a) => a.name), []);
+      assert.deepEqual(
+        adapters.map((a) => a.name),
+        [],
+      );
     } finally {
       process.chdir(cwd);
     }

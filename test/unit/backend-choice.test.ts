@@ -46,21 +46,31 @@ describe('engineSettings', () => {
   });
 
   it('keeps threads within the cores and the batch within the context', () => {
-    const choice = engineSettings(snapshot({ 'engine.threads': { globalValue: 4096 }, 'model.path': { globalValue: '/m.gguf' } }), trust(true));
+    const choice = engineSettings(
+      snapshot({ 'engine.threads': { globalValue: 4096 }, 'model.path': { globalValue: '/m.gguf' } }),
+      trust(true),
+    );
     assert.equal(choice.local.completion.threads, 4);
     const auto = engineSettings(snapshot({}), trust(true));
     assert.equal(auto.local.completion.threads, 3, 'auto leaves a core for the editor');
   });
 
   it('names a separate chat model only when it differs from the completion model', () => {
-    const same = engineSettings(snapshot({ 'model.path': { globalValue: '/m.gguf' }, 'model.chatPath': { globalValue: '/m.gguf' } }), trust(true));
+    const same = engineSettings(
+      snapshot({ 'model.path': { globalValue: '/m.gguf' }, 'model.chatPath': { globalValue: '/m.gguf' } }),
+      trust(true),
+    );
     assert.equal(same.local.chatModelPath, '');
-    const other = engineSettings(snapshot({ 'model.path': { globalValue: '/m.gguf' }, 'model.chatPath': { globalValue: '/chat.gguf' } }), trust(true));
+    const other = engineSettings(
+      snapshot({ 'model.path': { globalValue: '/m.gguf' }, 'model.chatPath': { globalValue: '/chat.gguf' } }),
+      trust(true),
+    );
     assert.equal(other.local.chatModelPath, '/chat.gguf');
   });
 
   it('refuses plain http to another machine, allows https and loopback http', () => {
-    const remote = (url: string) => engineSettings(snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: url } }), trust(true));
+    const remote = (url: string) =>
+      engineSettings(snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: url } }), trust(true));
     const plain = remote('http://gpu-box.lan:8000/v1');
     assert.equal(plain.remote?.url, '');
     assert.equal(plain.problems.length, 1);
@@ -69,13 +79,23 @@ describe('engineSettings', () => {
       assert.equal(choice.remote?.url, ok, ok);
       assert.deepEqual(choice.problems, [], ok);
     }
-    assert.equal(remoteUrlProblem('http://127.0.0.1.evil.example/v1') !== undefined, true, 'a host that only starts like loopback is not loopback');
+    assert.equal(
+      remoteUrlProblem('http://127.0.0.1.evil.example/v1') !== undefined,
+      true,
+      'a host that only starts like loopback is not loopback',
+    );
   });
 
   it('names the destination when prompts leave the machine', () => {
-    const choice = engineSettings(snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: 'https://gpu-box.lan:8443/v1' } }), trust(true));
+    const choice = engineSettings(
+      snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: 'https://gpu-box.lan:8443/v1' } }),
+      trust(true),
+    );
     assert.equal(promptDestination(choice), 'gpu-box.lan:8443');
-    const loopback = engineSettings(snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: 'http://127.0.0.1:8080/v1' } }), trust(true));
+    const loopback = engineSettings(
+      snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: 'http://127.0.0.1:8080/v1' } }),
+      trust(true),
+    );
     assert.equal(promptDestination(loopback), undefined);
     assert.equal(promptDestination(engineSettings(snapshot({}), trust(true))), undefined);
   });

@@ -24,7 +24,10 @@ describe('RemoteBackend without a usable URL', () => {
     const state = backend.currentState;
     assert.equal(state.kind, 'error');
     assert.match(state.kind === 'error' ? state.message : '', /enclave\.backend\.remoteUrl is empty/);
-    await assert.rejects(backend.completeFim({ documentKey: 'd', prompt: 'x', maxTokens: 1 }), (err: unknown) => err instanceof EngineError && err.code === 'ENGINE_UNAVAILABLE');
+    await assert.rejects(
+      backend.completeFim({ documentKey: 'd', prompt: 'x', maxTokens: 1 }),
+      (err: unknown) => err instanceof EngineError && err.code === 'ENGINE_UNAVAILABLE',
+    );
     assert.equal((await backend.metrics()).requests, 0);
   });
 

@@ -5,7 +5,16 @@ import type { EngineMetrics, EngineState, RequestStats } from '../../src/engine/
 import { mergeStates, RoutingBackend, separateChatModel } from '../../src/engine/routing';
 import { FakeBackend } from './fakes';
 
-const stats: RequestStats = { promptTokens: 1, evaluatedTokens: 1, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, queuedMs: 0, stopReason: 'eos' };
+const stats: RequestStats = {
+  promptTokens: 1,
+  evaluatedTokens: 1,
+  reusedTokens: 0,
+  generatedTokens: 1,
+  timeToFirstTokenMs: 1,
+  totalMs: 1,
+  queuedMs: 0,
+  stopReason: 'eos',
+};
 
 function metrics(n: number): EngineMetrics {
   return {
@@ -53,12 +62,14 @@ describe('RoutingBackend', () => {
     assert.deepEqual((await routing.setAdapters([{ path: '/a', scale: 1 }])).adapters, [{ path: '/a', scale: 1 }]);
     assert.deepEqual(chat.calls, [], 'the chat engine is not touched (not started) by completion work');
     assert.equal((await routing.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 1 })).text, 'instruct:chat');
-    assert.deepEqual((await routing.generateStructured({ messages: [{ role: 'user', content: 'hi' }], schema: {}, maxTokens: 1 })).value, { from: 'instruct' });
+    assert.deepEqual((await routing.generateStructured({ messages: [{ role: 'user', content: 'hi' }], schema: {}, maxTokens: 1 })).value, {
+      from: 'instruct',
+    });
     assert.deepEqual(completion.calls, ['completeFim', 'countTokens', 'setAdapters']);
     assert.deepEqual(chat.calls, ['chat', 'generateStructured']);
   });
 
-  it('reports the completion engine\'s info plus the chat model path', async () => {
+  it("reports the completion engine's info plus the chat model path", async () => {
     const { chat, routing } = setup();
     const info = await routing.info();
     assert.equal(info.modelName, 'coder');
@@ -78,7 +89,7 @@ describe('RoutingBackend', () => {
     assert.equal(sum.lastLatencyMs, 100);
   });
 
-  it('merges both engines\' states into one, the more urgent first, and stops after unsubscribe', () => {
+  it("merges both engines' states into one, the more urgent first, and stops after unsubscribe", () => {
     const { completion, chat, routing } = setup();
     const seen: EngineState[] = [];
     const off = routing.onState((s) => seen.push(s));
@@ -105,11 +116,15 @@ describe('RoutingBackend', () => {
   it('mergeStates keeps a ready completion engine ready while the chat engine has not started', () => {
     assert.deepEqual(mergeStates({ kind: 'ready' }, { kind: 'stopped' }), { kind: 'ready' });
     assert.deepEqual(mergeStates({ kind: 'stopped' }, { kind: 'stopped' }), { kind: 'stopped' });
-    assert.deepEqual(mergeStates({ kind: 'ready' }, { kind: 'crashed', message: 'x', restartInMs: 250 }), { kind: 'crashed', message: 'Chat model: x', restartInMs: 250 });
+    assert.deepEqual(mergeStates({ kind: 'ready' }, { kind: 'crashed', message: 'x', restartInMs: 250 }), {
+      kind: 'crashed',
+      message: 'Chat model: x',
+      restartInMs: 250,
+    });
     assert.deepEqual(mergeStates({ kind: 'error', message: 'a' }, { kind: 'error', message: 'b' }), { kind: 'error', message: 'a' });
   });
 
-  it('after releaseChat reports the completion engine\'s state alone and no longer hears the chat engine', () => {
+  it("after releaseChat reports the completion engine's state alone and no longer hears the chat engine", () => {
     const { completion, chat, routing } = setup();
     const seen: EngineState[] = [];
     routing.onState((s) => seen.push(s));
@@ -118,7 +133,10 @@ describe('RoutingBackend', () => {
     routing.releaseChat();
     chat.emit({ kind: 'error', message: 'again' });
     completion.emit({ kind: 'crashed', message: 'boom' });
-    assert.deepEqual(seen.map((s) => s.kind), ['ready', 'error', 'ready', 'crashed']);
+    assert.deepEqual(
+      seen.map((s) => s.kind),
+      ['ready', 'error', 'ready', 'crashed'],
+    );
     assert.equal(chat.listeners.size, 0);
     assert.equal(completion.listeners.size, 1);
   });

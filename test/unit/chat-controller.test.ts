@@ -250,7 +250,13 @@ test('chats survive a restart: restore opens the latest, open and delete work', 
   assert.notEqual(firstId, secondId);
 
   const posted: HostMessage[] = [];
-  const again = new ChatController({ store, backend: () => assert.fail('no engine needed'), settings: () => ({ maxTokens: 1, temperature: 0 }), post: (m) => posted.push(m), logger: nullLogger });
+  const again = new ChatController({
+    store,
+    backend: () => assert.fail('no engine needed'),
+    settings: () => ({ maxTokens: 1, temperature: 0 }),
+    post: (m) => posted.push(m),
+    logger: nullLogger,
+  });
   await again.restore();
   assert.equal(again.current.id, secondId);
   const state = (await again.state()) as Extract<HostMessage, { type: 'state' }>;
@@ -272,7 +278,14 @@ test('the state tells the view where questions go (remote host, or this machine)
   const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-chat-destination-'));
   const store = new HistoryStore(dir, { logger: nullLogger });
   let where: string | undefined = 'gpu-box.example:8443';
-  const controller = new ChatController({ store, backend: () => assert.fail('no engine needed'), settings: () => ({ maxTokens: 1, temperature: 0 }), post: () => {}, destination: () => where, logger: nullLogger });
+  const controller = new ChatController({
+    store,
+    backend: () => assert.fail('no engine needed'),
+    settings: () => ({ maxTokens: 1, temperature: 0 }),
+    post: () => {},
+    destination: () => where,
+    logger: nullLogger,
+  });
   await controller.restore();
   const remote = (await controller.state()) as Extract<HostMessage, { type: 'state' }>;
   assert.equal(remote.destination, 'gpu-box.example:8443');

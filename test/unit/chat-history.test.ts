@@ -18,7 +18,15 @@ function conversation(id: string, updated = 1): Conversation {
     title: 'How do I?',
     created: 1,
     updated,
-    messages: [{ id: 'u1', role: 'user', content: 'How do I?', time: 1, attachments: [{ id: 'a1', kind: 'file', label: 'a.ts', path: 'src/a.ts', content: 'let a = 1;\n' }] }],
+    messages: [
+      {
+        id: 'u1',
+        role: 'user',
+        content: 'How do I?',
+        time: 1,
+        attachments: [{ id: 'a1', kind: 'file', label: 'a.ts', path: 'src/a.ts', content: 'let a = 1;\n' }],
+      },
+    ],
   };
 }
 
@@ -139,7 +147,11 @@ test('listing reads a file again only when it changed, including changes by anot
   await store.save(c);
   assert.equal((await store.list())[0].messages, 1);
   // Another window (or a test) writes the file directly.
-  const other = { ...c, title: 'Renamed elsewhere', messages: [...c.messages, { id: 'r', role: 'assistant' as const, content: 'x', time: 2 }] };
+  const other = {
+    ...c,
+    title: 'Renamed elsewhere',
+    messages: [...c.messages, { id: 'r', role: 'assistant' as const, content: 'x', time: 2 }],
+  };
   await fs.writeFile(path.join(dir, 'cached.json'), JSON.stringify(other));
   const [summary] = await store.list();
   assert.equal(summary.title, 'Renamed elsewhere');
@@ -148,17 +160,21 @@ test('listing reads a file again only when it changed, including changes by anot
   assert.deepEqual(await store.list(), []);
 });
 
-test('history files are readable by this user only (0600 in a 0700 folder), whatever the umask', { skip: process.platform === 'win32' && 'POSIX modes' }, async () => {
-  const dir = path.join(await tempDir(), 'ws');
-  await fs.mkdir(dir, { mode: 0o755 });
-  const previous = process.umask(0o022);
-  try {
-    const store = new HistoryStore(dir, { logger: nullLogger });
-    await store.save(conversation('c1'));
-    await store.flush();
-    assert.equal((await fs.stat(path.join(dir, 'c1.json'))).mode & 0o777, 0o600);
-    assert.equal((await fs.stat(dir)).mode & 0o777, 0o700);
-  } finally {
-    process.umask(previous);
-  }
-});
+test(
+  'history files are readable by this user only (0600 in a 0700 folder), whatever the umask',
+  { skip: process.platform === 'win32' && 'POSIX modes' },
+  async () => {
+    const dir = path.join(await tempDir(), 'ws');
+    await fs.mkdir(dir, { mode: 0o755 });
+    const previous = process.umask(0o022);
+    try {
+      const store = new HistoryStore(dir, { logger: nullLogger });
+      await store.save(conversation('c1'));
+      await store.flush();
+      assert.equal((await fs.stat(path.join(dir, 'c1.json'))).mode & 0o777, 0o600);
+      assert.equal((await fs.stat(dir)).mode & 0o777, 0o700);
+    } finally {
+      process.umask(previous);
+    }
+  },
+);

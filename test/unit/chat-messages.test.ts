@@ -57,7 +57,11 @@ test('host messages are checked deeply', () => {
   assert.equal(
     parseHostMessage({
       type: 'state',
-      conversation: { id: 'c1', title: 't', messages: [message, { id: 'u', role: 'user', content: 'q', time: 0, attachments: [{ id: 'a', kind: 'file', label: 'a.ts' }] }] },
+      conversation: {
+        id: 'c1',
+        title: 't',
+        messages: [message, { id: 'u', role: 'user', content: 'q', time: 0, attachments: [{ id: 'a', kind: 'file', label: 'a.ts' }] }],
+      },
       chats: [{ id: 'c1', title: 't', updated: 1, messages: 2 }],
       attachments: [{ id: 'x', kind: 'selection', label: 'a.ts:1-2', auto: true }],
       busy: false,
@@ -68,7 +72,13 @@ test('host messages are checked deeply', () => {
   const bad = parseHostMessage({ type: 'message', message: { ...message, status: 'exploded' } });
   assert.equal(bad.ok, false);
   if (!bad.ok) assert.match(bad.problem, /status/);
-  const badRole = parseHostMessage({ type: 'state', conversation: { id: 'c', title: '', messages: [{ ...message, role: 'system' }] }, chats: [], attachments: [], busy: false });
+  const badRole = parseHostMessage({
+    type: 'state',
+    conversation: { id: 'c', title: '', messages: [{ ...message, role: 'system' }] },
+    chats: [],
+    attachments: [],
+    busy: false,
+  });
   assert.equal(badRole.ok, false);
   assert.equal(parseHostMessage({ type: 'notice', level: 'fatal', text: 'x' }).ok, false);
   assert.equal(parseHostMessage({ type: 'chunk', messageId: 'm1', text: 'a', html: '<b>' }).ok, false);
@@ -77,7 +87,17 @@ test('host messages are checked deeply', () => {
 test('only plain web links are safe to open', () => {
   assert.equal(isSafeLink('https://nodejs.org/api/'), true);
   assert.equal(isSafeLink('http://127.0.0.1:8080/'), true);
-  for (const href of ['javascript:alert(1)', 'JAVASCRIPT:alert(1)', ' javascript:alert(1)', 'data:text/html,x', 'vscode://x', 'command:x', 'file:///x', 'relative/path', '']) {
+  for (const href of [
+    'javascript:alert(1)',
+    'JAVASCRIPT:alert(1)',
+    ' javascript:alert(1)',
+    'data:text/html,x',
+    'vscode://x',
+    'command:x',
+    'file:///x',
+    'relative/path',
+    '',
+  ]) {
     assert.equal(isSafeLink(href), false, href);
   }
 });

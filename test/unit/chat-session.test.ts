@@ -15,8 +15,21 @@ function counter() {
 }
 
 let seq = 0;
-const user = (content: string, extra: Partial<StoredMessage> = {}): StoredMessage => ({ id: `u${++seq}`, role: 'user', content, time: seq, ...extra });
-const assistant = (content: string, extra: Partial<StoredMessage> = {}): StoredMessage => ({ id: `a${++seq}`, role: 'assistant', content, time: seq, status: 'complete', ...extra });
+const user = (content: string, extra: Partial<StoredMessage> = {}): StoredMessage => ({
+  id: `u${++seq}`,
+  role: 'user',
+  content,
+  time: seq,
+  ...extra,
+});
+const assistant = (content: string, extra: Partial<StoredMessage> = {}): StoredMessage => ({
+  id: `a${++seq}`,
+  role: 'assistant',
+  content,
+  time: seq,
+  status: 'complete',
+  ...extra,
+});
 
 function total(messages: { content: string }[]): number {
   return messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + MESSAGE_OVERHEAD_TOKENS, 0);
@@ -26,7 +39,19 @@ test('a short conversation goes in whole, in order, with the attachments before 
   const turns = [
     user('What does a do?'),
     assistant('It adds.'),
-    user('And b?', { attachments: [{ id: 'x', kind: 'selection', label: 'b.ts:2-3', path: 'src/b.ts', language: 'ts', range: { startLine: 1, startCharacter: 0, endLine: 2, endCharacter: 0 }, content: 'function b() {}\n' }] }),
+    user('And b?', {
+      attachments: [
+        {
+          id: 'x',
+          kind: 'selection',
+          label: 'b.ts:2-3',
+          path: 'src/b.ts',
+          language: 'ts',
+          range: { startLine: 1, startCharacter: 0, endLine: 2, endCharacter: 0 },
+          content: 'function b() {}\n',
+        },
+      ],
+    }),
   ];
   const plan = await buildPrompt({ system: 'SYS', turns, contextSize: 4096, maxTokens: 512, countTokens: counter().count });
   assert.deepEqual(
@@ -67,7 +92,11 @@ test('older turns are dropped first, newest kept, with a visible note and a summ
 
 test('an older question keeps its words but loses its attachment before being dropped', async () => {
   const big = 'x'.repeat(2000);
-  const turns = [user('look at this', { attachments: [{ id: 'f', kind: 'file', label: 'big.ts', path: 'big.ts', content: big }] }), assistant('ok'), user('now?')];
+  const turns = [
+    user('look at this', { attachments: [{ id: 'f', kind: 'file', label: 'big.ts', path: 'big.ts', content: big }] }),
+    assistant('ok'),
+    user('now?'),
+  ];
   const plan = await buildPrompt({ system: 'S', turns, contextSize: 512, maxTokens: 128, countTokens: counter().count });
   assert.equal(plan.droppedMessages, 0);
   assert.equal(plan.messages[1].content, '(Attached earlier: big.ts)\n\nlook at this');
@@ -92,11 +121,14 @@ test("the question's own attachment is shortened to fit, and that is said", asyn
 
 test('a question that cannot fit at all is an error that says what to do', async () => {
   const turns = [user('q'.repeat(8000))];
-  await assert.rejects(buildPrompt({ system: 'S', turns, contextSize: 1024, maxTokens: 256, countTokens: counter().count }), (err: unknown) => {
-    assert.ok(err instanceof PromptTooLargeError);
-    assert.match(err.message, /context holds 1024.*enclave\.engine\.contextSize/s);
-    return true;
-  });
+  await assert.rejects(
+    buildPrompt({ system: 'S', turns, contextSize: 1024, maxTokens: 256, countTokens: counter().count }),
+    (err: unknown) => {
+      assert.ok(err instanceof PromptTooLargeError);
+      assert.match(err.message, /context holds 1024.*enclave\.engine\.contextSize/s);
+      return true;
+    },
+  );
 });
 
 test('the reply budget shrinks to what the context can hold', async () => {
@@ -105,7 +137,13 @@ test('the reply budget shrinks to what the context can hold', async () => {
 });
 
 test('failed empty replies are skipped; stopped partial replies are kept', async () => {
-  const turns = [user('one'), assistant('', { status: 'error', error: 'x' }), user('two'), assistant('half an ans', { status: 'stopped' }), user('three')];
+  const turns = [
+    user('one'),
+    assistant('', { status: 'error', error: 'x' }),
+    user('two'),
+    assistant('half an ans', { status: 'stopped' }),
+    user('three'),
+  ];
   const plan = await buildPrompt({ system: 'S', turns, contextSize: 4096, maxTokens: 256, countTokens: counter().count });
   assert.deepEqual(
     plan.messages.map((m) => `${m.role}:${m.content}`),
@@ -114,7 +152,10 @@ test('failed empty replies are skipped; stopped partial replies are kept', async
 });
 
 test('code fences in attachments cannot close the block they are in', () => {
-  const content = renderUserContent({ content: 'q', attachments: [{ id: 'a', kind: 'file', label: 'r.md', path: 'r.md', content: '```js\nx\n```' }] });
+  const content = renderUserContent({
+    content: 'q',
+    attachments: [{ id: 'a', kind: 'file', label: 'r.md', path: 'r.md', content: '```js\nx\n```' }],
+  });
   assert.equal(content, 'File r.md:\n````\n```js\nx\n```\n````\n\nq');
 });
 

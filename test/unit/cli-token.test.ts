@@ -9,7 +9,12 @@ import { describe, it } from 'node:test';
 
 const cli = join(__dirname, '..', '..', 'src', 'engine', 'cli.ts');
 const serve = (args: string[], input?: string) =>
-  spawnSync(process.execPath, ['--import', 'tsx', cli, 'serve', '--model', '/nonexistent/model.gguf', ...args], { encoding: 'utf8', input, timeout: 60_000, env: { ...process.env, ENCLAVE_TOKEN: '' } });
+  spawnSync(process.execPath, ['--import', 'tsx', cli, 'serve', '--model', '/nonexistent/model.gguf', ...args], {
+    encoding: 'utf8',
+    input,
+    timeout: 60_000,
+    env: { ...process.env, ENCLAVE_TOKEN: '' },
+  });
 
 describe('enclave serve: the token', () => {
   it('refuses --token (visible in ps) and names the alternatives', () => {

@@ -9,8 +9,18 @@ import type { EngineInfo, FimRequest } from '../../src/engine/protocol';
 import { FakeBackend, FakeClock, settle } from './fakes';
 
 /** A backend answering FIM requests with `answer`, its waits on `clock`. */
-function scripted(answer: (request: FimRequest) => string, clock = new FakeClock(), info: () => Partial<EngineInfo> = () => ({}), countTokens = (t: string) => t.length) {
-  return new FakeBackend({ fim: (r) => answer(r), clock, countTokens, info: () => ({ modelPath: '/m.gguf', modelName: 'Scripted', ...info() }) });
+function scripted(
+  answer: (request: FimRequest) => string,
+  clock = new FakeClock(),
+  info: () => Partial<EngineInfo> = () => ({}),
+  countTokens = (t: string) => t.length,
+) {
+  return new FakeBackend({
+    fim: (r) => answer(r),
+    clock,
+    countTokens,
+    info: () => ({ modelPath: '/m.gguf', modelName: 'Scripted', ...info() }),
+  });
 }
 
 /** `promise`'s value if it settles without any time passing; fails the test if it waits for time. */
@@ -24,7 +34,14 @@ async function withoutWaiting<T>(promise: Promise<T>): Promise<T> {
 const settings = { ...defaultCompletionSettings, debounceMs: 0 };
 const text = 'function sum(xs: number[]) {\n  return \n}\n';
 const offset = text.indexOf('return ') + 'return '.length;
-const request = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({ text, offset, languageId: 'typescript', uri: 'file:///sum.ts', trigger: 'automatic', ...over });
+const request = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({
+  text,
+  offset,
+  languageId: 'typescript',
+  uri: 'file:///sum.ts',
+  trigger: 'automatic',
+  ...over,
+});
 
 function core(backend: FakeBackend, extra: Partial<ConstructorParameters<typeof CompletionCore>[0]> = {}) {
   return new CompletionCore({ backend: () => backend, settings: () => settings, prefetchAccepted: false, clock: backend.clock, ...extra });
@@ -52,7 +69,10 @@ test('the same position again and typing along the suggestion need no model call
   const typed = text.slice(0, offset) + 'xs.' + text.slice(offset);
   const through = await c.provide(request({ text: typed, offset: offset + 3 }));
   assert.equal(through.source, 'typeThrough');
-  assert.deepEqual(through.items.map((i) => i.text), ['length;']);
+  assert.deepEqual(
+    through.items.map((i) => i.text),
+    ['length;'],
+  );
   assert.equal(backend.fimRequests.length, 1);
   assert.equal(c.counters.typeThroughHits, 1);
 });
@@ -66,7 +86,10 @@ test('after a suggestion, the accepted state is computed ahead and then served f
   const accepted = text.slice(0, offset) + 'xs.length;' + text.slice(offset);
   const next = await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
   assert.equal(next.source, 'cache');
-  assert.deepEqual(next.items.map((i) => i.text), ['// done']);
+  assert.deepEqual(
+    next.items.map((i) => i.text),
+    ['// done'],
+  );
   assert.equal(backend.fimRequests.length, 2, 'served without a model call');
   await settle();
   assert.equal(backend.fimRequests.length, 3, 'and what follows the prefetched suggestion is prefetched in turn');
@@ -104,7 +127,10 @@ test('a cancelled keystroke shows nothing; its engine call goes on and answers t
   const next = c.provide(request());
   await clock.advance(40);
   assert.equal((await next).source, 'cache');
-  assert.deepEqual((await next).items.map((i) => i.text), ['late;']);
+  assert.deepEqual(
+    (await next).items.map((i) => i.text),
+    ['late;'],
+  );
   assert.equal(backend.fimRequests.length, 1);
 });
 
@@ -139,7 +165,10 @@ test('with cancelSuperseded false a newer keystroke waits for the engine call in
   const second = await pending;
   assert.equal((await firstOutcome).source, 'cancelled');
   assert.equal(second.source, 'model');
-  assert.deepEqual(second.items.map((i) => i.text), ['q + 1;']);
+  assert.deepEqual(
+    second.items.map((i) => i.text),
+    ['q + 1;'],
+  );
   assert.equal(backend.fimRequests.length, 2);
   assert.equal(backend.maxRunning, 1);
   assert.equal(backend.aborted, 0);
@@ -158,7 +187,10 @@ test('a newer keystroke cancels the engine call in flight for its document (the 
   const typed = text.slice(0, offset) + 'q' + text.slice(offset);
   const second = await withoutWaiting(c.provide(request({ text: typed, offset: offset + 1 })));
   assert.equal((await firstOutcome).source, 'cancelled');
-  assert.deepEqual(second.items.map((i) => i.text), ['q + 1;']);
+  assert.deepEqual(
+    second.items.map((i) => i.text),
+    ['q + 1;'],
+  );
   assert.equal(backend.aborted, 1);
   assert.equal(backend.maxRunning, 1, 'the superseded call ended before the next one started');
 });
@@ -178,7 +210,10 @@ test('waiting (cancelSuperseded false), typing along an answer that arrives mean
   const second = await pending;
   assert.equal((await firstOutcome).source, 'cancelled');
   assert.equal(second.source, 'typeThrough');
-  assert.deepEqual(second.items.map((i) => i.text), ['s.length;']);
+  assert.deepEqual(
+    second.items.map((i) => i.text),
+    ['s.length;'],
+  );
   assert.equal(backend.fimRequests.length, 1);
 });
 
@@ -221,7 +256,11 @@ test('manual triggers offer up to three different alternatives', async () => {
   const backend = scripted(() => ['xs.length;', 'xs.length;', 'xs[0];'][n++]);
   const outcome = await core(backend).provide(request({ trigger: 'manual' }));
   assert.equal(backend.fimRequests.length, 3);
-  assert.deepEqual(outcome.items.map((i) => i.text), ['xs.length;', 'xs[0];'], 'duplicates removed');
+  assert.deepEqual(
+    outcome.items.map((i) => i.text),
+    ['xs.length;', 'xs[0];'],
+    'duplicates removed',
+  );
   assert.ok(backend.fimRequests[1].stop?.includes('\n'));
   assert.ok(backend.fimRequests[2].maxTokens > backend.fimRequests[0].maxTokens);
 });
@@ -238,7 +277,11 @@ test("the suggest widget's selected item is extended and its range replaced", as
 });
 
 test('a model without FIM tokens is a clear error, not garbage', async () => {
-  const backend = scripted(() => 'x', new FakeClock(), () => ({ fimFamily: null }));
+  const backend = scripted(
+    () => 'x',
+    new FakeClock(),
+    () => ({ fimFamily: null }),
+  );
   const outcome = await core(backend).provide(request());
   assert.equal(outcome.source, 'error');
   assert.match(outcome.error ?? '', /fill-in-the-middle/);
@@ -259,7 +302,11 @@ test('other files from the ring go first in the prompt; the current file is left
 
 test('after a reload the model is read again (a new model is a new cache key)', async () => {
   let fimFamily: EngineInfo['fimFamily'] = 'qwen';
-  const backend = scripted(() => 'x;', new FakeClock(), () => ({ fimFamily }));
+  const backend = scripted(
+    () => 'x;',
+    new FakeClock(),
+    () => ({ fimFamily }),
+  );
   const c = core(backend);
   await c.provide(request());
   backend.emit({ kind: 'loading', progress: 0, file: '/other.gguf' });
@@ -285,11 +332,19 @@ test('on a slow engine the accepted state is prefetched once the user types alon
   const accepted = text.slice(0, offset) + 'xs.length;' + text.slice(offset);
   const next = await c.provide(request({ text: accepted, offset: offset + 'xs.length;'.length }));
   assert.equal(next.source, 'cache');
-  assert.deepEqual(next.items.map((i) => i.text), ['// next']);
+  assert.deepEqual(
+    next.items.map((i) => i.text),
+    ['// next'],
+  );
 });
 
 test("the first prompt's windows in each language are sized with the model's token count, asked once per language", async () => {
-  const backend = scripted(() => 'a;', new FakeClock(), () => ({}), (t) => Math.ceil(t.length / 2.5));
+  const backend = scripted(
+    () => 'a;',
+    new FakeClock(),
+    () => ({}),
+    (t) => Math.ceil(t.length / 2.5),
+  );
   const countCalls = () => backend.calls.filter((c) => c === 'countTokens').length;
   const c = core(backend, { settings: () => ({ ...settings, extraContext: false }) });
   const long = Array.from({ length: 600 }, (_, i) => `  const v${i} = f(${i});`).join('\n');
@@ -306,7 +361,9 @@ test("the first prompt's windows in each language are sized with the model's tok
   await c.provide(request({ text: long.slice(0, at) + 'x' + long.slice(at), offset: at + 1 }));
   assert.equal(countCalls(), 1);
   const py = long.replaceAll('const ', '');
-  const python = await c.provide(request({ text: py, offset: py.indexOf('\n', py.indexOf('  v300 ')), languageId: 'python', uri: 'file:///sum.py' }));
+  const python = await c.provide(
+    request({ text: py, offset: py.indexOf('\n', py.indexOf('  v300 ')), languageId: 'python', uri: 'file:///sum.py' }),
+  );
   assert.equal(python.source, 'model');
   assert.equal(countCalls(), 2, 'another language has its own ratio');
   assert.equal(c.estimatorFor('typescript').calibrated, true);

@@ -3,8 +3,21 @@ import { test } from 'node:test';
 
 import { ExtraContextRing, jaccard } from '../../src/completion/extraContext';
 
-const serverTs = ['import http from "node:http";', 'const server = http.createServer((req, res) => {', '  res.end("ok");', '});', 'server.listen(8080);'].join('\n');
-const utilPy = ['def mean(xs):', '    return sum(xs) / len(xs)', '', 'def median(xs):', '    s = sorted(xs)', '    return s[len(s) // 2]'].join('\n');
+const serverTs = [
+  'import http from "node:http";',
+  'const server = http.createServer((req, res) => {',
+  '  res.end("ok");',
+  '});',
+  'server.listen(8080);',
+].join('\n');
+const utilPy = [
+  'def mean(xs):',
+  '    return sum(xs) / len(xs)',
+  '',
+  'def median(xs):',
+  '    s = sorted(xs)',
+  '    return s[len(s) // 2]',
+].join('\n');
 
 test('jaccard on line sets', () => {
   assert.equal(jaccard(new Set(['a', 'b']), new Set(['a', 'b'])), 1);
@@ -22,7 +35,11 @@ test('near-duplicate chunks are dropped; a near-duplicate of the same file repla
   assert.equal(ring.version, version);
   const edited = serverTs.replace('server.listen(8080);', 'server.listen(8080);\nconsole.log("up");');
   assert.ok(ring.add({ uri: 'file:///server.ts', path: 'server.ts', text: edited }));
-  assert.deepEqual(ring.chunks().map((c) => c.path), ['server.ts', 'util.py'], 'replaced in place, order kept');
+  assert.deepEqual(
+    ring.chunks().map((c) => c.path),
+    ['server.ts', 'util.py'],
+    'replaced in place, order kept',
+  );
   assert.equal(ring.chunks()[0].text, edited);
 });
 
@@ -31,8 +48,14 @@ test('the ring keeps the newest chunks and leaves out the current document', () 
   ring.add({ uri: 'u1', path: 'one.ts', text: 'a\nb\nc\nd' });
   ring.add({ uri: 'u2', path: 'two.ts', text: 'e\nf\ng\nh' });
   ring.add({ uri: 'u3', path: 'three.ts', text: 'i\nj\nk\nl' });
-  assert.deepEqual(ring.chunks().map((c) => c.path), ['two.ts', 'three.ts']);
-  assert.deepEqual(ring.chunks('u3').map((c) => c.path), ['two.ts']);
+  assert.deepEqual(
+    ring.chunks().map((c) => c.path),
+    ['two.ts', 'three.ts'],
+  );
+  assert.deepEqual(
+    ring.chunks('u3').map((c) => c.path),
+    ['two.ts'],
+  );
   ring.removeUri('u2');
   assert.equal(ring.size, 1);
 });

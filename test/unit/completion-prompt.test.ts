@@ -78,7 +78,10 @@ test('extra files come first, in ring order, within their budget', () => {
     { path: 'c.ts', text: 'c'.repeat(50) },
   ];
   // Room for two: the newest two (b, c), still in ring order.
-  assert.deepEqual(selectFiles(files, 120, perChar).map((f) => f.path), ['b.ts', 'c.ts']);
+  assert.deepEqual(
+    selectFiles(files, 120, perChar).map((f) => f.path),
+    ['b.ts', 'c.ts'],
+  );
   const built = buildPrompt(qwen, doc(source, 10, files), { contextTokens: 4000, extraTokens: 120 }, perChar);
   assert.ok(built.prompt.startsWith('<|repo_name|>app\n<|file_sep|>b.ts\n'));
   assert.ok(built.prompt.indexOf('c.ts') < built.prompt.indexOf('<|file_sep|>src/config.ts'));
@@ -144,8 +147,14 @@ test('calibration over a typing sequence does not move the windows of a document
   };
   const averaging = run(new AveragingEstimator(), false);
   assert.ok(averaging.ratio < 3, 'the average converged');
-  assert.ok(averaging.prefixMoves + averaging.suffixMoves > 0, `${averaging.starts.join(',')} / ${averaging.suffixes.join(',')}: without a hint the converging average moves the windows (the test can fail)`);
-  for (const [name, estimator] of [['averaging', new AveragingEstimator()], ['shipped', new CharsPerTokenEstimator()]] as const) {
+  assert.ok(
+    averaging.prefixMoves + averaging.suffixMoves > 0,
+    `${averaging.starts.join(',')} / ${averaging.suffixes.join(',')}: without a hint the converging average moves the windows (the test can fail)`,
+  );
+  for (const [name, estimator] of [
+    ['averaging', new AveragingEstimator()],
+    ['shipped', new CharsPerTokenEstimator()],
+  ] as const) {
     const kept = run(estimator, true);
     assert.equal(kept.prefixMoves, 0, `${name}: prefix window start moved: ${kept.starts.join(', ')}`);
     // The lines after the cursor's line stay the same lines while the user types above them.
@@ -167,7 +176,10 @@ test('a previous window is dropped when it no longer fits the budget, or fills t
   assert.equal(near.windowStartLine, fresh.windowStartLine);
   assert.equal(near.suffixLines, fresh.suffixLines);
   // Within the band: kept even though the fresh window would start elsewhere.
-  const within = buildPrompt(qwen, doc(longSource, offset), budget, estimator, { startLine: fresh.windowStartLine + 3, suffixLines: fresh.suffixLines - 2 });
+  const within = buildPrompt(qwen, doc(longSource, offset), budget, estimator, {
+    startLine: fresh.windowStartLine + 3,
+    suffixLines: fresh.suffixLines - 2,
+  });
   assert.equal(within.windowStartLine, fresh.windowStartLine + 3);
   assert.equal(within.suffixLines, fresh.suffixLines - 2);
   assert.ok(within.estimatedTokens <= 1600 * 1.15);

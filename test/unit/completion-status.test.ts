@@ -8,7 +8,10 @@ const base: StatusView = { enabled: true, languageEnabled: true, generating: fal
 test('each engine state reads differently', () => {
   assert.equal(formatStatus(base).text, '$(sparkle) Enclave');
   assert.equal(formatStatus({ ...base, engine: { kind: 'starting' } }).text, '$(loading~spin) Enclave: starting');
-  assert.equal(formatStatus({ ...base, engine: { kind: 'loading', progress: 0.456, file: '/m.gguf' } }).text, '$(loading~spin) Enclave: loading 46%');
+  assert.equal(
+    formatStatus({ ...base, engine: { kind: 'loading', progress: 0.456, file: '/m.gguf' } }).text,
+    '$(loading~spin) Enclave: loading 46%',
+  );
   const error = formatStatus({ ...base, engine: { kind: 'error', message: 'Model file not found: /m.gguf' } });
   assert.equal(error.severity, 'error');
   assert.match(error.tooltip, /Model file not found/);
@@ -16,7 +19,13 @@ test('each engine state reads differently', () => {
 });
 
 test('ready shows the model name, the last latency and tokens per second', () => {
-  const view: StatusView = { ...base, engine: { kind: 'ready' }, modelName: 'Enclave demo (random weights)', lastLatencyMs: 123.4, tokensPerSecond: 41.7 };
+  const view: StatusView = {
+    ...base,
+    engine: { kind: 'ready' },
+    modelName: 'Enclave demo (random weights)',
+    lastLatencyMs: 123.4,
+    tokensPerSecond: 41.7,
+  };
   assert.equal(formatStatus(view).text, '$(sparkle) Enclave demo (random weights) · 123 ms · 42 tok/s');
   assert.equal(formatStatus({ ...view, generating: true }).text.startsWith('$(loading~spin) Enclave demo (random weights)'), true);
 });

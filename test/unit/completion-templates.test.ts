@@ -15,10 +15,7 @@ const input: FimInput = {
 const withFiles: FimInput = { ...input, files: [{ path: 'src/util.ts', text: 'export const two = 2;' }] };
 
 test('qwen: PSM with the cursor line after <|fim_middle|>', () => {
-  assert.equal(
-    fimTemplate('qwen').build(input),
-    '<|fim_prefix|>function add(a, b) {\n<|fim_suffix|>;\n}\n<|fim_middle|>  return ',
-  );
+  assert.equal(fimTemplate('qwen').build(input), '<|fim_prefix|>function add(a, b) {\n<|fim_suffix|>;\n}\n<|fim_middle|>  return ');
 });
 
 test('qwen: other files as a repository with <|repo_name|> and <|file_sep|>', () => {

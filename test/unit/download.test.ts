@@ -56,7 +56,11 @@ class FileServer {
           ...(this.etag ? { ETag: this.etag } : {}),
         });
       } else {
-        res.writeHead(200, { 'Content-Length': this.body.length, 'Accept-Ranges': this.ignoreRange ? 'none' : 'bytes', ...(this.etag ? { ETag: this.etag } : {}) });
+        res.writeHead(200, {
+          'Content-Length': this.body.length,
+          'Accept-Ranges': this.ignoreRange ? 'none' : 'bytes',
+          ...(this.etag ? { ETag: this.etag } : {}),
+        });
       }
       const chunk = 64 * 1024;
       let offset = start;
@@ -238,7 +242,10 @@ describe('downloadFile against a local HTTP server', () => {
     await assert.rejects(
       downloadFile({ url: server.url, directory, fileName: 'draft.gguf', sha256: wrong }),
       (error: unknown) =>
-        error instanceof DownloadError && error.code === 'CHECKSUM_MISMATCH' && error.message.includes(sha) && error.message.includes(wrong),
+        error instanceof DownloadError &&
+        error.code === 'CHECKSUM_MISMATCH' &&
+        error.message.includes(sha) &&
+        error.message.includes(wrong),
     );
     assert.equal(existsSync(join(directory, 'draft.gguf')), false);
     assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
@@ -284,7 +291,14 @@ describe('downloadFile against a local HTTP server', () => {
     const controller = new AbortController();
     try {
       await assert.rejects(
-        downloadFile({ url: server.url, directory, fileName: 'draft.gguf', signal: controller.signal, progressIntervalMs: 0, onProgress: (p) => p.receivedBytes >= 256 * 1024 && controller.abort() }),
+        downloadFile({
+          url: server.url,
+          directory,
+          fileName: 'draft.gguf',
+          signal: controller.signal,
+          progressIntervalMs: 0,
+          onProgress: (p) => p.receivedBytes >= 256 * 1024 && controller.abort(),
+        }),
         (error: unknown) => error instanceof DownloadError && error.code === 'CANCELLED',
       );
       assert.ok((await stat(partialPath(directory, 'draft.gguf'))).size >= 256 * 1024);
@@ -343,11 +357,16 @@ describe('downloadFile against a local HTTP server', () => {
     assert.equal(existsSync(partialPath(directory, 'draft.gguf')), false);
     assert.equal(existsSync(join(directory, 'draft.gguf')), false);
     // Within the catalog's rounding it downloads.
-    const result = await downloadFile({ url: server.url, directory, fileName: 'draft.gguf', approximateSize: Math.round(body.length * 1.05) });
+    const result = await downloadFile({
+      url: server.url,
+      directory,
+      fileName: 'draft.gguf',
+      approximateSize: Math.round(body.length * 1.05),
+    });
     assert.equal(result.sha256, sha);
   });
 
-  describe('redirects and the hub\'s record of the file', () => {
+  describe("redirects and the hub's record of the file", () => {
     // A stand-in for huggingface.co/…/resolve/main/…: a 302 to the CDN with X-Linked-Etag / X-Linked-Size.
     let hub: Server;
     let hubUrl = '';
@@ -368,8 +387,21 @@ describe('downloadFile against a local HTTP server', () => {
     const loopbackOnly = (url: URL) => url.hostname === '127.0.0.1';
 
     it('the default policy follows https to Hugging Face hosts only', () => {
-      for (const ok of ['https://huggingface.co/x', 'https://cdn-lfs.huggingface.co/x', 'https://cdn-lfs-us-1.hf.co/x', 'https://cas-bridge.xethub.hf.co/x']) assert.ok(isModelHostUrl(new URL(ok)), ok);
-      for (const bad of ['http://cdn-lfs.huggingface.co/x', 'https://evil.example/x', 'https://huggingface.co.evil.example/x', 'https://evilhuggingface.co/x', 'https://u:p@huggingface.co/x', 'ftp://huggingface.co/x']) {
+      for (const ok of [
+        'https://huggingface.co/x',
+        'https://cdn-lfs.huggingface.co/x',
+        'https://cdn-lfs-us-1.hf.co/x',
+        'https://cas-bridge.xethub.hf.co/x',
+      ])
+        assert.ok(isModelHostUrl(new URL(ok)), ok);
+      for (const bad of [
+        'http://cdn-lfs.huggingface.co/x',
+        'https://evil.example/x',
+        'https://huggingface.co.evil.example/x',
+        'https://evilhuggingface.co/x',
+        'https://u:p@huggingface.co/x',
+        'ftp://huggingface.co/x',
+      ]) {
         assert.ok(!isModelHostUrl(new URL(bad)), bad);
       }
     });
@@ -389,7 +421,7 @@ describe('downloadFile against a local HTTP server', () => {
       }
     });
 
-    it('verifies against the hub\'s X-Linked-Etag (sha256) and X-Linked-Size when no checksum is known', async () => {
+    it("verifies against the hub's X-Linked-Etag (sha256) and X-Linked-Size when no checksum is known", async () => {
       hubHeaders = { Location: server.url, 'X-Linked-Etag': `"${sha}"`, 'X-Linked-Size': String(body.length) };
       const directory = await freshDir();
       const result = await downloadFile({ url: hubUrl, directory, fileName: 'draft.gguf', allowRedirect: loopbackOnly });
@@ -398,7 +430,7 @@ describe('downloadFile against a local HTTP server', () => {
       assert.deepEqual(await readFile(result.path), body);
     });
 
-    it('a CDN answer that does not match the hub\'s record is refused and removed', async () => {
+    it("a CDN answer that does not match the hub's record is refused and removed", async () => {
       const hitsBefore = hubHits;
       for (const [headers, code] of [
         [{ 'X-Linked-Etag': `"${'0'.repeat(64)}"` }, 'CHECKSUM_MISMATCH'],

@@ -28,8 +28,14 @@ describe('schemaMismatch', () => {
   it('counts string length in code points: emoji at the limit pass, one more fails', () => {
     assert.equal(codePointLength('😀😀'), 2);
     assert.equal(schemaMismatch({ findings: [{ line: 1, severity: 'info', message: '😀😀😀😀', replacement: 'a😀😀' }] }, finding), null);
-    assert.match(schemaMismatch({ findings: [{ line: 1, severity: 'info', message: '😀😀😀😀😀', replacement: null }] }, finding) ?? '', /at most 4 characters, got 5/);
-    assert.match(schemaMismatch({ findings: [{ line: 1, severity: 'info', message: 'ok', replacement: '😀😀😀😀' }] }, finding) ?? '', /none of 2 options/);
+    assert.match(
+      schemaMismatch({ findings: [{ line: 1, severity: 'info', message: '😀😀😀😀😀', replacement: null }] }, finding) ?? '',
+      /at most 4 characters, got 5/,
+    );
+    assert.match(
+      schemaMismatch({ findings: [{ line: 1, severity: 'info', message: 'ok', replacement: '😀😀😀😀' }] }, finding) ?? '',
+      /none of 2 options/,
+    );
   });
 
   it('checks types, enums, required and extra keys, item counts', () => {
@@ -46,7 +52,11 @@ describe('schemaMismatch', () => {
   });
 
   it('follows $ref into $defs, type arrays, const and string formats', () => {
-    const schema = { $defs: { n: { type: ['integer', 'null'] } }, type: 'object', properties: { a: { $ref: '#/$defs/n' }, k: { const: 'v' }, d: { type: 'string', format: 'date' } } };
+    const schema = {
+      $defs: { n: { type: ['integer', 'null'] } },
+      type: 'object',
+      properties: { a: { $ref: '#/$defs/n' }, k: { const: 'v' }, d: { type: 'string', format: 'date' } },
+    };
     assert.equal(schemaMismatch({ a: null, k: 'v', d: '2026-11-26' }, schema), null);
     assert.match(schemaMismatch({ a: 'x', k: 'v', d: '2026-11-26' }, schema)!, /types integer, null/);
     assert.match(schemaMismatch({ a: 1, k: 'w', d: '2026-11-26' }, schema)!, /expected "v"/);

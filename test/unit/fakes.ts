@@ -87,7 +87,16 @@ export class FakeBackend implements Backend {
   async info(): Promise<EngineInfo> {
     this.calls.push('info');
     const info = typeof this.options.info === 'function' ? this.options.info() : this.options.info;
-    return { modelPath: '/models/fake.gguf', modelName: 'Fake', fimFamily: 'qwen', adapters: [], contextSize: 4096, sequences: 1, backend: 'local', ...info } as EngineInfo;
+    return {
+      modelPath: '/models/fake.gguf',
+      modelName: 'Fake',
+      fimFamily: 'qwen',
+      adapters: [],
+      contextSize: 4096,
+      sequences: 1,
+      backend: 'local',
+      ...info,
+    } as EngineInfo;
   }
 
   async completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
@@ -98,7 +107,9 @@ export class FakeBackend implements Backend {
     this.maxRunning = Math.max(this.maxRunning, this.running);
     try {
       if (this.fimDelayMs > 0 || options.signal?.aborted) {
-        const done = this.options.clock ? await this.options.clock.sleep(this.fimDelayMs, options.signal) : await realSleep(this.fimDelayMs, options.signal);
+        const done = this.options.clock
+          ? await this.options.clock.sleep(this.fimDelayMs, options.signal)
+          : await realSleep(this.fimDelayMs, options.signal);
         if (!done) {
           this.aborted++;
           throw new Error('aborted');

@@ -33,12 +33,18 @@ const hostSamples: unknown[] = [
 
 /** A copy of `value` with one field set to something arbitrary (or added, or removed). */
 function mutate(samples: unknown[]) {
-  return fc.tuple(fc.constantFrom(...samples), fc.constantFrom('type', 'text', 'id', 'href', 'code', 'busy', 'level', 'chats', 'extra', 'messageId'), fc.option(fc.anything({ maxDepth: 2 }))).map(([sample, key, value]) => {
-    const copy = structuredClone(sample) as Record<string, unknown>;
-    if (value === null) delete copy[key];
-    else copy[key] = value;
-    return copy;
-  });
+  return fc
+    .tuple(
+      fc.constantFrom(...samples),
+      fc.constantFrom('type', 'text', 'id', 'href', 'code', 'busy', 'level', 'chats', 'extra', 'messageId'),
+      fc.option(fc.anything({ maxDepth: 2 })),
+    )
+    .map(([sample, key, value]) => {
+      const copy = structuredClone(sample) as Record<string, unknown>;
+      if (value === null) delete copy[key];
+      else copy[key] = value;
+      return copy;
+    });
 }
 
 describe('fuzzing the chat webview messages, both ways', () => {
@@ -51,7 +57,11 @@ describe('fuzzing the chat webview messages, both ways', () => {
       fc.assert(
         fc.property(fc.oneof(fc.anything({ maxDepth: 3 }), mutate(samples)), (value) => {
           const result = parse(value);
-          if (result.ok) assert.ok(samples.some((s) => (s as { type: string }).type === (value as { type: string }).type) || typeof (value as { type: unknown }).type === 'string');
+          if (result.ok)
+            assert.ok(
+              samples.some((s) => (s as { type: string }).type === (value as { type: string }).type) ||
+                typeof (value as { type: unknown }).type === 'string',
+            );
           else assert.ok(typeof result.problem === 'string' && result.problem.length > 0);
         }),
         { numRuns: 2000 },
@@ -61,16 +71,41 @@ describe('fuzzing the chat webview messages, both ways', () => {
 
   it('refuses an unexpected extra field (nothing unknown crosses the boundary)', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...webviewSamples), fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !['type', 'text', 'id', 'code', 'messageId', 'language', 'href'].includes(k) && k !== '__proto__'), fc.jsonValue(), (sample, key, value) => {
-        assert.equal(parseWebviewMessage({ ...(sample as object), [key]: value }).ok, false);
-      }),
+      fc.property(
+        fc.constantFrom(...webviewSamples),
+        fc
+          .string({ minLength: 1, maxLength: 10 })
+          .filter((k) => !['type', 'text', 'id', 'code', 'messageId', 'language', 'href'].includes(k) && k !== '__proto__'),
+        fc.jsonValue(),
+        (sample, key, value) => {
+          assert.equal(parseWebviewMessage({ ...(sample as object), [key]: value }).ok, false);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 });
 
 const diffLine = fc.oneof(
-  fc.constantFrom('diff --git a/x.ts b/x.ts', 'diff --git "a/sp ace.ts" "b/sp ace.ts"', '--- a/x.ts', '+++ b/x.ts', '--- /dev/null', '+++ /dev/null', 'new file mode 100644', 'deleted file mode 100644', 'rename from a.ts', 'rename to b.ts', 'similarity index 90%', 'Binary files a/x.png and b/x.png differ', 'index 0000000..1111111 100644', '\\ No newline at end of file', 'GIT binary patch', '@@ -0,0 +0,0 @@', '@@ -1 +1 @@'),
+  fc.constantFrom(
+    'diff --git a/x.ts b/x.ts',
+    'diff --git "a/sp ace.ts" "b/sp ace.ts"',
+    '--- a/x.ts',
+    '+++ b/x.ts',
+    '--- /dev/null',
+    '+++ /dev/null',
+    'new file mode 100644',
+    'deleted file mode 100644',
+    'rename from a.ts',
+    'rename to b.ts',
+    'similarity index 90%',
+    'Binary files a/x.png and b/x.png differ',
+    'index 0000000..1111111 100644',
+    '\\ No newline at end of file',
+    'GIT binary patch',
+    '@@ -0,0 +0,0 @@',
+    '@@ -1 +1 @@',
+  ),
   fc.tuple(fc.nat(1e6), fc.nat(1e6), fc.nat(1e6), fc.nat(1e6)).map(([a, b, c, d]) => `@@ -${a},${b} +${c},${d} @@ fn()`),
   fc.string({ maxLength: 30 }).map((s) => `+${s}`),
   fc.string({ maxLength: 30 }).map((s) => `-${s}`),
@@ -121,12 +156,16 @@ describe('fuzzing the GGUF and adapter header readers', () => {
     fc.oneof(
       // (The last bytes may be alignment padding no tensor needs: cut before them.)
       fc.nat(adapter.length - 65).map((end) => ({ what: `truncated at ${end}`, bytes: adapter.subarray(0, end) })),
-      fc.array(fc.tuple(fc.nat(Math.min(adapter.length, 4096) - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
-        const bytes = Buffer.from(adapter);
-        for (const [at, value] of edits) bytes[at] = value;
-        return { what: `bytes ${JSON.stringify(edits)}`, bytes };
-      }),
-      fc.uint8Array({ maxLength: 512 }).map((random) => ({ what: 'random bytes', bytes: Buffer.concat([Buffer.from('GGUF'), Buffer.from(random)]) })),
+      fc
+        .array(fc.tuple(fc.nat(Math.min(adapter.length, 4096) - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 })
+        .map((edits) => {
+          const bytes = Buffer.from(adapter);
+          for (const [at, value] of edits) bytes[at] = value;
+          return { what: `bytes ${JSON.stringify(edits)}`, bytes };
+        }),
+      fc
+        .uint8Array({ maxLength: 512 })
+        .map((random) => ({ what: 'random bytes', bytes: Buffer.concat([Buffer.from('GGUF'), Buffer.from(random)]) })),
     );
 
   it('damaged adapter files give a clear refusal from both validators, never a crash or a hang', async () => {
@@ -142,7 +181,11 @@ describe('fuzzing the GGUF and adapter header readers', () => {
         // A prefix of the file can never be a whole, valid adapter.
         if (what.startsWith('truncated')) assert.equal(inspected.ok, false, what);
         assert.equal(typeof (await hasGgufMagic(file)), 'boolean');
-        const header = await withinSeconds(10, what, readGgufHeader(file).catch((err: unknown) => err));
+        const header = await withinSeconds(
+          10,
+          what,
+          readGgufHeader(file).catch((err: unknown) => err),
+        );
         if (header instanceof Error) assert.ok(header instanceof GgufError, `${what}: ${header.message}`);
         await rm(file);
       }),
@@ -154,16 +197,31 @@ describe('fuzzing the GGUF and adapter header readers', () => {
 describe('fuzzing the OpenAI wire schemas', () => {
   it('any JSON value is a typed request or a WireValidationError naming a field — nothing else is thrown', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue(), fc.record({ messages: fc.jsonValue(), prompt: fc.jsonValue(), n: fc.jsonValue(), max_tokens: fc.jsonValue(), temperature: fc.jsonValue() }, { requiredKeys: [] })), (value) => {
-        for (const parse of [parseChatRequest, parseCompletionRequest]) {
-          try {
-            parse(value);
-          } catch (err) {
-            assert.ok(err instanceof WireValidationError, String(err));
-            assert.match(err.message, /`[^`]+`/);
+      fc.property(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record(
+            {
+              messages: fc.jsonValue(),
+              prompt: fc.jsonValue(),
+              n: fc.jsonValue(),
+              max_tokens: fc.jsonValue(),
+              temperature: fc.jsonValue(),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+        (value) => {
+          for (const parse of [parseChatRequest, parseCompletionRequest]) {
+            try {
+              parse(value);
+            } catch (err) {
+              assert.ok(err instanceof WireValidationError, String(err));
+              assert.match(err.message, /`[^`]+`/);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -54,7 +54,11 @@ describe('GGUF header reader', () => {
   });
 
   it('names the problem: missing, a folder, not GGUF, a damaged count', async () => {
-    const problem = (path: string) => readGgufHeader(path).then(() => 'read', (err: GgufError) => err.problem);
+    const problem = (path: string) =>
+      readGgufHeader(path).then(
+        () => 'read',
+        (err: GgufError) => err.problem,
+      );
     assert.equal(await problem(join(dir, 'missing.gguf')), 'missing');
     assert.equal(await problem(dir), 'not-a-file');
     const text = join(dir, 'notes.gguf');

@@ -25,7 +25,10 @@ describe('model catalog', () => {
       }
       for (const size of modelSizes) {
         const bytes = quants.map((q) => findEntry(size, variant, q).fileBytes);
-        assert.deepEqual([...bytes].sort((a, b) => a - b), bytes);
+        assert.deepEqual(
+          [...bytes].sort((a, b) => a - b),
+          bytes,
+        );
       }
     }
   });

@@ -42,7 +42,10 @@ describe('discover models already on disk', () => {
     // A manifest whose blob is missing, and one whose blob is not a GGUF, are skipped.
     const missing = join(models, 'manifests', 'registry.ollama.ai', 'library', 'gone', 'latest');
     await mkdir(join(missing, '..'), { recursive: true });
-    await writeFile(missing, JSON.stringify({ layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${'e'.repeat(64)}` }] }));
+    await writeFile(
+      missing,
+      JSON.stringify({ layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${'e'.repeat(64)}` }] }),
+    );
     await ollamaModel(models, ['registry.ollama.ai', 'library', 'notgguf', 'latest'], Buffer.from('not a model file'));
 
     const found = await discoverOllama(models);
@@ -73,7 +76,11 @@ describe('discover models already on disk', () => {
     await symlink(join(hub, 'blobs', 'deadbeef'), join(hub, 'snapshots', 'abc', 'x-q4_k_m.gguf'));
 
     const found = await discoverModels({ home, env: { LLAMA_CACHE: cache }, platform: 'linux' });
-    const bySource = (source: string) => found.filter((m) => m.source === source).map((m) => m.name).sort();
+    const bySource = (source: string) =>
+      found
+        .filter((m) => m.source === source)
+        .map((m) => m.name)
+        .sort();
     assert.deepEqual(bySource('lmstudio'), ['big-00001-of-00003.gguf', 'qwen2.5-coder-7b-instruct-q4_k_m.gguf']);
     assert.deepEqual(bySource('llama.cpp'), ['ggml-org_Qwen2.5-Coder-1.5B-Q8_0-GGUF_qwen2.5-coder-1.5b-q8_0.gguf']);
     assert.deepEqual(bySource('huggingface'), ['x-q4_k_m.gguf']);

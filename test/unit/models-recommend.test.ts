@@ -36,7 +36,16 @@ function appleMachine(ramGb: number): MachineMeasure {
 }
 
 function cpuMachine(ramGb: number, cores: number): MachineMeasure {
-  return { gpu: 'cpu', gpuNames: [], vramTotal: 0, vramFree: 0, ramTotal: ramGb * GiB, ramFree: ramGb * GiB * 0.6, cpuCores: cores, unifiedMemory: false };
+  return {
+    gpu: 'cpu',
+    gpuNames: [],
+    vramTotal: 0,
+    vramFree: 0,
+    ramTotal: ramGb * GiB,
+    ramFree: ramGb * GiB * 0.6,
+    cpuCores: cores,
+    unifiedMemory: false,
+  };
 }
 
 const table: { name: string; machine: MachineMeasure; size: ModelSize; capacity: RegExp }[] = [
@@ -98,7 +107,10 @@ describe('recommend: a table of machines', () => {
     const r = recommend(gpuMachine([80]));
     assert.equal(r.largestFitting?.size, '32B');
     assert.equal(r.larger, undefined);
-    assert.ok(r.notes.some((n) => /largest model in the catalog/.test(n)), r.notes.join('\n'));
+    assert.ok(
+      r.notes.some((n) => /largest model in the catalog/.test(n)),
+      r.notes.join('\n'),
+    );
   });
 
   it('on the CPU caps the size for speed and says what would fit in memory', () => {

@@ -14,12 +14,20 @@ describe('split-model download in a child process', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('a child that cannot load node-llama-cpp rejects with its reason', async () => {
-    await assert.rejects(downloadSplitModel({ modelUri: 'hf:example/none:Q4_K_M', directory: dir, cwd: '/' }), /download process exited with 1: .+/);
+    await assert.rejects(
+      downloadSplitModel({ modelUri: 'hf:example/none:Q4_K_M', directory: dir, cwd: '/' }),
+      /download process exited with 1: .+/,
+    );
   });
 
   it('aborting kills the child and rejects as an abort', async () => {
     const controller = new AbortController();
-    const pending = downloadSplitModel({ modelUri: 'hf:example/none:Q4_K_M', directory: dir, cwd: process.cwd(), signal: controller.signal });
+    const pending = downloadSplitModel({
+      modelUri: 'hf:example/none:Q4_K_M',
+      directory: dir,
+      cwd: process.cwd(),
+      signal: controller.signal,
+    });
     controller.abort();
     await assert.rejects(pending, (err: Error) => err.name === 'AbortError');
   });

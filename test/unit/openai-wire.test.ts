@@ -3,7 +3,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { finishReasonFor, parseChatRequest, parseCompletionRequest, sseData, sseEvent, stopReasonFor, streamChunk, WireValidationError } from '../../src/engine/openaiWire';
+import {
+  finishReasonFor,
+  parseChatRequest,
+  parseCompletionRequest,
+  sseData,
+  sseEvent,
+  stopReasonFor,
+  streamChunk,
+  WireValidationError,
+} from '../../src/engine/openaiWire';
 import type { RequestStats } from '../../src/engine/protocol';
 import { redactPaths } from '../../src/engine/server';
 
@@ -20,13 +29,24 @@ describe('OpenAI wire: requests', () => {
       [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
     ];
     for (const [body, field] of cases) {
-      assert.throws(() => parseChatRequest(body), (err: unknown) => err instanceof WireValidationError && err.message.includes(`\`${field}\``), JSON.stringify(body));
+      assert.throws(
+        () => parseChatRequest(body),
+        (err: unknown) => err instanceof WireValidationError && err.message.includes(`\`${field}\``),
+        JSON.stringify(body),
+      );
     }
     assert.throws(() => parseCompletionRequest({ prompt: '' }), WireValidationError);
   });
 
   it('accepts what OpenAI clients send, unknown fields included', () => {
-    const parsed = parseChatRequest({ model: 'x', messages: [{ role: 'developer', content: [{ type: 'text', text: 'a' }] }], n: 1, stream_options: { include_usage: true }, presence_penalty: 0, max_tokens: null });
+    const parsed = parseChatRequest({
+      model: 'x',
+      messages: [{ role: 'developer', content: [{ type: 'text', text: 'a' }] }],
+      n: 1,
+      stream_options: { include_usage: true },
+      presence_penalty: 0,
+      max_tokens: null,
+    });
     assert.equal(parsed.messages.length, 1);
     assert.equal(parseCompletionRequest({ prompt: 'p', stop: ['\n'], best_of: 1 }).prompt, 'p');
   });

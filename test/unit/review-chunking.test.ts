@@ -61,7 +61,10 @@ describe('chunkFile on a real diff', () => {
     const shown = chunk.shownLines;
     for (const n of [8, 9, 10, 11, 12, 99, 100, 101, 102, 103, 104]) assert.ok(shown.includes(n), `line ${n} shown`);
     for (const n of [7, 13, 50, 98, 105]) assert.ok(!shown.includes(n), `line ${n} not shown`);
-    assert.deepEqual(shown, numbered(chunk).map(([n]) => n));
+    assert.deepEqual(
+      shown,
+      numbered(chunk).map(([n]) => n),
+    );
   });
 
   test('a tight budget splits by hunk; each request fits and together they cover every change once', async () => {
@@ -74,7 +77,10 @@ describe('chunkFile on a real diff', () => {
     }
     const covered = chunks.flatMap((c) => c.changed.flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, i) => r.start + i)));
     const expected = changedLines(file).flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, i) => r.start + i));
-    assert.deepEqual([...covered].sort((a, b) => a - b), expected);
+    assert.deepEqual(
+      [...covered].sort((a, b) => a - b),
+      expected,
+    );
   });
 
   test('hunks of one file share a request while they fit', async () => {
@@ -94,7 +100,9 @@ describe('chunkFile on a real diff', () => {
     const chunks = await chunkFile(big, splitLines(repo.read('src/big.ts')), { contextLines: 3, budgetTokens: 300, countTokens });
     assert.ok(chunks.length >= 4);
     for (const c of chunks) assert.ok(countTokens(c.text) <= 300, `${countTokens(c.text)} > 300`);
-    const covered = new Set(chunks.flatMap((c) => c.changed.flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, i) => r.start + i))));
+    const covered = new Set(
+      chunks.flatMap((c) => c.changed.flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, i) => r.start + i))),
+    );
     for (let n = 50; n <= 149; n++) assert.ok(covered.has(n), `line ${n} reviewed`);
   });
 

@@ -48,16 +48,13 @@ describe('parseUnifiedDiff on real git diffs', () => {
   after(() => repo.dispose());
 
   test('finds every file with its status', () => {
-    assert.deepEqual(
-      files.map((f) => [f.path, f.status]).sort(),
-      [
-        ['gone.ts', 'deleted'],
-        ['logo.png', 'modified'],
-        ['new name.ts', 'renamed'],
-        ['src/app.ts', 'modified'],
-        ['ünïcode.ts', 'added'],
-      ],
-    );
+    assert.deepEqual(files.map((f) => [f.path, f.status]).sort(), [
+      ['gone.ts', 'deleted'],
+      ['logo.png', 'modified'],
+      ['new name.ts', 'renamed'],
+      ['src/app.ts', 'modified'],
+      ['ünïcode.ts', 'added'],
+    ]);
     assert.equal(byPath(files, 'new name.ts').oldPath, 'old name.ts');
     assert.equal(byPath(files, 'gone.ts').newPath, null);
     assert.equal(byPath(files, 'ünïcode.ts').oldPath, null);
@@ -101,13 +98,10 @@ describe('parseUnifiedDiff on real git diffs', () => {
   test('skips binary, deleted and generated files, and lists them with the reason', () => {
     const { review, skipped } = selectReviewable(files);
     assert.deepEqual(review.map((f) => f.path).sort(), ['new name.ts', 'src/app.ts', 'ünïcode.ts']);
-    assert.deepEqual(
-      skipped.map((s) => [s.path, s.reason]).sort(),
-      [
-        ['gone.ts', 'deleted'],
-        ['logo.png', 'binary'],
-      ],
-    );
+    assert.deepEqual(skipped.map((s) => [s.path, s.reason]).sort(), [
+      ['gone.ts', 'deleted'],
+      ['logo.png', 'binary'],
+    ]);
   });
 
   test('uncommitted = working tree and index against HEAD; staged = index only', () => {
@@ -140,7 +134,10 @@ describe('generated files', () => {
 
   test('lockfiles, minified files, build output and generated headers are skipped and listed', () => {
     const { review, skipped } = selectReviewable(files);
-    assert.deepEqual(review.map((f) => f.path), ['src/real.ts']);
+    assert.deepEqual(
+      review.map((f) => f.path),
+      ['src/real.ts'],
+    );
     const reasons = Object.fromEntries(skipped.map((s) => [s.path, `${s.reason}: ${s.detail}`]));
     assert.deepEqual(reasons, {
       'package-lock.json': 'generated: lockfile',
@@ -239,7 +236,10 @@ describe('other diffs', () => {
     assert.deepEqual(changedLines(wholeFileDiff('x.ts', text)), [{ start: 1, end: 4 }]);
     const sel = wholeFileDiff('x.ts', text, { start: 2, end: 3 });
     assert.deepEqual(changedLines(sel), [{ start: 2, end: 3 }]);
-    assert.deepEqual(sel.hunks[0].lines.map((l) => l.text), ['b', 'c']);
+    assert.deepEqual(
+      sel.hunks[0].lines.map((l) => l.text),
+      ['b', 'c'],
+    );
   });
 
   test('git C-quoted paths are decoded', () => {
@@ -256,7 +256,10 @@ describe('other diffs', () => {
       repo.write('ä b.ts', '1\n');
       repo.git('add', '-A');
       const files = parseUnifiedDiff(repo.git('-c', 'core.quotepath=on', 'diff', '--cached'));
-      assert.deepEqual(files.map((f) => f.path), ['ä b.ts']);
+      assert.deepEqual(
+        files.map((f) => f.path),
+        ['ä b.ts'],
+      );
     } finally {
       repo.dispose();
     }
@@ -284,7 +287,10 @@ describe('other diffs', () => {
       repo.write('feature.ts', 'export const feature = 2;\n'); // uncommitted: not part of the branch review
       const base = repo.git('merge-base', 'main', 'HEAD').trim();
       const files = parseUnifiedDiff(repo.git(...gitDiffArgs('branch', { base })));
-      assert.deepEqual(files.map((f) => [f.path, f.status]), [['feature.ts', 'added']]);
+      assert.deepEqual(
+        files.map((f) => [f.path, f.status]),
+        [['feature.ts', 'added']],
+      );
       assert.equal(files[0].hunks[0].lines[0].text, 'export const feature = 1;');
     } finally {
       repo.dispose();

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
 import { gitDiffArgs, mapLineThroughDiff, parseUnifiedDiff, splitLines } from '../../src/review/diff';
-import { countBySeverity, dedupeFindings, placeFindings, similarMessages, sortFindings, type Finding, type PlacementContext } from '../../src/review/findings';
+import {
+  countBySeverity,
+  dedupeFindings,
+  placeFindings,
+  similarMessages,
+  sortFindings,
+  type Finding,
+  type PlacementContext,
+} from '../../src/review/findings';
 import type { RawFinding } from '../../src/review/schema';
 import { numberedLines, TempRepo } from './review-repo';
 
@@ -27,31 +35,63 @@ const ctx = (over: Partial<PlacementContext> = {}): PlacementContext => ({
 
 describe('placeFindings', () => {
   test('keeps findings on the changed lines, within the tolerance', () => {
-    const { findings, dropped } = placeFindings([raw(), raw({ startLine: 14, endLine: 14 }), raw({ startLine: 8, endLine: 8 }), raw({ startLine: 15, endLine: 20 })], ctx());
-    assert.deepEqual(findings.map((f) => f.startLine), [10, 14, 8]);
+    const { findings, dropped } = placeFindings(
+      [raw(), raw({ startLine: 14, endLine: 14 }), raw({ startLine: 8, endLine: 8 }), raw({ startLine: 15, endLine: 20 })],
+      ctx(),
+    );
+    assert.deepEqual(
+      findings.map((f) => f.startLine),
+      [10, 14, 8],
+    );
     assert.equal(dropped.outsideChange, 1);
   });
 
   test('flags rather than drops when asked', () => {
     const { findings } = placeFindings([raw({ startLine: 30, endLine: 31 }), raw()], ctx({ outside: 'flag' }));
-    assert.deepEqual(findings.map((f) => [f.startLine, f.outsideChange]), [[30, true], [10, false]]);
+    assert.deepEqual(
+      findings.map((f) => [f.startLine, f.outsideChange]),
+      [
+        [30, true],
+        [10, false],
+      ],
+    );
   });
 
   test('clamps ranges to the file and puts reversed ranges right', () => {
-    const { findings } = placeFindings([raw({ startLine: 12, endLine: 9 }), raw({ startLine: 45, endLine: 99 })], ctx({ changed: [{ start: 9, end: 12 }, { start: 48, end: 50 }] }));
-    assert.deepEqual(findings.map((f) => [f.startLine, f.endLine]), [[9, 12], [45, 50]]);
+    const { findings } = placeFindings(
+      [raw({ startLine: 12, endLine: 9 }), raw({ startLine: 45, endLine: 99 })],
+      ctx({
+        changed: [
+          { start: 9, end: 12 },
+          { start: 48, end: 50 },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      findings.map((f) => [f.startLine, f.endLine]),
+      [
+        [9, 12],
+        [45, 50],
+      ],
+    );
   });
 
   test('drops findings about another file or with an empty message; trims messages', () => {
     const { findings, dropped } = placeFindings([raw({ file: 'b.ts' }), raw({ message: '   ' }), raw({ message: '  spaced  ' })], ctx());
-    assert.deepEqual(findings.map((f) => f.message), ['spaced']);
+    assert.deepEqual(
+      findings.map((f) => f.message),
+      ['spaced'],
+    );
     assert.deepEqual(dropped, { emptyMessage: 1, otherFile: 1, outsideChange: 0, lineGone: 0 });
   });
 
   test('ids are stable and tell findings apart', () => {
     const a = placeFindings([raw(), raw({ message: 'other' })], ctx()).findings;
     const b = placeFindings([raw(), raw({ message: 'other' })], ctx()).findings;
-    assert.deepEqual(a.map((f) => f.id), b.map((f) => f.id));
+    assert.deepEqual(
+      a.map((f) => f.id),
+      b.map((f) => f.id),
+    );
     assert.notEqual(a[0].id, a[1].id);
   });
 });
@@ -82,7 +122,17 @@ describe('mapping a staged review onto the current file (real git)', () => {
         raw({ startLine: 30, endLine: 30, message: 'magic number' }),
         raw({ startLine: 19, endLine: 21, message: 'range across the change', replacement: 'x' }),
       ],
-      { path: 'a.ts', changed: [{ start: 20, end: 20 }, { start: 30, end: 30 }], lineCount: 40, tolerance: 1, outside: 'drop', mapLine: (n) => mapLineThroughDiff(indexToWorktree, n) },
+      {
+        path: 'a.ts',
+        changed: [
+          { start: 20, end: 20 },
+          { start: 30, end: 30 },
+        ],
+        lineCount: 40,
+        tolerance: 1,
+        outside: 'drop',
+        mapLine: (n) => mapLineThroughDiff(indexToWorktree, n),
+      },
     );
     assert.ok(reviewed.hunks.length > 0);
     const lines = splitLines(repo.read('a.ts'));
@@ -92,7 +142,10 @@ describe('mapping a staged review onto the current file (real git)', () => {
     assert.equal(first.replacement, 'const v20 = 20;');
     assert.equal(findings.find((f) => f.message === 'range across the change')?.startLine, 22);
     // Line 30 was rewritten since: its finding has nowhere to go.
-    assert.equal(findings.some((f) => f.message === 'magic number'), false);
+    assert.equal(
+      findings.some((f) => f.message === 'magic number'),
+      false,
+    );
     assert.equal(dropped.lineGone, 1);
   });
 });
@@ -137,7 +190,10 @@ describe('dedupeFindings and sortFindings', () => {
     ]);
     const sorted = sortFindings(list).map((f) => `${f.startLine}-${f.endLine} ${f.severity} ${f.category} ${f.message}`);
     assert.deepEqual(sorted, ['5-6 error bug z', '5-6 error security z', '5-6 info bug a', '5-7 warning bug c', '20-20 warning bug b']);
-    assert.deepEqual(sortFindings([...list].reverse()).map((f) => f.id), sortFindings(list).map((f) => f.id));
+    assert.deepEqual(
+      sortFindings([...list].reverse()).map((f) => f.id),
+      sortFindings(list).map((f) => f.id),
+    );
     assert.deepEqual(countBySeverity(list), { error: 2, warning: 2, info: 1 });
   });
 });

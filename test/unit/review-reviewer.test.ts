@@ -32,7 +32,11 @@ function firstAddedLine(request: StructuredRequest): unknown {
   const prompt = promptOf(request);
   const file = /^File: (.*) \(/m.exec(prompt)![1];
   const line = Number(/^\+ +(\d+) \|/m.exec(prompt)![1]);
-  return { findings: [{ file, startLine: line, endLine: line, severity: 'warning', category: 'bug', message: `check line ${line}`, replacement: null }] };
+  return {
+    findings: [
+      { file, startLine: line, endLine: line, severity: 'warning', category: 'bug', message: `check line ${line}`, replacement: null },
+    ],
+  };
 }
 
 function waitForAbort(signal: AbortSignal | undefined): Promise<never> {
@@ -82,14 +86,20 @@ describe('runReview', () => {
       ['img.png', 'binary'],
       ['yarn.lock', 'generated'],
     ]);
-    assert.deepEqual(result.findings.map((f) => [f.file, f.startLine]), [
-      ['src/a.ts', 10],
-      ['src/b.ts', 20],
-    ]);
-    assert.deepEqual(perFile.map(([p, f]) => [p, f.length]), [
-      ['src/a.ts', 1],
-      ['src/b.ts', 1],
-    ]);
+    assert.deepEqual(
+      result.findings.map((f) => [f.file, f.startLine]),
+      [
+        ['src/a.ts', 10],
+        ['src/b.ts', 20],
+      ],
+    );
+    assert.deepEqual(
+      perFile.map(([p, f]) => [p, f.length]),
+      [
+        ['src/a.ts', 1],
+        ['src/b.ts', 1],
+      ],
+    );
     assert.deepEqual(result.counts, { error: 0, warning: 2, info: 0 });
     assert.equal(result.cancelled, false);
     assert.equal(result.requests, backend.structuredRequests.length);
@@ -97,9 +107,14 @@ describe('runReview', () => {
     assert.ok(Math.abs(result.tokensPerSecond - 20 / 0.195) < 1e-9, '20 tokens in 195 ms of decoding');
     assert.ok(Math.abs(result.promptTokensPerSecond - 100 / 0.005) < 1e-6, '100 prompt tokens in 5 ms');
     assert.equal(result.changedLines, 3);
-    assert.deepEqual(progress.map((p) => `${p.file} ${p.fileIndex + 1}/${p.fileCount}`), backend.structuredRequests.map((_, i) => (i === 0 ? 'src/a.ts 1/2' : 'src/b.ts 2/2')));
+    assert.deepEqual(
+      progress.map((p) => `${p.file} ${p.fileIndex + 1}/${p.fileCount}`),
+      backend.structuredRequests.map((_, i) => (i === 0 ? 'src/a.ts 1/2' : 'src/b.ts 2/2')),
+    );
     // Each request's schema pins the file and the lines it shows.
-    const schema = backend.structuredRequests[0].schema as { properties: { findings: { items: { properties: { file: { enum: string[] }; startLine: { enum: number[] } } } } } };
+    const schema = backend.structuredRequests[0].schema as {
+      properties: { findings: { items: { properties: { file: { enum: string[] }; startLine: { enum: number[] } } } } };
+    };
     assert.deepEqual(schema.properties.findings.items.properties.file.enum, ['src/a.ts']);
     assert.deepEqual(schema.properties.findings.items.properties.startLine.enum, [7, 8, 9, 10, 11, 12, 13]);
     assert.equal(backend.structuredRequests[0].maxTokens, 256);
@@ -109,10 +124,24 @@ describe('runReview', () => {
     const backend = reviewing((req, call) => {
       const good = firstAddedLine(req) as { findings: Record<string, unknown>[] };
       const f = good.findings[0];
-      return { findings: [f, { ...f, startLine: f.startLine as number - 3, endLine: f.startLine as number - 3, message: 'far' }, { ...f, severity: 'fatal' }, { ...f, file: 'elsewhere.ts' }].slice(0, call === 1 ? 4 : 1) };
+      return {
+        findings: [
+          f,
+          { ...f, startLine: (f.startLine as number) - 3, endLine: (f.startLine as number) - 3, message: 'far' },
+          { ...f, severity: 'fatal' },
+          { ...f, file: 'elsewhere.ts' },
+        ].slice(0, call === 1 ? 4 : 1),
+      };
     });
-    const result = await runReview(backend, { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') }, { maxTokens: 256, contextLines: 3, tolerance: 1 });
-    assert.deepEqual(result.findings.map((f) => f.message), ['check line 10']);
+    const result = await runReview(
+      backend,
+      { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') },
+      { maxTokens: 256, contextLines: 3, tolerance: 1 },
+    );
+    assert.deepEqual(
+      result.findings.map((f) => f.message),
+      ['check line 10'],
+    );
     assert.equal(result.dropped, 3);
   });
 
@@ -139,7 +168,10 @@ describe('runReview', () => {
     assert.deepEqual(committed, ['src/a.ts']);
     assert.deepEqual(result.reviewed, ['src/a.ts']);
     // The first request for src/b.ts answered, but its file never finished: nothing of it is kept.
-    assert.deepEqual(result.findings.map((f) => f.file), ['src/a.ts']);
+    assert.deepEqual(
+      result.findings.map((f) => f.file),
+      ['src/a.ts'],
+    );
     assert.deepEqual(result.counts, { error: 0, warning: 1, info: 0 });
     assert.deepEqual(result.failed, []);
   });
@@ -153,7 +185,10 @@ describe('runReview', () => {
     const result = await runReview(backend, input, { maxTokens: 256, contextLines: 3, budgetTokens: 60, signal: controller.signal });
     assert.equal(result.cancelled, true);
     assert.deepEqual(result.reviewed, ['src/a.ts']);
-    assert.deepEqual(result.findings.map((f) => f.file), ['src/a.ts']);
+    assert.deepEqual(
+      result.findings.map((f) => f.file),
+      ['src/a.ts'],
+    );
   });
 
   test('cancelled before it starts: no requests, no findings', async () => {
@@ -184,11 +219,16 @@ describe('runReview', () => {
       if (call === 1) throw new EngineError('INTERNAL', 'Structured output did not parse (cut off at maxTokens 256).');
       return firstAddedLine(req);
     });
-    const result = await runReview(backend, { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') }, { maxTokens: 256, contextLines: 3 });
+    const result = await runReview(
+      backend,
+      { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') },
+      { maxTokens: 256, contextLines: 3 },
+    );
     assert.deepEqual(result.reviewed, ['src/a.ts']);
     assert.deepEqual(result.failed, []);
     assert.equal(backend.structuredRequests.length, 2);
-    const maxItems = (r: (typeof backend.structuredRequests)[number]) => (r.schema as { properties: { findings: { maxItems: number } } }).properties.findings.maxItems;
+    const maxItems = (r: (typeof backend.structuredRequests)[number]) =>
+      (r.schema as { properties: { findings: { maxItems: number } } }).properties.findings.maxItems;
     assert.deepEqual(backend.structuredRequests.map(maxItems), [4, 1]);
   });
 
@@ -197,9 +237,16 @@ describe('runReview', () => {
       if (call <= 2) throw new EngineError('INTERNAL', 'Structured output did not parse');
       return firstAddedLine(req);
     });
-    const result = await runReview(backend, { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') }, { maxTokens: 256, contextLines: 3 });
+    const result = await runReview(
+      backend,
+      { ...input, files: input.files.filter((f) => f.path === 'src/a.ts') },
+      { maxTokens: 256, contextLines: 3 },
+    );
     assert.deepEqual(result.reviewed, ['src/a.ts']);
-    assert.deepEqual(backend.structuredRequests.map((r) => r.temperature), [0, 0, 0.8]);
+    assert.deepEqual(
+      backend.structuredRequests.map((r) => r.temperature),
+      [0, 0, 0.8],
+    );
     assert.equal(typeof backend.structuredRequests[2].seed, 'number', 'sampled with a fixed seed: the same review twice');
   });
 
@@ -224,4 +271,3 @@ describe('runReview', () => {
     assert.deepEqual(validateReviewOutput(value, { files: ['x.ts'], lines: [3] }).errors, []);
   });
 });
-

@@ -3,11 +3,21 @@ import { describe, test } from 'node:test';
 
 import { CATEGORIES, findingsSchema, SEVERITIES, validateReviewOutput, type RawFinding } from '../../src/review/schema';
 
-const good: RawFinding = { file: 'src/a.ts', startLine: 3, endLine: 4, severity: 'warning', category: 'bug', message: 'off by one', replacement: null };
+const good: RawFinding = {
+  file: 'src/a.ts',
+  startLine: 3,
+  endLine: 4,
+  severity: 'warning',
+  category: 'bug',
+  message: 'off by one',
+  replacement: null,
+};
 
 describe('findings schema', () => {
   test('names every field as required and pins the enums', () => {
-    const schema = findingsSchema() as { properties: { findings: { items: { required: string[]; properties: Record<string, { enum?: unknown[] }> } } } };
+    const schema = findingsSchema() as {
+      properties: { findings: { items: { required: string[]; properties: Record<string, { enum?: unknown[] }> } } };
+    };
     const item = schema.properties.findings.items;
     assert.deepEqual([...item.required].sort(), ['category', 'endLine', 'file', 'message', 'replacement', 'severity', 'startLine']);
     assert.deepEqual(item.properties.severity.enum, [...SEVERITIES]);
@@ -69,12 +79,17 @@ describe('validateReviewOutput', () => {
     assert.match(validateReviewOutput({ findings: [{ ...good, endLine: 9 }] }, opts).errors[0], /not a line shown/);
     assert.match(validateReviewOutput({ findings: [good, good] }, opts).errors[0], /more than 1/);
     assert.match(validateReviewOutput({ findings: [] }, { minFindings: 1 }).errors[0], /fewer than 1/);
-    assert.equal((findingsSchema({ minFindings: 1 }) as { properties: { findings: { minItems?: number } } }).properties.findings.minItems, 1);
+    assert.equal(
+      (findingsSchema({ minFindings: 1 }) as { properties: { findings: { minItems?: number } } }).properties.findings.minItems,
+      1,
+    );
     assert.equal('minItems' in (findingsSchema() as { properties: { findings: object } }).properties.findings, false);
   });
 
   test('no replacement allowed when its limit is 0', () => {
-    const schema = findingsSchema({ maxReplacementChars: 0 }) as { properties: { findings: { items: { properties: { replacement: unknown } } } } };
+    const schema = findingsSchema({ maxReplacementChars: 0 }) as {
+      properties: { findings: { items: { properties: { replacement: unknown } } } };
+    };
     assert.deepEqual(schema.properties.findings.items.properties.replacement, { type: 'null' });
     assert.deepEqual(validateReviewOutput({ findings: [good] }, { maxReplacementChars: 0 }).errors, []);
     assert.match(validateReviewOutput({ findings: [{ ...good, replacement: '' }] }, { maxReplacementChars: 0 }).errors[0], /must be null/);

@@ -41,7 +41,11 @@ describe('untracked files in a review of uncommitted changes', () => {
     rmSync(outside, { recursive: true, force: true });
   });
 
-  const listUntracked = () => repo.git(...untrackedListArgs()).split('\0').filter(Boolean);
+  const listUntracked = () =>
+    repo
+      .git(...untrackedListArgs())
+      .split('\0')
+      .filter(Boolean);
 
   it('git lists no file under .enclave/, tracked or untracked', () => {
     const untracked = listUntracked();
@@ -57,7 +61,10 @@ describe('untracked files in a review of uncommitted changes', () => {
     const started = performance.now();
     const { files, skipped } = await untrackedChanges(repo.root, listUntracked());
     const ms = performance.now() - started;
-    assert.deepEqual(files.map((f) => f.path), ['src/new.ts']);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['src/new.ts'],
+    );
     const reasons = Object.fromEntries(skipped.map((s) => [s.path, s.reason]));
     assert.deepEqual(reasons, { 'assets/icon.bin': 'binary', 'data/dump.sql': 'too-large', 'src/key-link': 'not-a-file' });
     const everything = JSON.stringify(files);
@@ -69,7 +76,10 @@ describe('untracked files in a review of uncommitted changes', () => {
 
   it('even a .enclave path handed in directly is left out', async () => {
     const { files, skipped } = await untrackedChanges(repo.root, ['.enclave/adapters/project.gguf', 'src/new.ts']);
-    assert.deepEqual(files.map((f) => f.path), ['src/new.ts']);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['src/new.ts'],
+    );
     assert.equal(skipped.length, 0);
   });
 

@@ -20,10 +20,14 @@ describe('Scheduler', () => {
     const first = gate();
     const blocker = scheduler.run('chat', () => first.done);
     const job = (cls: JobClass, name: string, key?: string) =>
-      scheduler.run(cls, async () => {
-        order.push(name);
-        return name;
-      }, { key });
+      scheduler.run(
+        cls,
+        async () => {
+          order.push(name);
+          return name;
+        },
+        { key },
+      );
     const jobs = [job('chat', 'chat-1'), job('structured', 'review-1'), job('completion', 'fim-1', 'a'), job('completion', 'fim-2', 'b')];
     first.release('x');
     await blocker;
@@ -35,11 +39,17 @@ describe('Scheduler', () => {
   it('a newer completion for the same document cancels the queued and the running older one', async () => {
     const scheduler = new Scheduler({ concurrency: 1 });
     let runningAborted = false;
-    const running = scheduler.run('completion', (signal) =>
-      new Promise<string>((_, reject) => signal.addEventListener('abort', () => {
-        runningAborted = true;
-        reject(new Error('stopped'));
-      })), { key: 'doc' });
+    const running = scheduler.run(
+      'completion',
+      (signal) =>
+        new Promise<string>((_, reject) =>
+          signal.addEventListener('abort', () => {
+            runningAborted = true;
+            reject(new Error('stopped'));
+          }),
+        ),
+      { key: 'doc' },
+    );
     await tick();
     const queuedOther = scheduler.run('completion', async () => 'other', { key: 'other-doc' });
     const newer = scheduler.run('completion', async () => 'newer', { key: 'doc' });
@@ -58,25 +68,35 @@ describe('Scheduler', () => {
     assert.equal((await queuedNew).value, 'new');
   });
 
-  it('hands a superseded completion\'s slot to its successor: the newer one starts only once the older has ended', async () => {
+  it("hands a superseded completion's slot to its successor: the newer one starts only once the older has ended", async () => {
     const scheduler = new Scheduler({ concurrency: 4 });
     let olderEnded = false;
     let olderAbortSeen = false;
-    const older = scheduler.run('completion', (signal) =>
-      new Promise<string>((_, reject) => signal.addEventListener('abort', () => {
-        olderAbortSeen = true;
-        // The engine notices a cancel at its next decode step, a moment later.
-        setTimeout(() => {
-          olderEnded = true;
-          reject(new Error('stopped'));
-        }, 30);
-      })), { key: 'doc' });
+    const older = scheduler.run(
+      'completion',
+      (signal) =>
+        new Promise<string>((_, reject) =>
+          signal.addEventListener('abort', () => {
+            olderAbortSeen = true;
+            // The engine notices a cancel at its next decode step, a moment later.
+            setTimeout(() => {
+              olderEnded = true;
+              reject(new Error('stopped'));
+            }, 30);
+          }),
+        ),
+      { key: 'doc' },
+    );
     await tick();
     let newerStartedAfterOlderEnded: boolean | undefined;
-    const newer = scheduler.run('completion', async () => {
-      newerStartedAfterOlderEnded = olderEnded;
-      return 'newer';
-    }, { key: 'doc' });
+    const newer = scheduler.run(
+      'completion',
+      async () => {
+        newerStartedAfterOlderEnded = olderEnded;
+        return 'newer';
+      },
+      { key: 'doc' },
+    );
     const other = scheduler.run('completion', async () => olderEnded, { key: 'other-doc' });
     assert.equal((await other).value, false, 'another document starts at once in a free slot');
     assert.ok(olderAbortSeen);
@@ -96,7 +116,8 @@ describe('Scheduler', () => {
     first.release('x');
     await blocker;
     await Promise.all(jobs);
-    for (let i = 1; i < order.length; i++) assert.notEqual(order[i], order[i - 1], `no class runs twice in a row while the other waits: ${order}`);
+    for (let i = 1; i < order.length; i++)
+      assert.notEqual(order[i], order[i - 1], `no class runs twice in a row while the other waits: ${order}`);
   });
 
   it('keeps one slot for completions while chat runs, and aged jobs are not starved by completions', async () => {
@@ -156,7 +177,10 @@ describe('Scheduler', () => {
   it('a caller abort rejects a queued job without running it, and cancelAll stops everything', async () => {
     const scheduler = new Scheduler({ concurrency: 1 });
     const g = gate();
-    const running = scheduler.run('chat', (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))));
+    const running = scheduler.run(
+      'chat',
+      (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    );
     let ran = false;
     const controller = new AbortController();
     const queued = scheduler.run('structured', async () => (ran = true), { signal: controller.signal });

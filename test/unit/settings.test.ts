@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { clampNumber, NUMBER_SETTINGS, OTHER_DEFAULTS, readSnapshot, SENSITIVE_SETTINGS, UNTRUSTED_IGNORED, type Inspected, type ReadOptions } from '../../src/settings';
+import {
+  clampNumber,
+  NUMBER_SETTINGS,
+  OTHER_DEFAULTS,
+  readSnapshot,
+  SENSITIVE_SETTINGS,
+  UNTRUSTED_IGNORED,
+  type Inspected,
+  type ReadOptions,
+} from '../../src/settings';
 
 interface Schema {
   default?: unknown;
@@ -33,14 +42,21 @@ describe('settings: one set of defaults and ranges', () => {
   });
 
   it('package.json states the same default for every other setting, and every setting is known here', () => {
-    for (const [key, value] of Object.entries(OTHER_DEFAULTS)) assert.deepEqual(schema[`enclave.${key}`]?.default, value, `default of enclave.${key}`);
+    for (const [key, value] of Object.entries(OTHER_DEFAULTS))
+      assert.deepEqual(schema[`enclave.${key}`]?.default, value, `default of enclave.${key}`);
     const known = new Set([...Object.keys(NUMBER_SETTINGS), ...Object.keys(OTHER_DEFAULTS)].map((k) => `enclave.${k}`));
-    assert.deepEqual(Object.keys(schema).filter((k) => !known.has(k)), []);
+    assert.deepEqual(
+      Object.keys(schema).filter((k) => !known.has(k)),
+      [],
+    );
   });
 
   it('package.json restricts in untrusted workspaces every setting the code ignores there', () => {
     const restricted = new Set(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations);
-    assert.deepEqual(UNTRUSTED_IGNORED.map((k) => `enclave.${k}`).filter((k) => !restricted.has(k)), []);
+    assert.deepEqual(
+      UNTRUSTED_IGNORED.map((k) => `enclave.${k}`).filter((k) => !restricted.has(k)),
+      [],
+    );
   });
 
   it('sensitive settings are not application-scoped away from the confirmation, nor window-scoped', () => {
@@ -78,7 +94,10 @@ describe('settings: clamping', () => {
   });
 
   it('never lets the batch exceed the context', () => {
-    const snapshot = readSnapshot(inspectFrom({ 'engine.contextSize': { globalValue: 1024 }, 'engine.batchSize': { globalValue: 4096 } }), options());
+    const snapshot = readSnapshot(
+      inspectFrom({ 'engine.contextSize': { globalValue: 1024 }, 'engine.batchSize': { globalValue: 4096 } }),
+      options(),
+    );
     assert.equal(snapshot.engine.batchSize, 1024);
   });
 });
@@ -130,7 +149,10 @@ describe('settings: where a value may come from', () => {
   });
 
   it('an untrusted workspace is never asked about sensitive values', () => {
-    const snapshot = readSnapshot(inspectFrom({ 'backend.remoteUrl': { workspaceValue: 'https://x.example' } }), options({ trusted: false, answer: () => true }));
+    const snapshot = readSnapshot(
+      inspectFrom({ 'backend.remoteUrl': { workspaceValue: 'https://x.example' } }),
+      options({ trusted: false, answer: () => true }),
+    );
     assert.equal(snapshot.backend.remoteUrl, '');
     assert.deepEqual(snapshot.pending, []);
   });

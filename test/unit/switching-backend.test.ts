@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { Backend, ChatRequest, EngineInfo, EngineMetrics, EngineState, GenerationResult, RequestOptions } from '../../src/engine/protocol';
+import type {
+  Backend,
+  ChatRequest,
+  EngineInfo,
+  EngineMetrics,
+  EngineState,
+  GenerationResult,
+  RequestOptions,
+} from '../../src/engine/protocol';
 import { EngineError, emptyMetrics } from '../../src/engine/protocol';
 import { startServer } from '../../src/engine/server';
 import { RefusingBackend, SwitchingBackend } from '../../src/switchingBackend';
@@ -23,11 +31,31 @@ class NamedBackend implements Backend {
   async chat(_request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
     this.live();
     options?.onText?.(this.name);
-    return { text: this.name, stats: { promptTokens: 1, evaluatedTokens: 1, reusedTokens: 0, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1, queuedMs: 0, stopReason: 'eos' } };
+    return {
+      text: this.name,
+      stats: {
+        promptTokens: 1,
+        evaluatedTokens: 1,
+        reusedTokens: 0,
+        generatedTokens: 1,
+        timeToFirstTokenMs: 1,
+        totalMs: 1,
+        queuedMs: 0,
+        stopReason: 'eos',
+      },
+    };
   }
   async info(): Promise<EngineInfo> {
     this.live();
-    return { modelPath: `/models/${this.name}.gguf`, modelName: this.name, fimFamily: 'qwen', adapters: [], contextSize: 4096, sequences: 1, backend: 'local' } as unknown as EngineInfo;
+    return {
+      modelPath: `/models/${this.name}.gguf`,
+      modelName: this.name,
+      fimFamily: 'qwen',
+      adapters: [],
+      contextSize: 4096,
+      sequences: 1,
+      backend: 'local',
+    } as unknown as EngineInfo;
   }
   completeFim = this.chat.bind(this) as unknown as Backend['completeFim'];
   async generateStructured(): Promise<never> {

@@ -38,7 +38,9 @@ export function llamaPaths(root = repoRoot): LlamaPaths {
 /** The llama.cpp release tag node-llama-cpp was built from (and this server is built from). */
 export function llamaCppTag(root = repoRoot): string {
   try {
-    return (JSON.parse(readFileSync(join(root, 'node_modules', 'node-llama-cpp', 'llama', 'llama.cpp.info.json'), 'utf8')) as { tag: string }).tag;
+    return (
+      JSON.parse(readFileSync(join(root, 'node_modules', 'node-llama-cpp', 'llama', 'llama.cpp.info.json'), 'utf8')) as { tag: string }
+    ).tag;
   } catch {
     return 'unknown';
   }
@@ -101,7 +103,17 @@ export async function ensureLlamaServer(options: EnsureOptions = {}): Promise<st
   }
   const configure = await run(
     'cmake',
-    ['-S', p.src, '-B', p.build, '-DCMAKE_BUILD_TYPE=Release', '-DLLAMA_CURL=OFF', '-DLLAMA_BUILD_TESTS=OFF', '-DLLAMA_BUILD_EXAMPLES=OFF', '-DLLAMA_BUILD_SERVER=ON'],
+    [
+      '-S',
+      p.src,
+      '-B',
+      p.build,
+      '-DCMAKE_BUILD_TYPE=Release',
+      '-DLLAMA_CURL=OFF',
+      '-DLLAMA_BUILD_TESTS=OFF',
+      '-DLLAMA_BUILD_EXAMPLES=OFF',
+      '-DLLAMA_BUILD_SERVER=ON',
+    ],
     cmakeLog,
   );
   if (configure !== 0) throw new Error(`cmake configure failed (rc ${configure}); see ${cmakeLog}`);
@@ -159,27 +171,47 @@ process.on('exit', () => {
 export async function startLlamaServer(binary: string, o: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
   const args = [
-    '-m', o.model,
-    '--host', '127.0.0.1',
-    '--port', String(port),
-    '-t', String(o.threads),
-    '-tb', String(o.threads),
-    '-c', String(o.contextSize),
-    '-np', '1',
-    '-b', String(o.batchSize),
-    '-ub', String(o.ubatchSize),
-    '-ngl', '0',
+    '-m',
+    o.model,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '-t',
+    String(o.threads),
+    '-tb',
+    String(o.threads),
+    '-c',
+    String(o.contextSize),
+    '-np',
+    '1',
+    '-b',
+    String(o.batchSize),
+    '-ub',
+    String(o.ubatchSize),
+    '-ngl',
+    '0',
     '--no-webui',
     // Raw completions: without this the server runs its chat-output parser over /infill and
     // /completion text too, and a random-weights model's output (stray <think> etc.) makes it fail
     // with HTTP 500 "does not match the expected Content-only format".
-    '--reasoning-format', 'none',
+    '--reasoning-format',
+    'none',
   ];
   if (o.cacheReuse) args.push('--cache-reuse', String(o.cacheReuse));
   // This llama.cpp renamed --draft-max/--draft-min to --spec-draft-n-max/--spec-draft-n-min.
   if (o.draft) {
     // and no longer infers classic draft-model speculation from -md alone: --spec-type draft-simple.
-    args.push('-md', o.draft.model, '--spec-type', 'draft-simple', '--spec-draft-n-max', String(o.draft.max), '--spec-draft-n-min', String(o.draft.min));
+    args.push(
+      '-md',
+      o.draft.model,
+      '--spec-type',
+      'draft-simple',
+      '--spec-draft-n-max',
+      String(o.draft.max),
+      '--spec-draft-n-min',
+      String(o.draft.min),
+    );
     if (o.draft.pMin !== undefined) args.push('--spec-draft-p-min', String(o.draft.pMin));
   }
   args.push(...(o.extraArgs ?? []));
@@ -285,7 +317,11 @@ export interface ServerAnswer {
 export async function timedRequest(server: RunningServer, path: string, body: unknown): Promise<ServerAnswer> {
   const mark = server.logLines.length;
   const started = performance.now();
-  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   const ms = performance.now() - started;
   if (res.ok) {
@@ -304,7 +340,8 @@ export async function timedRequest(server: RunningServer, path: string, body: un
       draftAccepted: r.timings.draft_n_accepted,
     };
   }
-  if (res.status !== 500 || !/does not match the expected/.test(text)) throw new Error(`${server.url}${path}: HTTP ${res.status}: ${text.slice(0, 500)}`);
+  if (res.status !== 500 || !/does not match the expected/.test(text))
+    throw new Error(`${server.url}${path}: HTTP ${res.status}: ${text.slice(0, 500)}`);
   // The log lines of this task: wait until its release line has been read from the pipe.
   const deadline = Date.now() + 3000;
   let lines: string[] = [];

@@ -65,7 +65,11 @@ function patch(target: Record<string, AnyFn>, name: string, wrap: (original: Any
 
 /** Wraps the native calls of the runtime's context and model with timers (scratch instrumentation). */
 function instrument(runtime: EngineRuntime, c: Counters): void {
-  const internals = runtime as unknown as { context: { _ctx: Record<string, AnyFn> }; model: Record<string, AnyFn>; slots: Array<{ seq: Record<string, AnyFn> }> };
+  const internals = runtime as unknown as {
+    context: { _ctx: Record<string, AnyFn> };
+    model: Record<string, AnyFn>;
+    slots: Array<{ seq: Record<string, AnyFn> }>;
+  };
   const addon = internals.context._ctx;
   let batchTokens = 0;
   patch(addon, 'initBatch', (initBatch) => (...a) => {
@@ -161,7 +165,11 @@ const variants: Variant[] = [
     fix: "runtime.ts createContexts: model.createContext({ ..., batching: { dispatchSchedule: (dispatch) => dispatch() } }) — node-llama-cpp's default 'nextCycle' waits a setImmediate before every decode, i.e. once per generated token",
     context: { batching: { dispatchSchedule: (dispatch: () => void) => dispatch() } },
   },
-  { name: 'flash attention on', fix: 'runtime.ts createContexts: model.createContext({ ..., flashAttention: true })', context: { flashAttention: true } },
+  {
+    name: 'flash attention on',
+    fix: 'runtime.ts createContexts: model.createContext({ ..., flashAttention: true })',
+    context: { flashAttention: true },
+  },
 ];
 
 async function loadVariant(o: ProfileOptions, variant: Variant): Promise<EngineRuntime> {
@@ -171,7 +179,16 @@ async function loadVariant(o: ProfileOptions, variant: Variant): Promise<EngineR
   proto.createContext = function (this: unknown, options: Record<string, unknown>) {
     return original.call(this, { ...options, ...variant.context });
   };
-  const settings: EngineSettings = { modelPath: o.modelPath, speculative: 'off', contextSize: o.context, sequences: 4, threads: 1, batchSize: o.ubatch, gpu: 'cpu', adapters: [] };
+  const settings: EngineSettings = {
+    modelPath: o.modelPath,
+    speculative: 'off',
+    contextSize: o.context,
+    sequences: 4,
+    threads: 1,
+    batchSize: o.ubatch,
+    gpu: 'cpu',
+    adapters: [],
+  };
   try {
     return await EngineRuntime.load(settings);
   } finally {
@@ -190,15 +207,35 @@ interface CallRecord {
 
 /** All variants loaded side by side and driven keystroke by keystroke in rotating order (the machine's load hits all alike). */
 async function runVariants(o: ProfileOptions) {
-  const runs: Array<{ variant: Variant; runtime: EngineRuntime; counters: Counters; warm?: Counters; core: CompletionCore; calls: CallRecord[] }> = [];
+  const runs: Array<{
+    variant: Variant;
+    runtime: EngineRuntime;
+    counters: Counters;
+    warm?: Counters;
+    core: CompletionCore;
+    calls: CallRecord[];
+  }> = [];
   try {
     for (const variant of variants) {
       const runtime = await loadVariant(o, variant);
       const counters = zero();
       instrument(runtime, counters);
       const backend = asBackend(runtime);
-      const completion = { ...defaultCompletionSettings, maxTokens: o.nPredict, maxTimeMs: 60_000, debounceMs: 0, extraContext: false, speculative: 'off' as const };
-      runs.push({ variant, runtime, counters, core: new CompletionCore({ backend: () => backend, settings: () => completion, prefetchAccepted: false }), calls: [] });
+      const completion = {
+        ...defaultCompletionSettings,
+        maxTokens: o.nPredict,
+        maxTimeMs: 60_000,
+        debounceMs: 0,
+        extraContext: false,
+        speculative: 'off' as const,
+      };
+      runs.push({
+        variant,
+        runtime,
+        counters,
+        core: new CompletionCore({ backend: () => backend, settings: () => completion, prefetchAccepted: false }),
+        calls: [],
+      });
     }
     const file = sourceFiles(o.root)[0];
     const trace = makeTrace(file, o.keys + 1);
@@ -207,11 +244,25 @@ async function runVariants(o: ProfileOptions) {
         const run = runs[(i + j) % runs.length];
         if (i === 1) run.warm = { ...run.counters };
         const started = performance.now();
-        const outcome = await run.core.provide({ text: key.text, offset: key.offset, languageId: file.languageId, uri: trace.uri, path: file.name, trigger: 'automatic' });
+        const outcome = await run.core.provide({
+          text: key.text,
+          offset: key.offset,
+          languageId: file.languageId,
+          uri: trace.uri,
+          path: file.name,
+          trigger: 'automatic',
+        });
         const wallMs = performance.now() - started;
         if (i > 0 && outcome.source === 'model' && outcome.stats) {
           const st = outcome.stats;
-          run.calls.push({ wallMs, engineMs: st.totalMs, ttftMs: st.timeToFirstTokenMs, generated: st.generatedTokens, evaluated: st.evaluatedTokens, overheadMs: outcome.overheadMs });
+          run.calls.push({
+            wallMs,
+            engineMs: st.totalMs,
+            ttftMs: st.timeToFirstTokenMs,
+            generated: st.generatedTokens,
+            evaluated: st.evaluatedTokens,
+            overheadMs: outcome.overheadMs,
+          });
         }
       }
     }
@@ -229,7 +280,8 @@ function summarizeVariant(variant: Variant, counters: Counters, base: Counters, 
   const n = Math.max(1, calls.length);
   const per = (k: keyof Counters) => (counters[k] - base[k]) / n;
   const engineMs = mean(calls.map((c) => c.engineMs));
-  const nativeMs = per('tokenizeMs') + per('detokenizeMs') + per('promptDecodeMs') + per('tokenDecodeMs') + per('sampleMs') + per('eraseMs');
+  const nativeMs =
+    per('tokenizeMs') + per('detokenizeMs') + per('promptDecodeMs') + per('tokenDecodeMs') + per('sampleMs') + per('eraseMs');
   const generated = mean(calls.map((c) => c.generated));
   const tokenCalls = counters.tokenDecodeCalls - base.tokenDecodeCalls;
   const sampleCalls = counters.sampleCalls - base.sampleCalls;
@@ -238,10 +290,19 @@ function summarizeVariant(variant: Variant, counters: Counters, base: Counters, 
     fix: variant.fix,
     modelCalls: calls.length,
     perKeystroke: {
-      wallMedianMs: percentile(calls.map((c) => c.wallMs), 50),
-      wallP95Ms: percentile(calls.map((c) => c.wallMs), 95),
+      wallMedianMs: percentile(
+        calls.map((c) => c.wallMs),
+        50,
+      ),
+      wallP95Ms: percentile(
+        calls.map((c) => c.wallMs),
+        95,
+      ),
       engineMeanMs: engineMs,
-      engineMedianMs: percentile(calls.map((c) => c.engineMs), 50),
+      engineMedianMs: percentile(
+        calls.map((c) => c.engineMs),
+        50,
+      ),
       coreOverheadMs: mean(calls.map((c) => c.overheadMs)),
     },
     perModelCallMs: {
@@ -262,7 +323,10 @@ function summarizeVariant(variant: Variant, counters: Counters, base: Counters, 
       engineMsAfterFirst: mean(calls.filter((c) => c.generated > 1).map((c) => (c.engineMs - c.ttftMs) / (c.generated - 1))),
     },
     evaluatedPerCall: mean(calls.map((c) => c.evaluated)),
-    evaluatedMedianPerCall: percentile(calls.map((c) => c.evaluated), 50),
+    evaluatedMedianPerCall: percentile(
+      calls.map((c) => c.evaluated),
+      50,
+    ),
   };
 }
 
@@ -309,10 +373,23 @@ class AveragingEstimator {
  * <|fim_middle|> (so Enter only appends, too).
  */
 export async function windowExperiment(o: ProfileOptions) {
-  const runtime = await EngineRuntime.load({ modelPath: o.modelPath, speculative: 'off', contextSize: o.context, sequences: 4, threads: 1, batchSize: o.ubatch, gpu: 'cpu', adapters: [] });
+  const runtime = await EngineRuntime.load({
+    modelPath: o.modelPath,
+    speculative: 'off',
+    contextSize: o.context,
+    sequences: 4,
+    threads: 1,
+    batchSize: o.ubatch,
+    gpu: 'cpu',
+    adapters: [],
+  });
   const template = fimTemplate('qwen');
   const kinds = ['before (averaging, no hint)', 'as shipped', 'as shipped + anchored lines'] as const;
-  const rows: Record<(typeof kinds)[number], Array<{ ms: number; evaluated: number }>> = { 'before (averaging, no hint)': [], 'as shipped': [], 'as shipped + anchored lines': [] };
+  const rows: Record<(typeof kinds)[number], Array<{ ms: number; evaluated: number }>> = {
+    'before (averaging, no hint)': [],
+    'as shipped': [],
+    'as shipped + anchored lines': [],
+  };
   try {
     for (const file of sourceFiles(o.root).slice(0, 4)) {
       const trace = makeTrace(file, o.keys + 1);
@@ -335,11 +412,20 @@ export async function windowExperiment(o: ProfileOptions) {
         const windowStart = lineStart - shipped.prefix.length;
         if (anchor < windowStart || anchor > lineStart || key.text.slice(anchor, key.offset).split('\n').length > 8) anchor = lineStart;
         const anchored = `<|fim_prefix|>${key.text.slice(windowStart, anchor)}<|fim_suffix|>${shipped.suffix}<|fim_middle|>${key.text.slice(anchor, key.offset)}`;
-        const prompts = { 'before (averaging, no hint)': before.prompt, 'as shipped': shipped.prompt, 'as shipped + anchored lines': anchored };
+        const prompts = {
+          'before (averaging, no hint)': before.prompt,
+          'as shipped': shipped.prompt,
+          'as shipped + anchored lines': anchored,
+        };
         for (let j = 0; j < kinds.length; j++) {
           const kind = kinds[(i + j) % kinds.length];
           const started = performance.now();
-          const r = await runtime.completeFim({ documentKey: `${kind}:${file.name}`, prompt: prompts[kind], maxTokens: o.nPredict, stop: [...template.stop] });
+          const r = await runtime.completeFim({
+            documentKey: `${kind}:${file.name}`,
+            prompt: prompts[kind],
+            maxTokens: o.nPredict,
+            stop: [...template.stop],
+          });
           const ms = performance.now() - started;
           if (kind === 'before (averaging, no hint)') averaging.calibrate(before.prompt.length, r.stats.promptTokens);
           if (kind === 'as shipped') shippedEstimator.calibrate(shipped.prompt.length, r.stats.promptTokens);
@@ -355,18 +441,27 @@ export async function windowExperiment(o: ProfileOptions) {
     return {
       prompt: kind,
       requests: r.length,
-      medianMs: percentile(r.map((x) => x.ms), 50),
-      p95Ms: percentile(r.map((x) => x.ms), 95),
+      medianMs: percentile(
+        r.map((x) => x.ms),
+        50,
+      ),
+      p95Ms: percentile(
+        r.map((x) => x.ms),
+        95,
+      ),
       meanMs: mean(r.map((x) => x.ms)),
       evaluatedMean: mean(r.map((x) => x.evaluated)),
       over100: r.filter((x) => x.evaluated > 100).length,
     };
   });
-  for (const r of results) console.log(`  window: ${r.prompt.padEnd(28)} p50 ${r.medianMs.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, evaluated/request ${r.evaluatedMean.toFixed(1)}, >100 tokens: ${r.over100}`);
+  for (const r of results)
+    console.log(
+      `  window: ${r.prompt.padEnd(28)} p50 ${r.medianMs.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, evaluated/request ${r.evaluatedMean.toFixed(1)}, >100 tokens: ${r.over100}`,
+    );
   return {
     method:
       `EngineRuntime in process, ${o.keys} keystrokes × 4 files after the cold first one, n_predict ${o.nPredict}; each way of building the prompt on its own KV sequence, in rotating order; ` +
-      "a fresh estimator per file (as a fresh CompletionCore has); the anchored variant uses the shipped windows and estimator.",
+      'a fresh estimator per file (as a fresh CompletionCore has); the anchored variant uses the shipped windows and estimator.',
     results,
   };
 }

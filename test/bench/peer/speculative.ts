@@ -36,10 +36,19 @@ function prompts(): Array<{ name: string; prompt: string }> {
     lines.push('}');
   }
   return [
-    { name: 'ts-async', prompt: fim('import { readFile } from "node:fs/promises";\n\nexport async function load(path: string) {\n  const text = await ', '\n}\n') },
+    {
+      name: 'ts-async',
+      prompt: fim(
+        'import { readFile } from "node:fs/promises";\n\nexport async function load(path: string) {\n  const text = await ',
+        '\n}\n',
+      ),
+    },
     { name: 'py-fib', prompt: fim('def fibonacci(n):\n    if n < 2:\n        return n\n    return ', '\n') },
     { name: 'c-main', prompt: fim('#include <stdio.h>\n\nint main(void) {\n    printf(', '\n}\n') },
-    { name: 'repetitive-ts', prompt: fim(lines.join('\n') + '\nexport function handle6(request: Request, response: Response): void {\n  const body = ', '\n}\n') },
+    {
+      name: 'repetitive-ts',
+      prompt: fim(lines.join('\n') + '\nexport function handle6(request: Request, response: Response): void {\n  const body = ', '\n}\n'),
+    },
     { name: 'lru-cache.js', prompt: fim(lru.slice(at - 3000, at), lru.slice(at, at + 800)) },
     ...sourceFiles(repoRoot)
       .filter((f) => f.languageId !== 'javascript')
@@ -66,14 +75,30 @@ function commonPrefixLength(a: string, b: string): number {
 }
 
 async function enclaveRuns(modelPath: string, draftPath: string, context: number, nPredict: number, list: ReturnType<typeof prompts>) {
-  const runtime = await EngineRuntime.load({ modelPath, draftModelPath: draftPath, speculative: 'draft', contextSize: context, sequences: 2, threads: 1, batchSize: 512, gpu: 'cpu', adapters: [] });
+  const runtime = await EngineRuntime.load({
+    modelPath,
+    draftModelPath: draftPath,
+    speculative: 'draft',
+    contextSize: context,
+    sequences: 2,
+    threads: 1,
+    batchSize: 512,
+    gpu: 'cpu',
+    adapters: [],
+  });
   const out: Record<string, { off: Run; draft: Run; lookup: Run }> = {};
   try {
     for (const [i, p] of list.entries()) {
       const run = async (mode: 'off' | 'draft' | 'lookup'): Promise<Run> => {
         const started = performance.now();
         // A new document key per request: no KV reuse between the modes.
-        const r = await runtime.completeFim({ documentKey: `spec-${i}-${mode}-${Math.random()}`, prompt: p.prompt, maxTokens: nPredict, stop: [], speculative: mode });
+        const r = await runtime.completeFim({
+          documentKey: `spec-${i}-${mode}-${Math.random()}`,
+          prompt: p.prompt,
+          maxTokens: nPredict,
+          stop: [],
+          speculative: mode,
+        });
         const st: RequestStats = r.stats;
         return {
           text: r.text,
@@ -103,7 +128,13 @@ async function serverRuns(binary: string, o: SpeculativeOptions, draft: string |
   const out: Record<string, Run> = {};
   try {
     for (const p of list) {
-      const r = await timedRequest(server, '/completion', { prompt: p.prompt, n_predict: o.nPredict, temperature: 0, top_k: 1, cache_prompt: false });
+      const r = await timedRequest(server, '/completion', {
+        prompt: p.prompt,
+        n_predict: o.nPredict,
+        temperature: 0,
+        top_k: 1,
+        cache_prompt: false,
+      });
       out[p.name] = {
         text: r.content,
         ms: r.ms,
@@ -153,7 +184,15 @@ export async function speculativeReference(o: SpeculativeOptions) {
       enclaveSelfDraft: cmp(es.draft),
     };
   });
-  const sides = ['serverPlain', 'serverDraft', 'serverSelfDraft', 'enclavePlain', 'enclaveDraft', 'enclaveLookup', 'enclaveSelfDraft'] as const;
+  const sides = [
+    'serverPlain',
+    'serverDraft',
+    'serverSelfDraft',
+    'enclavePlain',
+    'enclaveDraft',
+    'enclaveLookup',
+    'enclaveSelfDraft',
+  ] as const;
   const totals = Object.fromEntries(
     sides.map((s) => {
       const rows = perPrompt.map((p) => p[s]);

@@ -31,10 +31,30 @@ export interface Trace {
 export function sourceFiles(root: string): SourceFile[] {
   const nm = (p: string) => join(root, 'node_modules', p);
   const candidates: SourceFile[] = [
-    { name: 'lru-cache/index.js', path: nm('lru-cache/dist/commonjs/index.js'), languageId: 'javascript', startAt: /^ {4}set\(k, v, setOptions = \{\}\) \{$/m },
-    { name: 'entities/decode.ts', path: nm('markdown-it/node_modules/entities/src/decode.ts'), languageId: 'typescript', startAt: /^export function determineBranch\(/m },
-    { name: 'node-api-headers/js_native_api.h', path: nm('node-api-headers/include/js_native_api.h'), languageId: 'c', startAt: /^NAPI_EXTERN napi_status NAPI_CDECL napi_has_element\(napi_env env,$/m },
-    { name: 'python/textwrap.py', path: '/usr/lib/python3.11/textwrap.py', languageId: 'python', startAt: /^ {4}def _split\(self, text\):$/m },
+    {
+      name: 'lru-cache/index.js',
+      path: nm('lru-cache/dist/commonjs/index.js'),
+      languageId: 'javascript',
+      startAt: /^ {4}set\(k, v, setOptions = \{\}\) \{$/m,
+    },
+    {
+      name: 'entities/decode.ts',
+      path: nm('markdown-it/node_modules/entities/src/decode.ts'),
+      languageId: 'typescript',
+      startAt: /^export function determineBranch\(/m,
+    },
+    {
+      name: 'node-api-headers/js_native_api.h',
+      path: nm('node-api-headers/include/js_native_api.h'),
+      languageId: 'c',
+      startAt: /^NAPI_EXTERN napi_status NAPI_CDECL napi_has_element\(napi_env env,$/m,
+    },
+    {
+      name: 'python/textwrap.py',
+      path: '/usr/lib/python3.11/textwrap.py',
+      languageId: 'python',
+      startAt: /^ {4}def _split\(self, text\):$/m,
+    },
     { name: 'mocha/mocha.css', path: nm('mocha/mocha.css'), languageId: 'css', startAt: /^#mocha \.test pre \{$/m },
   ];
   return candidates.filter((f) => existsSync(f.path) && f.startAt.test(readFileSync(f.path, 'utf8')));

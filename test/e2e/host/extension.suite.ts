@@ -72,10 +72,16 @@ describe('Enclave in the extension host', () => {
     // Give a would-be eager start time to fork its engine process.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     // The reader must see a child it knows is there, or an empty list proves nothing.
-    const marker = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'enclave-proc-reader-check'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: 'ignore' });
+    const marker = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'enclave-proc-reader-check'], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: 'ignore',
+    });
     try {
       await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.ok(childProcesses().some((cmd) => cmd.includes('enclave-proc-reader-check')), 'the /proc reader does not see a known child process');
+      assert.ok(
+        childProcesses().some((cmd) => cmd.includes('enclave-proc-reader-check')),
+        'the /proc reader does not see a known child process',
+      );
     } finally {
       marker.kill();
     }

@@ -18,7 +18,9 @@ function suiteNames(): string[] {
     .filter((file) => file.endsWith('.suite.ts'))
     .map((file) => file.slice(0, -'.suite.ts'.length))
     .sort();
-  const wanted = process.env.ENCLAVE_HOST_SUITES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = process.env.ENCLAVE_HOST_SUITES?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!wanted) return all;
   const unknown = wanted.filter((name) => !all.includes(name));
   if (unknown.length > 0) throw new Error(`no host suite named ${unknown.join(', ')} (have: ${all.join(', ')})`);

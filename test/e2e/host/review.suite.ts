@@ -81,12 +81,19 @@ describe('review presentation in the extension host', () => {
   it('offers the replacement as a quick fix; applying it is one edit, undone in one step', async () => {
     presentation.add(root, [finding()]);
     await until('the diagnostic', () => ours().length === 1);
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, new vscode.Range(1, 0, 1, 0));
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      new vscode.Range(1, 0, 1, 0),
+    );
     const fix = actions.find((a) => a.title === 'Enclave: apply the suggested fix');
     assert.ok(fix?.edit, `actions: ${actions.map((a) => a.title).join(', ')}`);
     assert.ok(actions.some((a) => a.title === 'Enclave: dismiss this finding'));
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
-    assert.equal(editor.document.getText(), ['const a = 1;', 'const c = (a + 1) * 2;', 'const b = a + 1;', 'export { a, b, c };', ''].join('\n'));
+    assert.equal(
+      editor.document.getText(),
+      ['const a = 1;', 'const c = (a + 1) * 2;', 'const b = a + 1;', 'export { a, b, c };', ''].join('\n'),
+    );
     // The edit touched the finding's lines: it is retired.
     await until('the finding to be retired', () => ours().length === 0);
     await vscode.commands.executeCommand('undo');
@@ -96,7 +103,11 @@ describe('review presentation in the extension host', () => {
   it('no quick fix without a replacement, only dismiss', async () => {
     presentation.add(root, [finding({ replacement: null })]);
     await until('the diagnostic', () => ours().length === 1);
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, new vscode.Range(1, 0, 1, 0));
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      new vscode.Range(1, 0, 1, 0),
+    );
     const titles = actions.filter((a) => a.title.startsWith('Enclave')).map((a) => a.title);
     assert.deepEqual(titles, ['Enclave: dismiss this finding']);
   });
@@ -106,7 +117,12 @@ describe('review presentation in the extension host', () => {
     await until('two diagnostics', () => ours().length === 2);
     await editor.edit((e) => e.insert(new vscode.Position(0, 0), '// one\n// two\n'));
     await until('the diagnostics to move', () => ours().some((d) => d.range.start.line === 3));
-    assert.deepEqual(ours().map((d) => d.range.start.line).sort(), [3, 5]);
+    assert.deepEqual(
+      ours()
+        .map((d) => d.range.start.line)
+        .sort(),
+      [3, 5],
+    );
     await editor.edit((e) => e.insert(new vscode.Position(5, 0), 'x'));
     await until('the second finding to retire', () => ours().length === 1);
     assert.equal(ours()[0].message, 'b and c can be one expression');

@@ -40,7 +40,7 @@ describe('Enclave and the workspace settings', () => {
     assert.equal(api.promptDestination(), undefined);
   });
 
-  it('the user\'s own remote setting is followed and named; plain http to another machine is refused', async () => {
+  it("the user's own remote setting is followed and named; plain http to another machine is refused", async () => {
     await config().update('backend.remoteUrl', 'https://gpu-box.example:8443/v1', vscode.ConfigurationTarget.Global);
     await config().update('backend.kind', 'remote', vscode.ConfigurationTarget.Global);
     await until(() => api.promptDestination() === 'gpu-box.example:8443', 'the remote destination');
