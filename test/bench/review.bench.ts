@@ -185,14 +185,12 @@ async function main(): Promise<void> {
     }
     const growth = (mode: string) => {
       const r = rows.filter((x) => x.mode === mode);
-      return r
-        .slice(1)
-        .map((x, i) => ({
-          from: r[i].changedLines,
-          to: x.changedLines,
-          timeRatio: x.seconds / r[i].seconds,
-          linesRatio: x.changedLines / r[i].changedLines,
-        }));
+      return r.slice(1).map((x, i) => ({
+        from: r[i].changedLines,
+        to: x.changedLines,
+        timeRatio: x.seconds / r[i].seconds,
+        linesRatio: x.changedLines / r[i].changedLines,
+      }));
     };
     const per100 = (mode: string) => rows.find((r) => r.mode === mode && r.changedLines === 100)?.secondsPer100Lines;
     const summary = {
