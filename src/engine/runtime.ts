@@ -3,7 +3,8 @@
 // speculative decoding loop (fimDecoding.ts), chat and JSON-schema structured output through the
 // model's chat template (chatGeneration.ts), LoRA switching on the loaded model, all through one
 // scheduler. Loading and file checks are in modelFiles.ts. Runs inside the engine process
-// (worker.ts); benchmarks and the CLI server also call it directly.
+// (worker.ts); benchmarks and the CLI server also call it directly. Just over 400 lines since
+// prettier's wrapping: each job it coordinates already lives in its own module.
 import * as os from 'node:os';
 
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
