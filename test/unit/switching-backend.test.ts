@@ -1,82 +1,37 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type {
-  Backend,
-  ChatRequest,
-  EngineInfo,
-  EngineMetrics,
-  EngineState,
-  GenerationResult,
-  RequestOptions,
-} from '../../src/engine/protocol';
+import type { EngineState } from '../../src/engine/protocol';
 import { EngineError, emptyMetrics } from '../../src/engine/protocol';
 import { startServer } from '../../src/engine/server';
 import { RefusingBackend, SwitchingBackend } from '../../src/switchingBackend';
+import { FakeBackend } from './fakes';
 
-/** A backend that answers chat with its name and refuses everything once disposed. */
-class NamedBackend implements Backend {
-  readonly kind = 'local' as const;
-  disposed = false;
+/** A FakeBackend answering with its name, keeping its state, refusing every call once disposed. */
+class NamedBackend extends FakeBackend {
   currentState: EngineState = { kind: 'stopped' };
-  private readonly listeners = new Set<(s: EngineState) => void>();
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly gone = { disposed: false },
+  ) {
+    const live = () => {
+      if (gone.disposed) throw new EngineError('ENGINE_UNAVAILABLE', `${name} is disposed`);
+    };
+    super({
+      chat: (_request, options) => (live(), options.onText?.(name), name),
+      fim: () => (live(), name),
+      countTokens: (text) => (live(), text.length),
+      metrics: () => emptyMetrics(),
+      info: () => (live(), { modelPath: `/models/${name}.gguf`, modelName: name }),
+    });
+  }
+  override async dispose(): Promise<void> {
+    this.gone.disposed = true;
+    await super.dispose();
+  }
   setState(state: EngineState): void {
     this.currentState = state;
-    for (const l of this.listeners) l(state);
-  }
-  private live(): void {
-    if (this.disposed) throw new EngineError('ENGINE_UNAVAILABLE', `${this.name} is disposed`);
-  }
-  async chat(_request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
-    this.live();
-    options?.onText?.(this.name);
-    return {
-      text: this.name,
-      stats: {
-        promptTokens: 1,
-        evaluatedTokens: 1,
-        reusedTokens: 0,
-        generatedTokens: 1,
-        timeToFirstTokenMs: 1,
-        totalMs: 1,
-        queuedMs: 0,
-        stopReason: 'eos',
-      },
-    };
-  }
-  async info(): Promise<EngineInfo> {
-    this.live();
-    return {
-      modelPath: `/models/${this.name}.gguf`,
-      modelName: this.name,
-      fimFamily: 'qwen',
-      adapters: [],
-      contextSize: 4096,
-      sequences: 1,
-      backend: 'local',
-    } as unknown as EngineInfo;
-  }
-  completeFim = this.chat.bind(this) as unknown as Backend['completeFim'];
-  async generateStructured(): Promise<never> {
-    throw new Error('unused');
-  }
-  async countTokens(text: string): Promise<number> {
-    this.live();
-    return text.length;
-  }
-  async setAdapters(): Promise<never> {
-    throw new Error('unused');
-  }
-  async metrics(): Promise<EngineMetrics> {
-    return emptyMetrics();
-  }
-  onState(listener: (s: EngineState) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  async dispose(): Promise<void> {
-    this.disposed = true;
+    this.emit(state);
   }
 }
 
