@@ -14,6 +14,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 
 import { renderChatHtml } from '../../src/chat/html';
 import type { HostMessage, MessageView } from '../../src/chat/messages';
+import { chromiumArgs } from './harness';
 
 const root = join(__dirname, '..', '..');
 const artifacts = join(root, 'test', 'e2e', 'artifacts', 'chat-webview');
@@ -180,15 +181,7 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: chromiumArgs,
   });
 });
 
