@@ -89,6 +89,11 @@ export interface FimRequest {
   stop?: string[];
   /** Overrides the engine's speculative mode for this request. */
   speculative?: SpeculativeMode;
+  /**
+   * Work that is not the editor's keystroke (the API server's requests): it pauses between
+   * evaluation steps while an editor completion runs, as chat and review do.
+   */
+  yieldToEditor?: boolean;
 }
 
 export interface ChatMessage {

@@ -11,6 +11,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node
 
 import { validateAdapter } from './adapterValidation';
 import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
+import { EditorFirstGate, yieldingSequence } from './editorFirst';
 import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
@@ -61,6 +62,8 @@ export interface RuntimeOptions {
 export class EngineRuntime implements Backend {
   readonly kind = 'local' as const;
   private readonly scheduler: Scheduler;
+  /** Chat, review and API work pause between steps while an editor completion runs. */
+  private readonly editorFirst = new EditorFirstGate();
   private readonly logger: Logger;
   private readonly slots: SlotPool;
   private context!: LlamaContext;
@@ -205,9 +208,11 @@ export class EngineRuntime implements Backend {
       // The scheduler starts a request only once the one it superseded for this document has
       // ended, so the document's sequence (and its KV cache) is free here.
       const slot = this.slots.acquire(`fim:${request.documentKey}`);
+      const leave = request.yieldToEditor ? undefined : this.editorFirst.enter();
       try {
         const mode = this.resolveMode(request.speculative ?? this.settings.speculative);
-        const out = await generateGreedy(this.model, slot, tokens, {
+        const seq = request.yieldToEditor ? yieldingSequence(slot.seq, this.editorFirst, signal) : slot.seq;
+        const out = await generateGreedy(this.model, { ...slot, seq }, tokens, {
           batchSize: this.settings.batchSize,
           // Generation stops when the sequence is full rather than shifting the prompt away.
           maxTokens: Math.min(request.maxTokens, this.context.contextSize - tokens.length - 1),
@@ -231,6 +236,7 @@ export class EngineRuntime implements Backend {
         if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected };
         return { text: out.text, stats };
       } finally {
+        leave?.();
         this.slots.release(slot);
       }
     });
@@ -239,7 +245,7 @@ export class EngineRuntime implements Backend {
   async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     validateMessages(request.messages, request.maxTokens);
     return this.track('chat', options, undefined, async (signal, queuedMs) => {
-      const out = await this.onSlot('chat', (seq) =>
+      const out = await this.onSlot('chat', signal, (seq) =>
         runChat(this.nlc, seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
@@ -256,7 +262,7 @@ export class EngineRuntime implements Backend {
     validateMessages(request.messages, request.maxTokens);
     return this.track('structured', options, undefined, async (signal, queuedMs) => {
       const grammar = await this.grammars.grammarFor(request.schema);
-      const out = await this.onSlot('structured', (seq) =>
+      const out = await this.onSlot('structured', signal, (seq) =>
         runChat(this.nlc, seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
@@ -351,10 +357,11 @@ export class EngineRuntime implements Backend {
   }
 
   /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
-  private async onSlot<T>(key: 'chat' | 'structured', work: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
+  /** Runs `work` on a free sequence that yields to the editor's completions between steps. */
+  private async onSlot<T>(key: 'chat' | 'structured', signal: AbortSignal, work: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
     const slot = this.slots.acquire(key);
     try {
-      return await work(slot.seq);
+      return await work(yieldingSequence(slot.seq, this.editorFirst, signal));
     } finally {
       this.slots.release(slot);
     }

@@ -225,7 +225,14 @@ export async function startServer(backend: Backend, options: ServerOptions): Pro
   ): Promise<GenerationResult> {
     const user = body.user ?? 'default';
     return backend.completeFim(
-      { documentKey: `server:${user}`, prompt: body.prompt, maxTokens, stop: stopList(body.stop), speculative: 'auto' },
+      {
+        documentKey: `server:${user}`,
+        prompt: body.prompt,
+        maxTokens,
+        stop: stopList(body.stop),
+        speculative: 'auto',
+        yieldToEditor: true,
+      },
       { signal, onText },
     );
   }

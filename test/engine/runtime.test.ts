@@ -332,6 +332,39 @@ describe('scheduling', () => {
       await single.dispose();
     }
   });
+  it("chat and the API's completions pause while an editor completion runs, then finish", async () => {
+    // The wide model never stops on EOS, so the chat streams all its tokens.
+    let chunks = 0;
+    let started!: () => void;
+    const streaming = new Promise<void>((resolve) => (started = resolve));
+    const chat = wide.chat(
+      { messages: [{ role: 'user', content: 'stream for a while' }], maxTokens: 120 },
+      { onText: () => ++chunks >= 3 && started() },
+    );
+    await streaming;
+    let apiTokens = 0;
+    const api = wide.completeFim(
+      fim('server:someone', fimPrompt('const api = ', ';'), { maxTokens: 60, yieldToEditor: true, speculative: 'off' }),
+      {
+        onText: () => apiTokens++,
+      },
+    );
+    while (apiTokens < 2) await new Promise((r) => setTimeout(r, 5));
+    for (let round = 0; round < 2; round++) {
+      const chatBefore = chunks;
+      const apiBefore = apiTokens;
+      const editor = await wide.completeFim(
+        fim('file:///editor.ts', fimPrompt(`let x${round} = `, ';'), { maxTokens: 24, speculative: 'off' }),
+      );
+      assert.equal(editor.stats.generatedTokens, 24);
+      // At most the step each had in flight when the completion started (plus one it had queued).
+      assert.ok(chunks - chatBefore <= 3, `chat went on during the editor completion: ${chunks - chatBefore} chunks`);
+      assert.ok(apiTokens - apiBefore <= 3, `the API completion went on during the editor completion: ${apiTokens - apiBefore} tokens`);
+    }
+    const [chatResult, apiResult] = await Promise.all([chat, api]);
+    assert.equal(chatResult.stats.generatedTokens, 120, 'the paused chat still finishes');
+    assert.equal(apiResult.stats.generatedTokens, 60, 'the paused API completion still finishes');
+  });
 });
 
 describe('LoRA adapters', () => {
