@@ -50,6 +50,15 @@ class FakeTimers implements Timers {
   }
 }
 
+/** The state, read fresh (an assertion on `session.state` would narrow its type for the rest of a test). */
+const stateOf = (session: NextEditSession): SessionState => session.state;
+
+function shown(session: NextEditSession): SessionState & { kind: 'shown' } {
+  const state = session.state;
+  assert.equal(state.kind, 'shown');
+  return state;
+}
+
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A predictor whose answers the test gives, one pending request at a time. */
@@ -158,7 +167,7 @@ function setup(options: { text?: string; enabled?: boolean; scheme?: string; tim
   const type = (text: string, undoRedo = false) => {
     const change = editor.edit(at(editor.cursor.line, editor.cursor.character), text);
     editor.cursor = pos(editor.cursor.line, editor.cursor.character + text.length);
-    session.documentChanged({ uri: editor.uri, ...editor.document() }, () => change, { undoRedo });
+    session.documentChanged(editor.document(), () => change, { undoRedo });
     return change;
   };
   return { editor, predictor, timers, arbiter, states, outcomes, session, type, setActive: (e: FakeEditor | undefined) => (active = e) };
@@ -187,17 +196,16 @@ describe('next-edit session: request, show, jump, accept', () => {
     const suggestion = renameBelow(editor.uri, editor.version);
     predictor.last.answer(suggestion);
     await flush();
-    const shown = session.state;
-    assert.equal(shown.kind, 'shown');
-    assert.ok(shown.kind === 'shown' && shown.placement.kind === 'decorations' && !shown.jumped);
+    const before = shown(session);
+    assert.ok(before.placement.kind === 'decorations' && !before.jumped);
     assert.equal(arbiter.completionMayShow(editor.uri, editor.version), false, 'ghost text must not show now');
 
     assert.equal(session.accept(editor.uri, editor.version), undefined, 'the first Tab jumps, it does not accept');
     assert.deepEqual(session.jump(), pos(5, 9));
-    assert.ok(session.state.kind === 'shown' && session.state.jumped);
+    assert.ok(shown(session).jumped);
     assert.equal(session.jump(), undefined, 'no second jump');
     assert.equal(session.accept(editor.uri, editor.version), suggestion, 'exactly the shown suggestion');
-    assert.equal(session.state.kind, 'idle');
+    assert.equal(stateOf(session).kind, 'idle');
     assert.equal(arbiter.completionMayShow(editor.uri, editor.version), true, 'released after accepting');
   });
 
@@ -211,7 +219,7 @@ describe('next-edit session: request, show, jump, accept', () => {
     assert.equal(first.signal.aborted, true);
     first.answer(renameBelow(editor.uri, editor.version - 1));
     await flush();
-    assert.equal(session.state.kind, 'debouncing');
+    assert.equal(stateOf(session).kind, 'debouncing');
     await timers.tick(100);
     assert.equal(predictor.requests.length, 2);
     assert.equal(predictor.last.request.version, editor.version);
@@ -241,7 +249,7 @@ describe('next-edit session: request, show, jump, accept', () => {
     await flush();
     session.jump();
     assert.equal(session.accept(editor.uri, editor.version + 1), undefined);
-    assert.equal(session.state.kind, 'idle');
+    assert.equal(stateOf(session).kind, 'idle');
     assert.equal(outcomes.at(-1)?.outcome, 'stale');
   });
 
@@ -253,14 +261,14 @@ describe('next-edit session: request, show, jump, accept', () => {
     predictor.last.answer(renameBelow(editor.uri, editor.version));
     await flush();
     session.dismiss();
-    assert.equal(session.state.kind, 'idle');
+    assert.equal(stateOf(session).kind, 'idle');
     type('y');
     await timers.tick(100);
     predictor.last.answer(renameBelow(editor.uri, editor.version));
     await flush();
-    assert.equal(session.state.kind, 'shown');
+    assert.equal(stateOf(session).kind, 'shown');
     session.activeEditorChanged('file:///ws/other.ts');
-    assert.equal(session.state.kind, 'idle');
+    assert.equal(stateOf(session).kind, 'idle');
   });
 
   it('the cursor on the target lines counts as jumped (Tab accepts); away from them it does not', async () => {
@@ -271,9 +279,9 @@ describe('next-edit session: request, show, jump, accept', () => {
     predictor.last.answer(renameBelow(editor.uri, editor.version));
     await flush();
     session.selectionChanged(editor.uri, pos(5, 0));
-    assert.ok(session.state.kind === 'shown' && session.state.jumped);
+    assert.ok(shown(session).jumped);
     session.selectionChanged(editor.uri, pos(2, 0));
-    assert.ok(session.state.kind === 'shown' && !session.state.jumped);
+    assert.ok(!shown(session).jumped);
   });
 
   it('an edit on the cursor line that only inserts at the cursor is ghost text; one that replaces is decorations, already jumped', async () => {
@@ -283,7 +291,7 @@ describe('next-edit session: request, show, jump, accept', () => {
     await timers.tick(100);
     predictor.last.answer({ uri: editor.uri, version: editor.version, edits: [{ range: at(3, 22), newText: '* item.count;' }] });
     await flush();
-    assert.ok(session.state.kind === 'shown' && session.state.placement.kind === 'inline');
+    assert.ok(shown(session).placement.kind === 'inline');
     type('*');
     await timers.tick(100);
     predictor.last.answer({
@@ -292,7 +300,7 @@ describe('next-edit session: request, show, jump, accept', () => {
       edits: [{ range: { start: pos(3, 4), end: pos(3, 7) }, newText: 'total' }],
     });
     await flush();
-    assert.ok(session.state.kind === 'shown' && session.state.placement.kind === 'decorations' && session.state.jumped);
+    assert.ok(shown(session).placement.kind === 'decorations' && shown(session).jumped);
   });
 
   it('yields to ghost text offered for the same version, and takes the next version', async () => {
@@ -303,13 +311,13 @@ describe('next-edit session: request, show, jump, accept', () => {
     await timers.tick(100);
     predictor.last.answer(renameBelow(editor.uri, editor.version));
     await flush();
-    assert.equal(session.state.kind, 'idle');
+    assert.equal(stateOf(session).kind, 'idle');
     assert.equal(outcomes.at(-1)?.outcome, 'yielded to completion');
     type('y');
     await timers.tick(100);
     predictor.last.answer(renameBelow(editor.uri, editor.version));
     await flush();
-    assert.equal(session.state.kind, 'shown');
+    assert.equal(stateOf(session).kind, 'shown');
   });
 });
 
@@ -338,13 +346,13 @@ describe('next-edit session: bad input — no suggestion, nothing thrown, editor
   it('a paste of 10,000 lines is recorded but not predicted after; a formatter rewriting the whole file neither', async () => {
     const { editor, predictor, timers, session } = setup();
     const paste = editor.edit(at(6, 1), '\nconst x = 1;'.repeat(10_000));
-    session.documentChanged({ uri: editor.uri, ...editor.document() }, () => paste);
+    session.documentChanged(editor.document(), () => paste);
     const rewrite: DocumentChange = {
       ...paste,
       version: ++editor.version,
       changes: Array.from({ length: 500 }, (_, i) => ({ range: at(i, 0), rangeLength: 0, text: '  ' })),
     };
-    session.documentChanged({ uri: editor.uri, ...editor.document() }, () => rewrite);
+    session.documentChanged(editor.document(), () => rewrite);
     await timers.tick(1000);
     assert.equal(predictor.recorded.length, 2);
     assert.equal(predictor.requests.length, 0);
@@ -404,7 +412,7 @@ describe('next-edit session: bad input — no suggestion, nothing thrown, editor
       await timers.tick(100);
       predictor.last.answer(make(editor.uri, editor.version));
       await flush();
-      assert.equal(session.state.kind, 'idle');
+      assert.equal(stateOf(session).kind, 'idle');
     });
   }
 
@@ -415,7 +423,7 @@ describe('next-edit session: bad input — no suggestion, nothing thrown, editor
     await timers.tick(100);
     predictor.last.fail(new Error('model crashed'));
     await flush();
-    assert.equal(session.state.kind, 'idle');
+    assert.equal(stateOf(session).kind, 'idle');
     assert.equal(outcomes.at(-1)?.outcome, 'failed');
     type('y');
     await timers.tick(100);
