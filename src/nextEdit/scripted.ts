@@ -43,7 +43,8 @@ export class ScriptedPredictor implements NextEditPredictor {
     if (this.script.delayMs) await abortableDelay(this.script.delayMs, signal);
     if (signal.aborted) return undefined;
     for (const rule of this.script.rules) {
-      if (!request.text.includes(rule.when)) continue;
+      // Once the replacement is in the document the scripted edit is done: nothing to suggest.
+      if (!request.text.includes(rule.when) || request.text.includes(rule.replace)) continue;
       const offset = request.text.indexOf(rule.find);
       if (offset < 0) continue;
       const start = positionAt(request.text, offset);

@@ -471,13 +471,14 @@ describe('next-edit placement: where the cursor lands after accepting', () => {
 
 describe('scripted predictor (for the e2e mechanics tests)', () => {
   it('replaces the first occurrence once the trigger text is present, else nothing', async () => {
-    const predictor = new ScriptedPredictor(parseScript(JSON.stringify({ rules: [{ when: 'qty', find: 'sum', replace: 'total' }] })));
+    const predictor = new ScriptedPredictor(parseScript(JSON.stringify({ rules: [{ when: 'qty', find: 'sum', replace: 'amount' }] })));
     const signal = new AbortController().signal;
     const request = { uri: 'u', languageId: 'ts', version: 3, text: SOURCE, cursor: pos(0, 0) };
     assert.equal(await predictor.predict(request, signal), undefined);
     const text = SOURCE.replace('let sum', 'let qty');
     const suggestion = await predictor.predict({ ...request, text }, signal);
-    assert.deepEqual(suggestion, { uri: 'u', version: 3, edits: [{ range: { start: pos(3, 4), end: pos(3, 7) }, newText: 'total' }] });
+    assert.deepEqual(suggestion, { uri: 'u', version: 3, edits: [{ range: { start: pos(3, 4), end: pos(3, 7) }, newText: 'amount' }] });
+    assert.equal(await predictor.predict({ ...request, text: `${text}\namount` }, signal), undefined, 'done once the replacement is there');
   });
   it('rejects a rule without the strings it needs', () => {
     assert.throws(() => parseScript(JSON.stringify({ rules: [{ when: 'x', find: '', replace: 'y' }] })));
