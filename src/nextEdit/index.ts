@@ -54,36 +54,47 @@ export function registerNextEdit(ctx: EnclaveContext): vscode.Disposable {
       void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
       return;
     }
-    decorations.show(editor, state.suggestion, state.placement);
+    // The keys first: by the time the decorations are on screen, Tab and Escape are bound.
     contextKeys.set(true, state.jumped);
+    decorations.show(editor, state.suggestion, state.placement);
   };
 
+  const jump = () => {
+    const editor = vscode.window.activeTextEditor;
+    const target = session.jump();
+    if (!editor || !target) return;
+    const position = new vscode.Position(target.line, target.character);
+    editor.selection = new vscode.Selection(position, position);
+    editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  };
+  const accept = async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) return;
+    const suggestion = session.accept(editor.document.uri.toString(), editor.document.version);
+    if (!suggestion) return;
+    // editor.edit refuses (false) when the document's version moved on: nothing unseen is applied.
+    const applied = await editor.edit(
+      (builder) => {
+        for (const edit of suggestion.edits) builder.replace(toVscodeRange(edit.range), edit.newText);
+      },
+      { undoStopBefore: true, undoStopAfter: true },
+    );
+    if (!applied) return log.debug('suggestion not applied: the document changed');
+    const cursor = cursorAfterAccept(suggestion);
+    const position = editor.document.validatePosition(new vscode.Position(cursor.line, cursor.character));
+    editor.selection = new vscode.Selection(position, position);
+  };
+  /**
+   * Tab: the session decides between jumping and accepting, not the context key that chose the
+   * command — the key reaches the renderer a round trip late, and a quick second Tab must accept.
+   */
+  const tab = () => {
+    const state = session.state;
+    return state.kind === 'shown' && state.jumped ? accept() : jump();
+  };
   const commands: Record<string, () => unknown> = {
-    'enclave.nextEdit.jump': () => {
-      const editor = vscode.window.activeTextEditor;
-      const target = session.jump();
-      if (!editor || !target) return;
-      const position = new vscode.Position(target.line, target.character);
-      editor.selection = new vscode.Selection(position, position);
-      editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    },
-    'enclave.nextEdit.accept': async () => {
-      const editor = vscode.window.activeTextEditor;
-      if (!editor) return;
-      const suggestion = session.accept(editor.document.uri.toString(), editor.document.version);
-      if (!suggestion) return;
-      // editor.edit refuses (false) when the document's version moved on: nothing unseen is applied.
-      const applied = await editor.edit(
-        (builder) => {
-          for (const edit of suggestion.edits) builder.replace(toVscodeRange(edit.range), edit.newText);
-        },
-        { undoStopBefore: true, undoStopAfter: true },
-      );
-      if (!applied) return log.debug('suggestion not applied: the document changed');
-      const cursor = cursorAfterAccept(suggestion);
-      const position = editor.document.validatePosition(new vscode.Position(cursor.line, cursor.character));
-      editor.selection = new vscode.Selection(position, position);
-    },
+    'enclave.nextEdit.jump': tab,
+    'enclave.nextEdit.accept': tab,
     'enclave.nextEdit.dismiss': () => session.dismiss('escape'),
   };
 

@@ -667,9 +667,9 @@ export async function launch(options: LaunchOptions): Promise<Workbench> {
       ownsWorkspace,
     );
     try {
-      // On a busy 2-core machine the first load can exceed Playwright's default 30 s.
-      await page.goto(url, { timeout: 120_000 });
-      await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+      // On a busy 2-core machine the page's `load` can take minutes: wait for the workbench instead.
+      await page.goto(url, { waitUntil: 'commit', timeout: 120_000 });
+      await page.locator('.monaco-workbench').waitFor({ timeout: 180_000 });
       console.log(`[e2e ${options.name}] workbench ready in ${seconds(started)}`);
       if (options.waitForActivation !== false) {
         await wb.waitForActivation();
@@ -735,7 +735,10 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
       ['extensionTestsPath', remote(testsPath)],
       ['extensionEnvironment', JSON.stringify(hostEnv)],
     ];
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, {
+      waitUntil: 'commit',
+      timeout: 120_000,
+    });
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const exitCode = await Promise.race([exit, deadline(timeoutMs).then(() => -1)]);
     if (exitCode === -1) {

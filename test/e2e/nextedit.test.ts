@@ -84,6 +84,15 @@ async function waitForSuggestion(wb: Workbench, timeoutMs = 20_000): Promise<OnS
   }
 }
 
+/** Polls (the machine running these tests is often busy: every step is a few round trips). */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
 const nothingShown = (seen: OnScreen) => seen.struck.length === 0 && seen.inserted.length === 0 && seen.markers === 0;
 
 /** The cursor's line and column as the status bar shows them. */
@@ -155,7 +164,7 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
     wb.step('jump', async () => {
       const before = await lines(wb);
       await wb.press('Tab');
-      await sleep(300);
+      await until('the cursor on line 6', async () => (await cursor(wb)).line === 6);
       await wb.screenshot('jumped');
       assert.deepEqual(await cursor(wb), { line: 6, column: 10 });
       assert.deepEqual(await lines(wb), before);
@@ -166,7 +175,8 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
   await t.test('Tab again applies exactly the shown edit; the decorations go', () =>
     wb.step('accept', async () => {
       await wb.press('Tab');
-      await sleep(300);
+      await until('the edit applied', async () => (await lines(wb))[5] !== '  return sum * 1;');
+      await until('the decorations gone', async () => nothingShown(await decorations(wb)));
       await wb.screenshot('accepted');
       const after = await lines(wb);
       assert.equal(after[1], '  let sumCents = 0;');
@@ -182,6 +192,7 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
   await t.test('one Ctrl+Z undoes the accepted edit completely, and only it', () =>
     wb.step('undo', async () => {
       await wb.press('Control+Z');
+      await until('the undo', async () => (await lines(wb))[5] === '  return sum * 1;');
       await sleep(DEBOUNCE_MS + 700);
       await wb.screenshot('undone');
       const after = await lines(wb);
@@ -199,6 +210,7 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
       await waitForSuggestion(wb);
       const before = await lines(wb);
       await wb.press('Escape');
+      await until('the decorations gone', async () => nothingShown(await decorations(wb)));
       await sleep(DEBOUNCE_MS + 700);
       await wb.screenshot('dismissed');
       assert.ok(nothingShown(await decorations(wb)));
@@ -206,7 +218,7 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
     }),
   );
 
-  await t.test('typing invalidates the suggestion at once; Tab then indents as usual', () =>
+  await t.test('typing invalidates the suggestion at once, and nothing is applied', () =>
     wb.step('typing', async () => {
       await wb.typeText('X');
       await wb.press('Backspace');
@@ -217,7 +229,7 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
       // The shell clears the decorations inside the change event (unit-tested); on screen that
       // takes one extension host → renderer round trip.
       while (!nothingShown(await decorations(wb))) {
-        assert.ok(Date.now() - typed < 2_000, 'the suggestion stayed on screen after typing');
+        assert.ok(Date.now() - typed < 5_000, 'the suggestion stayed on screen after typing');
         await sleep(20);
       }
       console.log(`[e2e nextedit] decorations gone ${Date.now() - typed} ms after the keystroke`);
@@ -241,9 +253,8 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
       assert.equal(ghost.trim(), '= 0;');
       assert.ok(nothingShown(await decorations(wb)));
       await wb.press('Tab');
+      await until('the ghost text inserted', async () => (await lines(wb))[7] === 'const fee = 0;');
       await sleep(DEBOUNCE_MS + 700);
-      const after = await lines(wb);
-      assert.equal(after[7], 'const fee = 0;');
       assert.equal(await wb.ghostText(), '');
       assert.ok(nothingShown(await decorations(wb)));
     }),
