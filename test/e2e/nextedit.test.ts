@@ -237,8 +237,9 @@ test('next-edit suggestions (scripted predictor): shown away from the cursor, Ta
       await wb.screenshot('invalidated');
       assert.ok(nothingShown(await decorations(wb)));
       await wb.press('Control+S');
-      await sleep(800);
-      const saved = readFileSync(join(workspace, FILE), 'utf8').split('\n');
+      const readSaved = () => readFileSync(join(workspace, FILE), 'utf8').split('\n');
+      await until('the file saved', async () => readSaved()[1] !== '  let sum = 0;');
+      const saved = readSaved();
       assert.equal(saved[1], '  let sumCentsZ = 0;');
       assert.equal(saved[5], '  return sum * 1;', 'nothing applied that was not accepted');
     }),
