@@ -1,4 +1,4 @@
-import type { Backend, RequestStats } from '../engine/protocol';
+import type { Backend, FimRequest, RequestStats } from '../engine/protocol';
 import { cursorAfter, isRewriteOf, normalize, regionEdits, toPlainEdits, withoutUndos, type EditableRegion } from './edits';
 import { buildPrompt, detectFormat, REGION_LINES, type NextEditFormatName, type NextEditFormatSetting } from './formats';
 import { EditHistory, estimateTokens, type EditHistoryOptions } from './history';
@@ -26,7 +26,8 @@ export interface NextEditPredictorOptions {
 export interface NextEditRequestReport {
   uri: string;
   format: NextEditFormatName;
-  prompt: string;
+  /** The engine request as sent (its prompt, stop strings, limits). */
+  request: FimRequest;
   output: string;
   stats: RequestStats;
   /** Milliseconds spent here (history, prompt, parsing and diffing), not waiting for the engine. */
@@ -81,17 +82,15 @@ export function createNextEditPredictor(backend: () => Backend, options: NextEdi
       const prepared = prepare(request, format);
       if (!prepared) return undefined;
       let overheadMs = performance.now() - started;
-      const result = await engine.completeFim(
-        {
-          documentKey: `nextedit:${request.uri}`,
-          prompt: prepared.built.prompt,
-          maxTokens: options.maxTokens ?? Math.max(64, estimateTokens(prepared.region.text) * 2 + 32),
-          maxTimeMs: options.maxTimeMs ?? 4000,
-          stop: prepared.built.stop,
-          speculative: 'lookup',
-        },
-        { signal: controller.signal },
-      );
+      const fim: FimRequest = {
+        documentKey: `nextedit:${request.uri}`,
+        prompt: prepared.built.prompt,
+        maxTokens: options.maxTokens ?? Math.max(64, estimateTokens(prepared.region.text) * 2 + 32),
+        maxTimeMs: options.maxTimeMs ?? 4000,
+        stop: prepared.built.stop,
+        speculative: 'lookup',
+      };
+      const result = await engine.completeFim(fim, { signal: controller.signal });
       const finishing = performance.now();
       // A rewrite cut off by the token or time limit would delete the rest of the region.
       const complete = result.stats.stopReason === 'stop' || result.stats.stopReason === 'eos';
@@ -100,7 +99,7 @@ export function createNextEditPredictor(backend: () => Backend, options: NextEdi
       options.onRequest?.({
         uri: request.uri,
         format,
-        prompt: prepared.built.prompt,
+        request: fim,
         output: result.text,
         stats: result.stats,
         overheadMs,
@@ -128,7 +127,7 @@ export function createNextEditPredictor(backend: () => Backend, options: NextEdi
     const region: EditableRegion = { startLine: first, text: regionLines.join('\n') };
     let cursor = request.cursor.character;
     for (let l = first; l < cursorLine; l++) cursor += lines[l].length + 1;
-    const context = options.contextLines ?? 20;
+    const context = options.contextLines ?? 10;
     const beforeLines = lines.slice(Math.max(0, first - context), first).filter((l) => l.length <= MAX_LINE_CHARS);
     const afterLines = lines.slice(end, end + context).filter((l) => l.length <= MAX_LINE_CHARS);
     const pathOf = options.pathOf ?? defaultPath;
