@@ -24,7 +24,12 @@ const TEST_SCRIPT_ENV = 'ENCLAVE_TEST_NEXT_EDIT_SCRIPT';
  */
 export function registerNextEdit(ctx: EnclaveContext): vscode.Disposable {
   const log = ctx.log.for('nextEdit');
-  const predictor = testPredictor(ctx.extension) ?? createNextEditPredictor(() => ctx.backend());
+  const predictor =
+    testPredictor(ctx.extension) ??
+    createNextEditPredictor(() => ctx.backend(), {
+      format: () => ctx.config.nextEdit.format,
+      pathOf: (uri) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri), false),
+    });
   const decorations = new NextEditDecorations(vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'next-edit.svg'));
   const contextKeys = new ContextKeys();
 
