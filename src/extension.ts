@@ -8,6 +8,7 @@ import { Config } from './config';
 import type { EnclaveContext } from './context';
 import { Log } from './logChannel';
 import { registerModels } from './models';
+import { registerNextEdit } from './nextEdit';
 import { registerReview } from './review';
 import { registerServer } from './server';
 import { DestinationStatus } from './destinationStatus';
@@ -57,6 +58,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerAdapters(ctx),
       registerChat(ctx),
       registerServer(ctx),
+      registerNextEdit(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {

@@ -4,6 +4,7 @@
 // `getConfiguration().inspect()`, so the decisions here — where a value came from, whether a
 // workspace may set it, how far a number may go — are unit-tested without an editor.
 import type { SpeculativeMode } from './engine/protocol';
+import { NEXT_EDIT_FORMATS, type NextEditFormatSetting } from './nextEdit/formats';
 
 interface NumberSpec {
   default: number;
@@ -32,6 +33,8 @@ export const NUMBER_SETTINGS = {
   'review.maxTokens': int(768, 64, 131_072),
   'review.contextLines': int(5, 0, 200),
   'server.port': int(11435, 1, 65_535),
+  /** The pause after an edit before a next-edit prediction is requested. */
+  'nextEdit.debounceMs': int(350, 0, 5_000),
 } satisfies Record<string, NumberSpec>;
 
 export type NumberSetting = keyof typeof NUMBER_SETTINGS;
@@ -51,6 +54,8 @@ export const OTHER_DEFAULTS = {
   'completion.speculative': 'auto',
   'adapters.folders': [] as string[],
   'server.enabled': false,
+  'nextEdit.enabled': true,
+  'nextEdit.format': 'auto',
 } as const;
 
 /**
@@ -131,6 +136,8 @@ export interface ConfigSnapshot {
   review: { maxTokens: number; contextLines: number };
   adapters: { folders: string[] };
   server: { enabled: boolean; port: number };
+  /** The next-edit model's prompt format; 'auto' detects it from the model's name. */
+  nextEdit: { enabled: boolean; debounceMs: number; format: NextEditFormatSetting };
   /** Where each value read came from (keys without `enclave.`). */
   origins: Record<string, SettingOrigin>;
   /** Workspace values of sensitive settings the user has not answered yet (not in effect). */
@@ -226,6 +233,11 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
     review: { maxTokens: num('review.maxTokens'), contextLines: num('review.contextLines') },
     adapters: { folders: Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string' && f.trim() !== '') : [] },
     server: { enabled: bool('server.enabled'), port: num('server.port') },
+    nextEdit: {
+      enabled: bool('nextEdit.enabled'),
+      debounceMs: num('nextEdit.debounceMs'),
+      format: oneOf('nextEdit.format', NEXT_EDIT_FORMATS),
+    },
     origins,
     pending,
   };

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 
 import type { Config } from '../config';
+import { inlineArbiter } from '../nextEdit/arbiter';
 import type { CompletionCore, CompletionOutcome, CompletionSettings } from './core';
 
 export function completionSettings(config: Config): CompletionSettings {
@@ -58,6 +59,8 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       );
       this.onOutcome(outcome);
       if (token.isCancellationRequested || outcome.items.length === 0) return undefined;
+      // Never together with a next-edit suggestion on this version of the document.
+      if (!inlineArbiter.completionMayShow(document.uri.toString(), document.version)) return undefined;
       return outcome.items.map(
         (item) =>
           new vscode.InlineCompletionItem(item.text, new vscode.Range(document.positionAt(item.start), document.positionAt(item.end))),

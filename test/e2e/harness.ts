@@ -26,7 +26,8 @@
  *   activation (the `_doActivateExtension enclave-dev.enclave` line of the extension host log).
  *   Options: name (required), workspace, settings, env (for code-server → extension host →
  *   engine), installExtension (default true), waitForActivation (default true),
- *   smokeTestDriver, viewport, serverWrapper (a command prefix for code-server, e.g. egress.ts's strace).
+ *   smokeTestDriver, viewport, serverWrapper (a command prefix for code-server, e.g. egress.ts's strace),
+ *   development (run this repository's esbuild bundle in development mode instead of the VSIX).
  * Workbench:
  *   page                       the Playwright Page (use it for anything not wrapped here)
  *   workspace, port, url       the opened folder (a temp copy: edit it freely), the server
@@ -116,6 +117,12 @@ export interface LaunchOptions {
   viewport?: { width: number; height: number };
   /** A command prefix for the serving code-server process, e.g. a syscall recorder (egress.ts). */
   serverWrapper?: string[];
+  /**
+   * Run Enclave from this repository (esbuild's development bundle) as the extension development
+   * path instead of installing the VSIX: the extension then runs in development mode, where test
+   * hooks that a packaged install never reads are allowed (e.g. the next-edit script).
+   */
+  development?: boolean;
 }
 
 export interface HostSuiteOptions {
@@ -622,6 +629,10 @@ export async function launch(options: LaunchOptions): Promise<Workbench> {
   const artifactsDir = artifactsFor(options.name);
   const ownsWorkspace = options.workspace === undefined;
   const workspace = options.workspace ?? makeWorkspace();
+  if (options.development) {
+    buildDevelopment();
+    options = { ...options, installExtension: false, smokeTestDriver: true };
+  }
   if (options.installExtension !== false) await ensureVsix();
   const started = Date.now();
   const server = await startServer(options.name, artifactsDir, options, workspace);
@@ -634,7 +645,14 @@ export async function launch(options: LaunchOptions): Promise<Workbench> {
     page.on('console', (msg) => {
       if (msg.type() === 'error') appendFileSync(join(artifactsDir, 'browser.log'), `console.error: ${msg.text()}\n`);
     });
-    const url = `${server.url}/?folder=${encodeURIComponent(workspace)}`;
+    let url = `${server.url}/?folder=${encodeURIComponent(workspace)}`;
+    if (options.development) {
+      // The smoke-test driver (needed for `payload`) calls these; nothing to report here.
+      await page.exposeFunction('codeAutomationLog', () => undefined);
+      await page.exposeFunction('codeAutomationExit', () => undefined);
+      const payload = [['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${server.port}${root}`]];
+      url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    }
     const wb = new Workbench(
       options.name,
       page,
@@ -649,8 +667,9 @@ export async function launch(options: LaunchOptions): Promise<Workbench> {
       ownsWorkspace,
     );
     try {
-      await page.goto(url);
-      await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+      // On a busy 2-core machine the page's `load` can take minutes: wait for the workbench instead.
+      await page.goto(url, { waitUntil: 'commit', timeout: 120_000 });
+      await page.locator('.monaco-workbench').waitFor({ timeout: 180_000 });
       console.log(`[e2e ${options.name}] workbench ready in ${seconds(started)}`);
       if (options.waitForActivation !== false) {
         await wb.waitForActivation();
@@ -716,7 +735,10 @@ export async function runHostSuite(options: HostSuiteOptions = {}): Promise<{ ex
       ['extensionTestsPath', remote(testsPath)],
       ['extensionEnvironment', JSON.stringify(hostEnv)],
     ];
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, {
+      waitUntil: 'commit',
+      timeout: 120_000,
+    });
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const exitCode = await Promise.race([exit, deadline(timeoutMs).then(() => -1)]);
     if (exitCode === -1) {
