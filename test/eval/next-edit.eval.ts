@@ -1,5 +1,6 @@
 // npm run eval:next-edit -- <git repo> [--model file.gguf] [--max-cases N] [--max-commits N]
 //                                      [--format auto|zeta|instinct|sweep|instruct] [--out file.json]
+//                                      [--max-tokens N] [--threads N]
 // Turns the repository's recent history into next-edit cases (nextEditEval.ts), runs the predictor
 // on each through the engine runtime (in-process, the model from --model or ENCLAVE_MODEL), and
 // prints and writes the scores: exact-lines match, delta-chrF, the share of predictions the user
@@ -56,7 +57,7 @@ async function main() {
     speculative: 'lookup',
     contextSize: 8192,
     sequences: 4,
-    threads: 0,
+    threads: Number(option('threads') ?? 0),
     batchSize: 512,
     gpu: 'auto',
     adapters: [],
@@ -69,6 +70,7 @@ async function main() {
       const predictor = createNextEditPredictor(() => runtime, {
         format,
         maxTimeMs: 30_000,
+        maxTokens: option('max-tokens') ? Number(option('max-tokens')) : undefined,
         pathOf: () => c.path,
         onRequest: (r) => {
           latencyMs = r.stats.totalMs;
