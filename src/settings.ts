@@ -32,6 +32,8 @@ export const NUMBER_SETTINGS = {
   'review.maxTokens': int(768, 64, 131_072),
   'review.contextLines': int(5, 0, 200),
   'server.port': int(11435, 1, 65_535),
+  /** The dashboard's line for completion latency p95. */
+  'metrics.slo.completionP95Ms': int(500, 10, 60_000),
 } satisfies Record<string, NumberSpec>;
 
 export type NumberSetting = keyof typeof NUMBER_SETTINGS;
@@ -51,6 +53,7 @@ export const OTHER_DEFAULTS = {
   'completion.speculative': 'auto',
   'adapters.folders': [] as string[],
   'server.enabled': false,
+  'metrics.enabled': true,
 } as const;
 
 /**
@@ -131,6 +134,8 @@ export interface ConfigSnapshot {
   review: { maxTokens: number; contextLines: number };
   adapters: { folders: string[] };
   server: { enabled: boolean; port: number };
+  /** Local metrics (never sent anywhere): whether to record, and the dashboard's SLO line. */
+  metrics: { enabled: boolean; completionP95Ms: number };
   /** Where each value read came from (keys without `enclave.`). */
   origins: Record<string, SettingOrigin>;
   /** Workspace values of sensitive settings the user has not answered yet (not in effect). */
@@ -226,6 +231,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
     review: { maxTokens: num('review.maxTokens'), contextLines: num('review.contextLines') },
     adapters: { folders: Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string' && f.trim() !== '') : [] },
     server: { enabled: bool('server.enabled'), port: num('server.port') },
+    metrics: { enabled: bool('metrics.enabled'), completionP95Ms: num('metrics.slo.completionP95Ms') },
     origins,
     pending,
   };
