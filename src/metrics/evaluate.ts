@@ -197,7 +197,14 @@ export async function evaluate(
   let partial = false;
   const total = cases.length * configs.length;
   outer: for (const [c, config] of configs.entries()) {
-    await backend.setAdapters(config.adapters);
+    try {
+      await backend.setAdapters(config.adapters);
+    } catch (err) {
+      // An adapter that does not fit the model: its row says so, the others still run.
+      notes.push(`${config.label}: not evaluated (${errorMessage(err)})`);
+      scores.push({ id: config.id, label: config.label, cases: 0, failed: cases.length, exactMatch: 0, similarity: 0 });
+      continue;
+    }
     const latencies: number[] = [];
     let exact = 0;
     let similarity = 0;
@@ -264,7 +271,10 @@ export function verdict(scores: readonly ConfigScore[]): string {
   if (scores.length === 0) return 'Nothing was evaluated.';
   if (scores.length === 1)
     return `${scores[0].label}: ${points(scores[0].exactMatch)} % exact, similarity ${points(scores[0].similarity)} %.`;
-  const [baseline, ...others] = scores;
+  const [baseline, ...rest] = scores;
+  const others = rest.filter((s) => s.cases > 0);
+  if (others.length === 0)
+    return `Only ${baseline.label} could be evaluated: ${points(baseline.exactMatch)} % exact, similarity ${points(baseline.similarity)} %.`;
   const best = [...others].sort((a, b) => b.similarity - a.similarity || b.exactMatch - a.exactMatch)[0];
   const gain = best.similarity - baseline.similarity;
   const exact = best.exactMatch - baseline.exactMatch;
