@@ -50,7 +50,8 @@ export function parsePageMessage(raw: unknown): PageMessage | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const m = raw as Record<string, unknown>;
   if (m.type === 'ready') return { type: 'ready' };
-  if (m.type === 'range' && typeof m.range === 'string' && m.range in RANGES) return { type: 'range', range: m.range as RangeId };
+  if (m.type === 'range' && typeof m.range === 'string' && Object.hasOwn(RANGES, m.range))
+    return { type: 'range', range: m.range as RangeId };
   if (m.type === 'export' && (m.format === 'csv' || m.format === 'json')) return { type: 'export', format: m.format };
   if (m.type === 'command' && ['benchmark', 'evaluate', 'clear', 'cancel'].includes(m.command as string))
     return { type: 'command', command: m.command as 'benchmark' };

@@ -16,7 +16,7 @@ export interface MetricsData {
   version: typeof METRICS_FORMAT;
   events: MetricEvent[];
   rollups: Rollup[];
-  /** The time of the newest event the ring has dropped (older ranges are summarized from rollups). */
+  /** The time of the newest event the ring has dropped, 0 when none (older ranges are summarized from rollups). */
   droppedUntil: number;
 }
 
@@ -81,7 +81,8 @@ export class MetricsStore {
   summary(from: number, to = Infinity, filter?: Partial<Dimensions>): Summary {
     const matches = (d: Dimensions) =>
       !filter || (Object.keys(filter) as Array<keyof Dimensions>).every((k) => filter[k] === undefined || d[k] === filter[k]);
-    if (from > this.droppedUntil) return summarize(this.eventsBetween(from, to).filter(matches));
+    // droppedUntil 0: the ring has never dropped anything (events start long after 1970).
+    if (this.droppedUntil === 0 || from > this.droppedUntil) return summarize(this.eventsBetween(from, to).filter(matches));
     const firstDay = dayOf(from === -Infinity ? 0 : from);
     const lastDay = to === Infinity ? '9999-12-31' : dayOf(to - 1);
     let totals = emptyTotals();
