@@ -1,10 +1,13 @@
 // Local metrics: the dashboard, clearing, "Benchmark This Machine" and "Evaluate on This Repository".
 // The recorder (recorder.ts) is created by the composition root before the features, which it observes.
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as vscode from 'vscode';
 
+import { engineSettings } from '../backendChoice';
 import type { EnclaveContext } from '../context';
+import { EngineClient } from '../engine/client';
 import type { Backend } from '../engine/protocol';
 import { errorMessage } from '../util';
 import { compareRuns, runBenchmark, validateBenchmarks, type BenchmarkRun } from './benchmark';
@@ -187,6 +190,16 @@ export function registerMetrics(ctx: EnclaveContext, recorder: MetricsRecorder, 
           trusted: ctx.trusted(),
           signal,
           onProgress: (done, total, label) => progress({ done, total, label }),
+          openModel: (modelPath) => {
+            // The other profile's model in an engine of its own, with this machine's engine settings.
+            const choice = engineSettings(ctx.config.snapshot, {
+              trusted: ctx.trusted(),
+              workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+              cores: os.availableParallelism(),
+            });
+            const settings = { ...choice.local.completion, modelPath, draftModelPath: undefined, adapters: [] };
+            return new EngineClient(settings, log, { workerPath: path.join(ctx.extension.extensionPath, 'dist', 'worker.js') });
+          },
         }),
       );
       if (!evaluation) return;

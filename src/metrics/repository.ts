@@ -54,6 +54,8 @@ export interface RepositoryOptions {
   seed?: number;
   maxCases?: number;
   maxFiles?: number;
+  /** Opens an engine on another model file (the other model profile's), disposed after its run. */
+  openModel?: (modelPath: string) => Backend;
 }
 
 /** The files a dataset export trained on (its fim.jsonl records carry their path), if there was one. */
@@ -115,12 +117,12 @@ export async function evaluateRepository(backend: Backend, options: RepositoryOp
   for (const adapter of adapters) configs.push({ id: adapter.path, label: adapter.name, adapters: [{ path: adapter.path, scale: 1 }] });
   if (adapters.length === 0)
     notes.push('No LoRA adapters found (.enclave/adapters or enclave.adapters.folders): only the model itself was evaluated.');
-  const experimental = await new ProfileStore(path.join(options.storage, 'profiles.json')).load().catch(() => undefined);
-  const other = experimental?.profiles.experimental.completion;
-  if (other && other.path !== info.modelPath)
-    notes.push(
-      `The experimental profile's model (${other.name}) was not run: switch to it (Enclave: Switch Model Profile) and evaluate again to compare.`,
-    );
+  // The other model profile's completion model (experimental while stable is active, and back).
+  const profiles = await new ProfileStore(path.join(options.storage, 'profiles.json')).load().catch(() => undefined);
+  const otherName = profiles && (profiles.active === 'stable' ? 'experimental' : 'stable');
+  const other = otherName && profiles.profiles[otherName].completion;
+  const otherModel = other && other.path !== info.modelPath ? { ...other, profile: otherName } : undefined;
+  if (otherModel && !options.openModel) notes.push(`The ${otherModel.profile} profile's model (${otherModel.name}) was not run here.`);
 
   const before: AdapterSpec[] = info.adapters.map((a) => ({ path: a.path, scale: a.scale }));
   let result;
@@ -134,6 +136,29 @@ export async function evaluateRepository(backend: Backend, options: RepositoryOp
   } finally {
     // Leave the adapters as the user had them.
     await backend.setAdapters(before).catch(() => undefined);
+  }
+  if (otherModel && options.openModel && !result.partial) {
+    const label = `${otherModel.profile === 'experimental' ? 'Experimental' : 'Stable'} profile: ${otherModel.name}`;
+    const engine = options.openModel(otherModel.path);
+    try {
+      const otherInfo = await engine.info();
+      if (!otherInfo.fimFamily) notes.push(`${label}: no fill-in-the-middle tokens, not evaluated.`);
+      else {
+        const more = await evaluate(engine, cases, [{ id: `profile:${otherModel.profile}`, label, adapters: [] }], {
+          template: fimTemplate(otherInfo.fimFamily),
+          signal: options.signal,
+          onProgress: options.onProgress,
+          languageOf: (file) => languageOfPath(file) ?? '',
+        });
+        result.scores.push(...more.scores);
+        result.notes.push(...more.notes);
+        result.partial ||= more.partial;
+      }
+    } catch (err) {
+      notes.push(`${label}: not evaluated (${err instanceof Error ? err.message : String(err)})`);
+    } finally {
+      await engine.dispose().catch(() => undefined);
+    }
   }
   const byKind = { line: 0, span: 0, block: 0 };
   for (const c of cases) byKind[c.kind]++;

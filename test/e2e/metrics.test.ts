@@ -100,6 +100,7 @@ test('metrics dashboard, benchmark and repository evaluation in code-server', as
       assert.match(notes[2], /capped|skipped/);
       await frame.locator('#chart-benchmark canvas').first().waitFor();
       assert.equal(await frame.locator('[data-partial]').count(), 0, 'a whole run is not marked partial');
+      await frame.locator('#benchmark').scrollIntoViewIfNeeded();
       await wb.screenshot('benchmark');
     }),
   );
@@ -119,6 +120,7 @@ test('metrics dashboard, benchmark and repository evaluation in code-server', as
       );
       assert.match((await frame.locator('#evaluation-verdict').textContent()) ?? '', /No adapter|lora-a|lora-b/);
       await frame.locator('#chart-evaluation canvas').first().waitFor();
+      await frame.locator('#evaluation').scrollIntoViewIfNeeded();
       await wb.screenshot('evaluation');
     }),
   );

@@ -118,3 +118,47 @@ test('files of a dataset export are left out when others were held out, and the 
     ['No adapter'],
   );
 });
+
+test("the other model profile's model is evaluated in an engine of its own, on the same cases, then closed", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'eval-profile-'));
+  const storage = mkdtempSync(join(tmpdir(), 'st-'));
+  fileWith(root, 'a.py', code);
+  const record = (path: string, name: string) => ({ path, name, source: 'local file', addedAt: '2026-12-01T00:00:00Z' });
+  writeFileSync(
+    join(storage, 'profiles.json'),
+    JSON.stringify({
+      version: 1,
+      active: 'stable',
+      profiles: {
+        stable: { completion: record('/m/stable.gguf', 'stable') },
+        experimental: { completion: record('/m/next.gguf', 'next') },
+      },
+    }),
+  );
+  const current = new FakeBackend({
+    info: { modelPath: '/m/stable.gguf' },
+    fim: () => 'x',
+    setAdapters: (adapters) => ({ adapters, switchMs: 0, modelReloaded: false }),
+  });
+  const opened: string[] = [];
+  const other = new FakeBackend({
+    info: { modelPath: '/m/next.gguf', modelName: 'next' },
+    fim: () => 'y',
+    setAdapters: (adapters) => ({ adapters, switchMs: 0, modelReloaded: false }),
+  });
+  const result = await evaluateRepository(current, {
+    root,
+    storage,
+    adapterFolders: [],
+    trusted: true,
+    openModel: (path) => (opened.push(path), other),
+  });
+  if ('noSources' in result) return assert.fail(result.noSources);
+  assert.deepEqual(opened, ['/m/next.gguf']);
+  assert.deepEqual(
+    result.scores.map((s) => s.label),
+    ['No adapter', 'Experimental profile: next'],
+  );
+  assert.equal(other.fimRequests.length, current.fimRequests.length);
+  assert.equal(other.disposed, true);
+});
