@@ -41,6 +41,7 @@ export class MetricsRecorder implements CompletionObserver, vscode.Disposable {
   /** The last suggestion shown per document (for partial accepts). */
   private readonly shownNow = new Map<string, { offset: number; text: string; languageId: string }>();
   private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     storageFolder: string,
@@ -134,8 +135,11 @@ export class MetricsRecorder implements CompletionObserver, vscode.Disposable {
     if (!this.enabled || s.text.length === 0) return;
     const tracked: Tracked = { uri: s.uri, range: { start: s.offset, end: s.offset + s.text.length }, text: s.text, dimensions };
     this.tracked.add(tracked);
-    const timer = setTimeout(() => this.checkRetention(tracked), RETENTION_DELAY_MS);
-    this.subscriptions.push({ dispose: () => clearTimeout(timer) });
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.checkRetention(tracked);
+    }, RETENTION_DELAY_MS);
+    this.timers.add(timer);
   }
 
   private checkRetention(tracked: Tracked): void {
@@ -216,6 +220,7 @@ export class MetricsRecorder implements CompletionObserver, vscode.Disposable {
       }
     }
     for (const s of this.subscriptions) s.dispose();
+    for (const timer of this.timers) clearTimeout(timer);
   }
 }
 
