@@ -1,5 +1,5 @@
 // Builds Enclave's bundles: the extension host entry, the engine process entry, the CLI
-// (`enclave serve`), the chat webview script and the in-host test suite.
+// (`enclave serve`), the chat and metrics webview scripts and the in-host test suite.
 // node-llama-cpp (native, ESM with top-level await) and vscode stay external.
 const esbuild = require('esbuild');
 const path = require('node:path');
@@ -28,7 +28,8 @@ const builds = [
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
-    entryPoints: { chat: 'media/chat/main.ts' },
+    // The metrics page imports uPlot's stylesheet and its own: esbuild writes dist/webview/metrics.css.
+    entryPoints: { chat: 'media/chat/main.ts', metrics: 'media/metrics/main.ts' },
     outdir: 'dist/webview',
     minify: production,
     sourcemap: production ? false : 'inline',

@@ -107,6 +107,9 @@ export class Config implements vscode.Disposable {
   get nextEdit(): ConfigSnapshot['nextEdit'] {
     return this.snap.nextEdit;
   }
+  get metrics(): ConfigSnapshot['metrics'] {
+    return this.snap.metrics;
+  }
 
   isLanguageEnabled(languageId: string): boolean {
     const languages = this.completion.languages;
@@ -137,7 +140,7 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
     'enclave.model.chatPath': snapshot.chatModelPath,
     'enclave.model.draftPath': snapshot.draftModelPath,
   };
-  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server', 'nextEdit'] as const) {
+  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server', 'nextEdit', 'metrics'] as const) {
     for (const [key, value] of Object.entries(snapshot[group])) values[`enclave.${group}.${key}`] = JSON.stringify(value);
   }
   return values;

@@ -7,6 +7,8 @@ import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
 import { Log } from './logChannel';
+import { registerMetrics } from './metrics';
+import { MetricsRecorder } from './metrics/recorder';
 import { registerModels } from './models';
 import { registerNextEdit } from './nextEdit';
 import { registerReview } from './review';
@@ -40,11 +42,15 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       host.onDidChangeDestination((where) => status.show(where)),
       registerWorkspaceSettingPrompts(config, logger),
     );
+    // Local metrics: features get a backend that records chat/review throughput and failures.
+    const metrics = new MetricsRecorder(extension.globalStorageUri.fsPath, config, log.for('metrics'));
+    const metered = metrics.meter(host.backend);
+    extension.subscriptions.push(metrics, { dispose: metered.dispose });
     const ctx: EnclaveContext = {
       extension,
       config,
       log,
-      backend: () => host.backend,
+      backend: () => metered.backend,
       onBackendState: (listener) => host.backend.onState(listener),
       promptDestination: () => host.destination,
       onDidChangePromptDestination: host.onDidChangeDestination,
@@ -52,13 +58,14 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
     };
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(
-      registerCompletion(ctx),
+      registerCompletion(ctx, metrics),
       registerReview(ctx),
       registerModels(ctx),
       registerAdapters(ctx),
       registerChat(ctx),
       registerServer(ctx),
       registerNextEdit(ctx),
+      registerMetrics(ctx, metrics, host.backend),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {

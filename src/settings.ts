@@ -35,6 +35,8 @@ export const NUMBER_SETTINGS = {
   'server.port': int(11435, 1, 65_535),
   /** The pause after an edit before a next-edit prediction is requested. */
   'nextEdit.debounceMs': int(350, 0, 5_000),
+  /** The dashboard's line for completion latency p95. */
+  'metrics.slo.completionP95Ms': int(500, 10, 60_000),
 } satisfies Record<string, NumberSpec>;
 
 export type NumberSetting = keyof typeof NUMBER_SETTINGS;
@@ -56,6 +58,7 @@ export const OTHER_DEFAULTS = {
   'server.enabled': false,
   'nextEdit.enabled': true,
   'nextEdit.format': 'auto',
+  'metrics.enabled': true,
 } as const;
 
 /**
@@ -138,6 +141,8 @@ export interface ConfigSnapshot {
   server: { enabled: boolean; port: number };
   /** The next-edit model's prompt format; 'auto' detects it from the model's name. */
   nextEdit: { enabled: boolean; debounceMs: number; format: NextEditFormatSetting };
+  /** Local metrics (never sent anywhere): whether to record, and the dashboard's SLO line. */
+  metrics: { enabled: boolean; completionP95Ms: number };
   /** Where each value read came from (keys without `enclave.`). */
   origins: Record<string, SettingOrigin>;
   /** Workspace values of sensitive settings the user has not answered yet (not in effect). */
@@ -238,6 +243,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
       debounceMs: num('nextEdit.debounceMs'),
       format: oneOf('nextEdit.format', NEXT_EDIT_FORMATS),
     },
+    metrics: { enabled: bool('metrics.enabled'), completionP95Ms: num('metrics.slo.completionP95Ms') },
     origins,
     pending,
   };

@@ -5,11 +5,11 @@ import type { Backend } from '../engine/protocol';
 import { EnclaveStatusBar } from './statusBar';
 import { ExtraContextRing } from './extraContext';
 import { CompletionCore } from './core';
-import { completionSettings, InlineProvider } from './provider';
+import { ACCEPTED_COMMAND, completionSettings, InlineProvider, type AcceptedSuggestion, type CompletionObserver } from './provider';
 import { errorMessage } from '../util';
 
-/** Inline completions: the provider, the status bar item and their commands. */
-export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
+/** Inline completions: the provider, the status bar item and their commands; `observer` hears what is shown and accepted. */
+export function registerCompletion(ctx: EnclaveContext, observer?: CompletionObserver): vscode.Disposable {
   const log = ctx.log.for('completion');
   const status = new EnclaveStatusBar('enclave.statusMenu');
   const ring = new ExtraContextRing();
@@ -53,14 +53,19 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
   });
   disposables.push({ dispose: () => core.dispose() });
 
-  const provider = new InlineProvider(core, ctx.config, (outcome) => {
-    if (outcome.source === 'cancelled' && status.state.generating) status.update({ generating: false });
-    if (outcome.source !== 'skipped' && outcome.source !== 'cancelled') {
-      log.trace(
-        `${outcome.source}: ${outcome.items.length} item(s), ${outcome.totalMs.toFixed(0)} ms (own ${outcome.overheadMs.toFixed(1)} ms)`,
-      );
-    }
-  });
+  const provider = new InlineProvider(
+    core,
+    ctx.config,
+    (outcome) => {
+      if (outcome.source === 'cancelled' && status.state.generating) status.update({ generating: false });
+      if (outcome.source !== 'skipped' && outcome.source !== 'cancelled') {
+        log.trace(
+          `${outcome.source}: ${outcome.items.length} item(s), ${outcome.totalMs.toFixed(0)} ms (own ${outcome.overheadMs.toFixed(1)} ms)`,
+        );
+      }
+    },
+    observer,
+  );
   disposables.push(vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider));
 
   const refreshEnabled = () => {
@@ -115,6 +120,7 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
     },
     'enclave.statusMenu': () => showMenu(ctx, status),
     'enclave.showModelInfo': () => showModelInfo(backend),
+    [ACCEPTED_COMMAND]: (accepted) => observer?.accepted(accepted as AcceptedSuggestion),
   };
   for (const [id, handler] of Object.entries(commands)) disposables.push(vscode.commands.registerCommand(id, handler));
   return vscode.Disposable.from(...disposables);
@@ -140,6 +146,7 @@ async function showMenu(ctx: EnclaveContext, status: EnclaveStatusBar): Promise<
     { label: '$(info) Show model info', description: status.state.modelName, command: 'enclave.showModelInfo' },
     { label: '$(output) Open log', command: 'enclave.showLog' },
     { label: '$(debug-restart) Restart engine', command: 'enclave.engine.restart' },
+    { label: '$(graph) Show metrics dashboard', command: 'enclave.metrics.show' },
   );
   const choice = await vscode.window.showQuickPick(items, { title: 'Enclave', placeHolder: status.state.modelName });
   if (!choice) return;

@@ -17,12 +17,33 @@ export function completionSettings(config: Config): CompletionSettings {
   };
 }
 
+/** Runs when a suggestion is accepted (the item's command); its argument is an AcceptedSuggestion. */
+export const ACCEPTED_COMMAND = 'enclave.completion.didAccept';
+
+/** What was inserted where: the document, the offset of the suggestion's range start and the text. */
+export interface AcceptedSuggestion {
+  languageId: string;
+  uri: string;
+  offset: number;
+  text: string;
+}
+
+/**
+ * Told what the provider shows and what the user accepts (the metrics; optional). Partial accepts
+ * (a word, a line) have no stable API: the observer sees them as document edits.
+ */
+export interface CompletionObserver {
+  shown(document: { languageId: string; uri: string }, outcome: CompletionOutcome): void;
+  accepted(suggestion: AcceptedSuggestion): void;
+}
+
 /** The vscode shell over CompletionCore: documents and positions in, ghost text out. */
 export class InlineProvider implements vscode.InlineCompletionItemProvider {
   constructor(
     private readonly core: CompletionCore,
     private readonly config: Config,
     private readonly onOutcome: (outcome: CompletionOutcome) => void = () => {},
+    private readonly observer?: CompletionObserver,
   ) {}
 
   async provideInlineCompletionItems(
@@ -61,10 +82,18 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       if (token.isCancellationRequested || outcome.items.length === 0) return undefined;
       // Never together with a next-edit suggestion on this version of the document.
       if (!inlineArbiter.completionMayShow(document.uri.toString(), document.version)) return undefined;
-      return outcome.items.map(
-        (item) =>
-          new vscode.InlineCompletionItem(item.text, new vscode.Range(document.positionAt(item.start), document.positionAt(item.end))),
-      );
+      this.observer?.shown({ languageId: document.languageId, uri: document.uri.toString() }, outcome);
+      return outcome.items.map((item) => {
+        const shown = new vscode.InlineCompletionItem(
+          item.text,
+          new vscode.Range(document.positionAt(item.start), document.positionAt(item.end)),
+        );
+        if (this.observer) {
+          const accepted = { languageId: document.languageId, uri: document.uri.toString(), offset: item.start, text: item.text };
+          shown.command = { command: ACCEPTED_COMMAND, title: 'Accepted', arguments: [accepted] };
+        }
+        return shown;
+      });
     } finally {
       cancellation.dispose();
     }
