@@ -45,11 +45,12 @@ export class RulesService implements vscode.Disposable {
   }
 
   /**
-   * The rules of the workspace folder that holds `uri` (a folder or any file in it; default: the
-   * first folder). Undefined: no rules files, `enclave.rules.enabled` off, or an untrusted workspace.
+   * The rules of the workspace folder that holds `uri` (the folder or any file in it; default: the
+   * first folder; outside every folder: none). Undefined: no rules files, `enclave.rules.enabled` off, or an untrusted workspace.
    */
   readonly rulesFor: RulesFor = (uri) => {
-    const folder = uri ? (vscode.workspace.getWorkspaceFolder(uri)?.uri ?? uri) : vscode.workspace.workspaceFolders?.[0]?.uri;
+    // Only a workspace folder's rules: a file outside every folder has none.
+    const folder = uri ? vscode.workspace.getWorkspaceFolder(uri)?.uri : vscode.workspace.workspaceFolders?.[0]?.uri;
     if (!folder || folder.scheme !== 'file' || !this.config.rules.enabled || !vscode.workspace.isTrusted) {
       return Promise.resolve(undefined);
     }
