@@ -7,6 +7,7 @@ import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
 import { Log } from './logChannel';
+import { registerLanguageModels } from './lm';
 import { registerModels } from './models';
 import { registerReview } from './review';
 import { RulesService } from './rules';
@@ -62,6 +63,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerAdapters(ctx),
       registerChat(ctx),
       registerServer(ctx),
+      registerLanguageModels(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {

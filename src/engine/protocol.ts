@@ -128,6 +128,8 @@ export interface ChatRequest {
   tools?: ToolSpec[];
   /** `required`: the reply must be a tool call (the grammar forces one); default `auto`. */
   toolMode?: 'auto' | 'required';
+  /** With a separate chat model: `completion` asks the completion model instead (default `chat`). */
+  engine?: 'chat' | 'completion';
 }
 
 export interface StructuredRequest {
