@@ -3,14 +3,21 @@
 // reports too; schemas become grammars once and are kept.
 import { randomBytes } from 'node:crypto';
 
-import type { Llama, LlamaChatResponse, LlamaContextSequence, LlamaGrammar } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import type {
+  ChatModelFunctions,
+  Llama,
+  LlamaChatResponse,
+  LlamaChatResponseFunctionCallParamsChunk,
+  LlamaContextSequence,
+  LlamaGrammar,
+} from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
 import type { NodeLlamaCpp } from './modelFiles';
 import { errorMessage } from '../util';
 import { EngineError, type ChatMessage, type GenerationResult, type RequestStats, type ToolCall, type ToolSpec } from './protocol';
-import { chatFunctions, chatHistory, forcingToolCall } from './toolCalls';
+import { chatFunctions, chatHistory, forcingToolCall, recoverToolCalls, type GeneratedCall } from './toolCalls';
 
 export interface ChatOptions {
   maxTokens: number;
@@ -57,22 +64,45 @@ export async function runChat(
         else if (chunk) o.onText?.(chunk);
       },
     };
-    let response: LlamaChatResponse<Record<string, never>> | LlamaChatResponse;
+    let streamed = '';
+    const generatedCalls: GeneratedCall[] = [];
+    const onFunctionCallParamsChunk = (chunk: LlamaChatResponseFunctionCallParamsChunk) => {
+      const call = (generatedCalls[chunk.callIndex] ??= { name: chunk.functionName, paramsText: '' });
+      call.paramsText += chunk.paramsChunk;
+    };
+    let reply: { text: string; calls: { name: string; params: unknown }[]; stopReason: string };
     try {
-      response = tools
-        ? await chat.generateResponse(history, { ...common, functions: chatFunctions(tools), maxParallelFunctionCalls: 1 })
+      const response: LlamaChatResponse<ChatModelFunctions> | LlamaChatResponse = tools
+        ? await chat.generateResponse(history, {
+            ...common,
+            onTextChunk: (chunk: string) => {
+              streamed += chunk;
+              common.onTextChunk(chunk);
+            },
+            functions: chatFunctions(tools),
+            maxParallelFunctionCalls: 1,
+            onFunctionCallParamsChunk,
+          })
         : await chat.generateResponse(history, { ...common, grammar: o.grammar });
+      const calls = (response.functionCalls ?? []) as { functionName: string; params: unknown }[];
+      reply = {
+        text: response.response,
+        calls: calls.map((c) => ({ name: c.functionName, params: c.params })),
+        stopReason: response.metadata.stopReason,
+      };
     } catch (err) {
       if (o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
-      // The grammar keeps calls well-formed; what still fails (a name or arguments cut off, a
-      // schema the grammar cannot hold) is reported as the model's, not as an engine crash.
-      if (tools) throw new EngineError('INTERNAL', `The model's tool call could not be read: ${errorMessage(err)}`);
-      throw err;
+      if (!tools) throw err;
+      const recovered = recoverToolCalls(generatedCalls, tools);
+      // The grammar keeps calls well-formed; what still fails (a schema the grammar cannot hold)
+      // is reported as the model's, not as an engine crash.
+      if (!recovered) throw new EngineError('INTERNAL', `The model's tool call could not be read: ${errorMessage(err)}`);
+      reply = { text: streamed, calls: recovered, stopReason: 'functionCalls' };
     }
     if (aborted || o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
-    const toolCalls: ToolCall[] = (response.functionCalls ?? []).map((call) => ({
+    const toolCalls: ToolCall[] = reply.calls.map((call) => ({
       id: `call_${randomBytes(6).toString('hex')}`,
-      name: call.functionName,
+      name: call.name,
       arguments: call.params ?? {},
     }));
     const after = seq.contextTokens;
@@ -84,9 +114,9 @@ export async function runChat(
     while (reused < before.length && reused < promptTokens && before[reused] === after[reused]) reused++;
     const evaluatedTokens = Math.max(0, Math.min(promptTokens - reused, evaluatedInputs));
     const stopReason: RequestStats['stopReason'] =
-      response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
+      reply.stopReason === 'maxTokens' ? 'maxTokens' : reply.stopReason === 'abort' ? 'abort' : 'eos';
     return {
-      text: response.response,
+      text: reply.text,
       ...(toolCalls.length > 0 ? { toolCalls } : {}),
       stats: {
         promptTokens,

@@ -4,6 +4,7 @@
 // items of the chat history. The conversions are pure; only types come from node-llama-cpp.
 import type { ChatHistoryItem, ChatModelFunctions, ChatWrapper } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
+import { schemaMismatch } from './jsonSchemaCheck';
 import { EngineError, type ChatMessage, type ToolSpec } from './protocol';
 
 export const MAX_TOOLS = 128;
@@ -136,4 +137,41 @@ export function forcingToolCall(wrapper: ChatWrapper): ChatWrapper {
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** A call whose arguments were generated as text (node-llama-cpp's params chunks). */
+export interface GeneratedCall {
+  name: string;
+  paramsText: string;
+}
+
+/**
+ * The calls, when node-llama-cpp 3.21 refused its own grammar's output: it bounds a string's length
+ * in code points while generating but checks UTF-16 units when parsing, so an argument at its
+ * length limit holding an emoji fails. Each call is parsed again and checked counting code points;
+ * undefined when any call is really malformed.
+ */
+export function recoverToolCalls(
+  calls: readonly GeneratedCall[],
+  tools: readonly ToolSpec[],
+): { name: string; params: unknown }[] | undefined {
+  if (calls.length === 0) return undefined;
+  const recovered: { name: string; params: unknown }[] = [];
+  for (const call of calls) {
+    const tool = tools.find((t) => t.name === call.name);
+    if (!tool) return undefined;
+    if (tool.parameters === undefined) {
+      recovered.push({ name: call.name, params: {} });
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(call.paramsText);
+    } catch {
+      return undefined;
+    }
+    if (schemaMismatch(value, grammarSchema(tool.parameters)) !== null) return undefined;
+    recovered.push({ name: call.name, params: value });
+  }
+  return recovered;
 }

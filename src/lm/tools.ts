@@ -16,6 +16,7 @@ export function registerReadFileTool(): vscode.Disposable {
   return vscode.lm.registerTool<ReadFileInput>(READ_FILE_TOOL, {
     prepareInvocation: (options) => ({ invocationMessage: `Reading ${String(options.input?.path ?? 'a file')}` }),
     async invoke(options, token) {
+      if (token.isCancellationRequested) throw new vscode.CancellationError();
       const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
       const read = readWorkspaceFile(folders, options.input?.path);
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { EngineError } from '../../src/engine/protocol';
-import { chatHistory, grammarSchema, validateTools } from '../../src/engine/toolCalls';
+import { chatHistory, grammarSchema, recoverToolCalls, validateTools } from '../../src/engine/toolCalls';
 
 test('schemas keep what a grammar can enforce and drop the rest', () => {
   const schema = grammarSchema({
@@ -76,4 +76,26 @@ test('tool lists are validated: names, duplicates, count, schema size', () => {
       () => validateTools(tools),
       (err: unknown) => err instanceof EngineError && err.code === 'BAD_REQUEST',
     );
+});
+
+// node-llama-cpp 3.21 generated a 200-code-point path holding emoji, then rejected it ("Expected at
+// most 200 characters but got 202"): seen in the in-host round trip on the random-weight model.
+test('a call its own parser refused on UTF-16 length is recovered when it fits in code points; real garbage is not', () => {
+  const tool = {
+    name: 'enclave_readFile',
+    description: '',
+    parameters: { type: 'object', properties: { path: { type: 'string', maxLength: 10 } } },
+  };
+  const emoji = `${'a'.repeat(8)}😀😀`; // 10 code points, 12 UTF-16 units
+  assert.deepEqual(recoverToolCalls([{ name: tool.name, paramsText: JSON.stringify({ path: emoji }) }], [tool]), [
+    { name: tool.name, params: { path: emoji } },
+  ]);
+  for (const paramsText of [JSON.stringify({ path: 'a'.repeat(11) }), '{"path": "unterminated', '{"path": 3}']) {
+    assert.equal(recoverToolCalls([{ name: tool.name, paramsText }], [tool]), undefined, paramsText);
+  }
+  assert.equal(recoverToolCalls([{ name: 'unknown', paramsText: '{}' }], [tool]), undefined);
+  assert.equal(recoverToolCalls([], [tool]), undefined);
+  assert.deepEqual(recoverToolCalls([{ name: 'clock', paramsText: '' }], [{ name: 'clock', description: '' }]), [
+    { name: 'clock', params: {} },
+  ]);
 });
