@@ -110,6 +110,9 @@ export class Config implements vscode.Disposable {
   get metrics(): ConfigSnapshot['metrics'] {
     return this.snap.metrics;
   }
+  get rules(): ConfigSnapshot['rules'] {
+    return this.snap.rules;
+  }
 
   isLanguageEnabled(languageId: string): boolean {
     const languages = this.completion.languages;
@@ -140,7 +143,7 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
     'enclave.model.chatPath': snapshot.chatModelPath,
     'enclave.model.draftPath': snapshot.draftModelPath,
   };
-  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server', 'nextEdit', 'metrics'] as const) {
+  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server', 'nextEdit', 'metrics', 'rules'] as const) {
     for (const [key, value] of Object.entries(snapshot[group])) values[`enclave.${group}.${key}`] = JSON.stringify(value);
   }
   return values;

@@ -9,9 +9,11 @@ import type { EnclaveContext } from './context';
 import { Log } from './logChannel';
 import { registerMetrics } from './metrics';
 import { MetricsRecorder } from './metrics/recorder';
+import { registerLanguageModels } from './lm';
 import { registerModels } from './models';
 import { registerNextEdit } from './nextEdit';
 import { registerReview } from './review';
+import { RulesService } from './rules';
 import { registerServer } from './server';
 import { DestinationStatus } from './destinationStatus';
 import { registerWorkspaceSettingPrompts } from './trust';
@@ -33,11 +35,13 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
   let destination: () => string | undefined = () => undefined;
   try {
     const host = new BackendHost(extension, config, log);
+    const rules = new RulesService(config, log.for('rules'));
     const status = new DestinationStatus();
     status.show(host.destination);
     destination = () => host.destination;
     extension.subscriptions.push(
       host,
+      rules,
       status,
       host.onDidChangeDestination((where) => status.show(where)),
       registerWorkspaceSettingPrompts(config, logger),
@@ -55,6 +59,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       promptDestination: () => host.destination,
       onDidChangePromptDestination: host.onDidChangeDestination,
       trusted: () => vscode.workspace.isTrusted,
+      rulesFor: rules.rulesFor,
+      onDidChangeRules: rules.onDidChange,
     };
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(
@@ -66,6 +72,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerServer(ctx),
       registerNextEdit(ctx),
       registerMetrics(ctx, metrics, host.backend),
+      registerLanguageModels(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {

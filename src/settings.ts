@@ -59,6 +59,7 @@ export const OTHER_DEFAULTS = {
   'nextEdit.enabled': true,
   'nextEdit.format': 'auto',
   'metrics.enabled': true,
+  'rules.enabled': true,
 } as const;
 
 /**
@@ -143,6 +144,8 @@ export interface ConfigSnapshot {
   nextEdit: { enabled: boolean; debounceMs: number; format: NextEditFormatSetting };
   /** Local metrics (never sent anywhere): whether to record, and the dashboard's SLO line. */
   metrics: { enabled: boolean; completionP95Ms: number };
+  /** Project rules files (AGENTS.md, …) in prompts; read only in a trusted workspace. */
+  rules: { enabled: boolean };
   /** Where each value read came from (keys without `enclave.`). */
   origins: Record<string, SettingOrigin>;
   /** Workspace values of sensitive settings the user has not answered yet (not in effect). */
@@ -244,6 +247,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
       format: oneOf('nextEdit.format', NEXT_EDIT_FORMATS),
     },
     metrics: { enabled: bool('metrics.enabled'), completionP95Ms: num('metrics.slo.completionP95Ms') },
+    rules: { enabled: bool('rules.enabled') },
     origins,
     pending,
   };

@@ -1,13 +1,23 @@
 // Chat and JSON-schema structured output through the model's own chat template (node-llama-cpp's
 // LlamaChat) on one of the runtime's sequences, with the prompt-cache statistics the FIM path
 // reports too; schemas become grammars once and are kept.
-import type { ChatHistoryItem, Llama, LlamaContextSequence, LlamaGrammar } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import { randomBytes } from 'node:crypto';
+
+import type {
+  ChatModelFunctions,
+  Llama,
+  LlamaChatResponse,
+  LlamaChatResponseFunctionCallParamsChunk,
+  LlamaContextSequence,
+  LlamaGrammar,
+} from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
 import type { NodeLlamaCpp } from './modelFiles';
 import { errorMessage } from '../util';
-import { EngineError, type ChatMessage, type GenerationResult, type RequestStats } from './protocol';
+import { EngineError, type ChatMessage, type GenerationResult, type RequestStats, type ToolCall, type ToolSpec } from './protocol';
+import { chatFunctions, chatHistory, forcingToolCall, recoverToolCalls, type GeneratedCall } from './toolCalls';
 
 export interface ChatOptions {
   maxTokens: number;
@@ -16,6 +26,9 @@ export interface ChatOptions {
   grammar?: LlamaGrammar;
   signal: AbortSignal;
   onText?: (chunk: string) => void;
+  /** Tools the model may call (not with `grammar`); `required` makes the reply one call. */
+  tools?: readonly ToolSpec[];
+  toolMode?: 'auto' | 'required';
 }
 
 export async function runChat(
@@ -25,35 +38,73 @@ export async function runChat(
   o: ChatOptions,
 ): Promise<GenerationResult> {
   const started = performance.now();
-  const chat = new nlc.LlamaChat({ contextSequence: seq, chatWrapper: 'auto', autoDisposeSequence: false });
+  let chat = new nlc.LlamaChat({ contextSequence: seq, chatWrapper: 'auto', autoDisposeSequence: false });
+  const tools = o.tools?.length && !o.grammar ? o.tools : undefined;
+  if (tools && o.toolMode === 'required') {
+    const wrapper = forcingToolCall(chat.chatWrapper);
+    chat.dispose({ disposeSequence: false });
+    chat = new nlc.LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
+  }
   try {
     const before = seq.contextTokens;
     const inputBefore = seq.tokenMeter.usedInputTokens;
     const outputBefore = seq.tokenMeter.usedOutputTokens;
     let firstTokenAt = 0;
-    const history: ChatHistoryItem[] = messages.map((m) =>
-      m.role === 'system'
-        ? { type: 'system', text: m.content }
-        : m.role === 'user'
-          ? { type: 'user', text: m.content }
-          : { type: 'model', response: [m.content] },
-    );
-    history.push({ type: 'model', response: [] });
+    const history = chatHistory(messages);
     let aborted = false;
-    const response = await chat.generateResponse(history, {
+    const common = {
       maxTokens: o.maxTokens,
       temperature: o.temperature,
       seed: o.seed,
-      grammar: o.grammar,
       signal: o.signal,
       stopOnAbortSignal: true,
-      onTextChunk: (chunk) => {
+      onTextChunk: (chunk: string) => {
         if (!firstTokenAt) firstTokenAt = performance.now();
         if (o.signal.aborted) aborted = true;
         else if (chunk) o.onText?.(chunk);
       },
-    });
+    };
+    let streamed = '';
+    const generatedCalls: GeneratedCall[] = [];
+    const onFunctionCallParamsChunk = (chunk: LlamaChatResponseFunctionCallParamsChunk) => {
+      const call = (generatedCalls[chunk.callIndex] ??= { name: chunk.functionName, paramsText: '' });
+      call.paramsText += chunk.paramsChunk;
+    };
+    let reply: { text: string; calls: { name: string; params: unknown }[]; stopReason: string };
+    try {
+      const response: LlamaChatResponse<ChatModelFunctions> | LlamaChatResponse = tools
+        ? await chat.generateResponse(history, {
+            ...common,
+            onTextChunk: (chunk: string) => {
+              streamed += chunk;
+              common.onTextChunk(chunk);
+            },
+            functions: chatFunctions(tools),
+            maxParallelFunctionCalls: 1,
+            onFunctionCallParamsChunk,
+          })
+        : await chat.generateResponse(history, { ...common, grammar: o.grammar });
+      const calls = (response.functionCalls ?? []) as { functionName: string; params: unknown }[];
+      reply = {
+        text: response.response,
+        calls: calls.map((c) => ({ name: c.functionName, params: c.params })),
+        stopReason: response.metadata.stopReason,
+      };
+    } catch (err) {
+      if (o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
+      if (!tools) throw err;
+      const recovered = recoverToolCalls(generatedCalls, tools);
+      // The grammar keeps calls well-formed; what still fails (a schema the grammar cannot hold)
+      // is reported as the model's, not as an engine crash.
+      if (!recovered) throw new EngineError('INTERNAL', `The model's tool call could not be read: ${errorMessage(err)}`);
+      reply = { text: streamed, calls: recovered, stopReason: 'functionCalls' };
+    }
     if (aborted || o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
+    const toolCalls: ToolCall[] = reply.calls.map((call) => ({
+      id: `call_${randomBytes(6).toString('hex')}`,
+      name: call.name,
+      arguments: call.params ?? {},
+    }));
     const after = seq.contextTokens;
     const generatedTokens = seq.tokenMeter.usedOutputTokens - outputBefore;
     const evaluatedInputs = seq.tokenMeter.usedInputTokens - inputBefore;
@@ -63,9 +114,10 @@ export async function runChat(
     while (reused < before.length && reused < promptTokens && before[reused] === after[reused]) reused++;
     const evaluatedTokens = Math.max(0, Math.min(promptTokens - reused, evaluatedInputs));
     const stopReason: RequestStats['stopReason'] =
-      response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
+      reply.stopReason === 'maxTokens' ? 'maxTokens' : reply.stopReason === 'abort' ? 'abort' : 'eos';
     return {
-      text: response.response,
+      text: reply.text,
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
       stats: {
         promptTokens,
         evaluatedTokens,

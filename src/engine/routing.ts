@@ -61,6 +61,7 @@ export class RoutingBackend implements Backend {
   }
 
   chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
+    if (request.engine === 'completion') return this.completion.chat(request, options);
     this.chatUsed = true;
     return this.chatBackend.chat(request, options);
   }

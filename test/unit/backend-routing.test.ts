@@ -69,6 +69,14 @@ describe('RoutingBackend', () => {
     assert.deepEqual(chat.calls, ['chat', 'generateStructured']);
   });
 
+  it('a chat request for the completion model (the language-model API offers both) goes to the completion engine', async () => {
+    const { completion, chat, routing } = setup();
+    const answer = await routing.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 1, engine: 'completion' });
+    assert.equal(answer.text, 'coder:chat');
+    assert.deepEqual(completion.calls, ['chat']);
+    assert.deepEqual(chat.calls, [], 'the chat engine is not started for it');
+  });
+
   it("reports the completion engine's info plus the chat model path", async () => {
     const { chat, routing } = setup();
     const info = await routing.info();
