@@ -104,6 +104,9 @@ export class Config implements vscode.Disposable {
   get server(): ConfigSnapshot['server'] {
     return this.snap.server;
   }
+  get rules(): ConfigSnapshot['rules'] {
+    return this.snap.rules;
+  }
 
   isLanguageEnabled(languageId: string): boolean {
     const languages = this.completion.languages;
@@ -134,7 +137,7 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
     'enclave.model.chatPath': snapshot.chatModelPath,
     'enclave.model.draftPath': snapshot.draftModelPath,
   };
-  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server'] as const) {
+  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server', 'rules'] as const) {
     for (const [key, value] of Object.entries(snapshot[group])) values[`enclave.${group}.${key}`] = JSON.stringify(value);
   }
   return values;

@@ -11,6 +11,7 @@ import { registerInlineEdit } from './inlineEdit';
 import { Log } from './logChannel';
 import { registerModels } from './models';
 import { registerReview } from './review';
+import { RulesService } from './rules';
 import { registerServer } from './server';
 import { DestinationStatus } from './destinationStatus';
 import { registerWorkspaceSettingPrompts } from './trust';
@@ -32,11 +33,13 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
   let destination: () => string | undefined = () => undefined;
   try {
     const host = new BackendHost(extension, config, log);
+    const rules = new RulesService(config, log.for('rules'));
     const status = new DestinationStatus();
     status.show(host.destination);
     destination = () => host.destination;
     extension.subscriptions.push(
       host,
+      rules,
       status,
       host.onDidChangeDestination((where) => status.show(where)),
       registerWorkspaceSettingPrompts(config, logger),
@@ -50,6 +53,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       promptDestination: () => host.destination,
       onDidChangePromptDestination: host.onDidChangeDestination,
       trusted: () => vscode.workspace.isTrusted,
+      rulesFor: rules.rulesFor,
+      onDidChangeRules: rules.onDidChange,
     };
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(

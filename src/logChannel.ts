@@ -5,7 +5,7 @@ import type { Logger } from './logger';
 export type { Logger } from './logger';
 
 export type Component =
-  'main' | 'engine' | 'completion' | 'chat' | 'review' | 'adapters' | 'models' | 'server' | 'inline-edit' | 'commit-message';
+  'main' | 'engine' | 'completion' | 'chat' | 'review' | 'adapters' | 'models' | 'server' | 'rules' | 'inline-edit' | 'commit-message';
 
 /** Every component logs through one channel, each line prefixed with its component. */
 export class Log implements vscode.Disposable {

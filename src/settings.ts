@@ -51,6 +51,7 @@ export const OTHER_DEFAULTS = {
   'completion.speculative': 'auto',
   'adapters.folders': [] as string[],
   'server.enabled': false,
+  'rules.enabled': true,
 } as const;
 
 /**
@@ -131,6 +132,8 @@ export interface ConfigSnapshot {
   review: { maxTokens: number; contextLines: number };
   adapters: { folders: string[] };
   server: { enabled: boolean; port: number };
+  /** Project rules files (AGENTS.md, …) in prompts; read only in a trusted workspace. */
+  rules: { enabled: boolean };
   /** Where each value read came from (keys without `enclave.`). */
   origins: Record<string, SettingOrigin>;
   /** Workspace values of sensitive settings the user has not answered yet (not in effect). */
@@ -226,6 +229,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
     review: { maxTokens: num('review.maxTokens'), contextLines: num('review.contextLines') },
     adapters: { folders: Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string' && f.trim() !== '') : [] },
     server: { enabled: bool('server.enabled'), port: num('server.port') },
+    rules: { enabled: bool('rules.enabled') },
     origins,
     pending,
   };

@@ -38,6 +38,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const messagesEl = $<HTMLElement>('messages');
 const input = $<HTMLTextAreaElement>('input');
 const chipsEl = $<HTMLElement>('chips');
+const rulesEl = $<HTMLElement>('rules');
 const sendButton = $<HTMLButtonElement>('send');
 const stopButton = $<HTMLButtonElement>('stop');
 const regenerateButton = $<HTMLButtonElement>('regenerate');
@@ -291,6 +292,17 @@ function appendChunk(messageId: string, text: string): void {
   );
 }
 
+/** One chip naming the project's rules files that go with every question ("Rules: AGENTS.md"). */
+function renderRules(files: readonly string[]): void {
+  rulesEl.replaceChildren();
+  rulesEl.hidden = files.length === 0;
+  if (files.length === 0) return;
+  const el = element('span', 'chip chip-rules');
+  el.title = `Project rules sent with every question: ${files.join(', ')}`;
+  el.append(element('span', 'chip-kind', 'Rules:'), element('span', 'chip-label', files.join(', ')));
+  rulesEl.append(el);
+}
+
 function renderChips(): void {
   chipsEl.replaceChildren(...attachments.map((a) => chip(a, true)));
   chipsEl.hidden = attachments.length === 0;
@@ -388,6 +400,9 @@ function handle(message: HostMessage): void {
       break;
     case 'notice':
       showNotice(message.level, message.text);
+      break;
+    case 'rules':
+      renderRules(message.files);
       break;
   }
 }

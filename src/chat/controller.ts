@@ -7,7 +7,8 @@ import { type Backend, EngineError } from '../engine/protocol';
 import type { Logger } from '../logger';
 import { type Conversation, type HistoryStore, newId, type StoredAttachment, type StoredMessage, titleFor } from './history';
 import type { AttachmentView, ConversationView, HostMessage, MessageView } from './messages';
-import { buildPrompt, describeAttachment, PromptTooLargeError } from './session';
+import { fitRules, RULES_CONTEXT_SHARE, systemWithRules, type RulesText } from '../rules/prompt';
+import { buildPrompt, DEFAULT_SYSTEM_PROMPT, describeAttachment, PromptTooLargeError } from './session';
 import { errorMessage } from '../util';
 
 export interface PendingAttachment {
@@ -28,6 +29,8 @@ export interface ChatControllerOptions {
   destination?: () => string | undefined;
   /** How often a reply being streamed is written to disk. */
   saveIntervalMs?: number;
+  /** The project's rules files for the system prompt (undefined: none, off or untrusted). */
+  rules?: () => Promise<RulesText | undefined>;
 }
 
 interface ActiveReply {
@@ -113,6 +116,22 @@ export class ChatController {
 
   async postState(): Promise<void> {
     this.post(await this.state());
+    await this.postRules();
+  }
+
+  /** Tells the view which rules files go with each question (its "Rules:" chip). */
+  async postRules(): Promise<void> {
+    const rules = await this.readRules();
+    this.post({ type: 'rules', files: rules?.files.map((f) => f.path) ?? [] });
+  }
+
+  private async readRules(): Promise<RulesText | undefined> {
+    try {
+      return await this.options.rules?.();
+    } catch (err) {
+      this.options.logger.warn(`the project rules could not be read: ${errorMessage(err)}`);
+      return undefined;
+    }
   }
 
   private conversationView(): ConversationView {
@@ -219,12 +238,14 @@ export class ChatController {
       const backend = this.options.backend();
       const settings = this.options.settings();
       const info = await backend.info();
+      const count = (text: string) => this.countTokens(backend, text);
+      const rules = await fitRules(await this.readRules(), Math.floor(info.contextSize * RULES_CONTEXT_SHARE), count);
       const plan = await buildPrompt({
-        system: this.options.system,
+        system: systemWithRules(this.options.system ?? DEFAULT_SYSTEM_PROMPT, rules),
         turns: conversation.messages.slice(0, -1),
         contextSize: info.contextSize,
         maxTokens: settings.maxTokens,
-        countTokens: (text) => this.countTokens(backend, text),
+        countTokens: count,
       });
       if (active.finished) return;
       if (plan.note) {

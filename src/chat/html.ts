@@ -47,6 +47,7 @@ export function renderChatHtml(r: ChatPageResources): string {
 <main id="messages" aria-live="polite"></main>
 <div id="notice" role="status" hidden></div>
 <footer id="composer">
+  <div id="rules" aria-label="Project rules" hidden></div>
   <div id="chips" aria-label="Attached context"></div>
   <textarea id="input" rows="3" aria-label="Message" placeholder="Ask about your code (Enter to send, Shift+Enter for a new line, @ to attach a file)"></textarea>
   <div class="composer-actions">

@@ -38,6 +38,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     settings: () => ctx.config.chat,
     post: (message) => provider?.post(message),
     destination: () => ctx.promptDestination(),
+    rules: () => ctx.rulesFor(vscode.window.activeTextEditor?.document.uri),
     logger,
   });
   const provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
@@ -98,6 +99,9 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     proposals,
     ...Object.entries(commands).map(([id, handler]) => vscode.commands.registerCommand(id, handler)),
     vscode.window.onDidChangeActiveTextEditor(updateEditorAttachment),
+    // The "Rules:" chip follows the rules files (and, in a multi-root workspace, the editor's folder).
+    ctx.onDidChangeRules(() => void controller.postRules()),
+    vscode.window.onDidChangeActiveTextEditor(() => void controller.postRules()),
     // The view must never claim the model is local while questions go elsewhere.
     ctx.onDidChangePromptDestination(() => void controller.postState()),
     vscode.window.onDidChangeTextEditorSelection((e) => {

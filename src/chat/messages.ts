@@ -66,7 +66,9 @@ export type HostMessage =
   | { type: 'busy'; busy: boolean }
   | { type: 'prefill'; text: string }
   | { type: 'mentionDone'; picked: boolean }
-  | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string };
+  | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string }
+  /** The project rules files that go with every question (workspace-relative paths; [] = none). */
+  | { type: 'rules'; files: string[] };
 
 /** Webview → host. */
 export type WebviewMessage =
@@ -124,6 +126,7 @@ const hostMessage: Check = union({
   prefill: { text: str(MAX_TEXT) },
   mentionDone: { picked: bool },
   notice: { level: oneOf('info', 'warning', 'error'), text: str(5_000) },
+  rules: { files: arrayOf(str(500), 100) },
 });
 
 /** Links the host opens for the webview: web pages only, no credentials in the URL. */

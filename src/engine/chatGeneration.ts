@@ -1,13 +1,16 @@
 // Chat and JSON-schema structured output through the model's own chat template (node-llama-cpp's
 // LlamaChat) on one of the runtime's sequences, with the prompt-cache statistics the FIM path
 // reports too; schemas become grammars once and are kept.
-import type { ChatHistoryItem, Llama, LlamaContextSequence, LlamaGrammar } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import { randomBytes } from 'node:crypto';
+
+import type { Llama, LlamaChatResponse, LlamaContextSequence, LlamaGrammar } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
 import type { NodeLlamaCpp } from './modelFiles';
 import { errorMessage } from '../util';
-import { EngineError, type ChatMessage, type GenerationResult, type RequestStats } from './protocol';
+import { EngineError, type ChatMessage, type GenerationResult, type RequestStats, type ToolCall, type ToolSpec } from './protocol';
+import { chatFunctions, chatHistory, forcingToolCall } from './toolCalls';
 
 export interface ChatOptions {
   maxTokens: number;
@@ -16,6 +19,9 @@ export interface ChatOptions {
   grammar?: LlamaGrammar;
   signal: AbortSignal;
   onText?: (chunk: string) => void;
+  /** Tools the model may call (not with `grammar`); `required` makes the reply one call. */
+  tools?: readonly ToolSpec[];
+  toolMode?: 'auto' | 'required';
 }
 
 export async function runChat(
@@ -25,35 +31,50 @@ export async function runChat(
   o: ChatOptions,
 ): Promise<GenerationResult> {
   const started = performance.now();
-  const chat = new nlc.LlamaChat({ contextSequence: seq, chatWrapper: 'auto', autoDisposeSequence: false });
+  let chat = new nlc.LlamaChat({ contextSequence: seq, chatWrapper: 'auto', autoDisposeSequence: false });
+  const tools = o.tools?.length && !o.grammar ? o.tools : undefined;
+  if (tools && o.toolMode === 'required') {
+    const wrapper = forcingToolCall(chat.chatWrapper);
+    chat.dispose({ disposeSequence: false });
+    chat = new nlc.LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
+  }
   try {
     const before = seq.contextTokens;
     const inputBefore = seq.tokenMeter.usedInputTokens;
     const outputBefore = seq.tokenMeter.usedOutputTokens;
     let firstTokenAt = 0;
-    const history: ChatHistoryItem[] = messages.map((m) =>
-      m.role === 'system'
-        ? { type: 'system', text: m.content }
-        : m.role === 'user'
-          ? { type: 'user', text: m.content }
-          : { type: 'model', response: [m.content] },
-    );
-    history.push({ type: 'model', response: [] });
+    const history = chatHistory(messages);
     let aborted = false;
-    const response = await chat.generateResponse(history, {
+    const common = {
       maxTokens: o.maxTokens,
       temperature: o.temperature,
       seed: o.seed,
-      grammar: o.grammar,
       signal: o.signal,
       stopOnAbortSignal: true,
-      onTextChunk: (chunk) => {
+      onTextChunk: (chunk: string) => {
         if (!firstTokenAt) firstTokenAt = performance.now();
         if (o.signal.aborted) aborted = true;
         else if (chunk) o.onText?.(chunk);
       },
-    });
+    };
+    let response: LlamaChatResponse<Record<string, never>> | LlamaChatResponse;
+    try {
+      response = tools
+        ? await chat.generateResponse(history, { ...common, functions: chatFunctions(tools), maxParallelFunctionCalls: 1 })
+        : await chat.generateResponse(history, { ...common, grammar: o.grammar });
+    } catch (err) {
+      if (o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
+      // The grammar keeps calls well-formed; what still fails (a name or arguments cut off, a
+      // schema the grammar cannot hold) is reported as the model's, not as an engine crash.
+      if (tools) throw new EngineError('INTERNAL', `The model's tool call could not be read: ${errorMessage(err)}`);
+      throw err;
+    }
     if (aborted || o.signal.aborted) throw new EngineError('CANCELLED', 'Request cancelled.');
+    const toolCalls: ToolCall[] = (response.functionCalls ?? []).map((call) => ({
+      id: `call_${randomBytes(6).toString('hex')}`,
+      name: call.functionName,
+      arguments: call.params ?? {},
+    }));
     const after = seq.contextTokens;
     const generatedTokens = seq.tokenMeter.usedOutputTokens - outputBefore;
     const evaluatedInputs = seq.tokenMeter.usedInputTokens - inputBefore;
@@ -66,6 +87,7 @@ export async function runChat(
       response.metadata.stopReason === 'maxTokens' ? 'maxTokens' : response.metadata.stopReason === 'abort' ? 'abort' : 'eos';
     return {
       text: response.response,
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
       stats: {
         promptTokens,
         evaluatedTokens,

@@ -94,12 +94,40 @@ export interface FimRequest {
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
+  /** On an assistant message: the tools it called, each with the result the caller got back. */
+  toolCalls?: ToolCallRecord[];
+}
+
+/** A tool the model may call (the language-model API's tools): its arguments as a JSON schema. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  /** JSON schema of the arguments object; keywords a grammar cannot enforce are dropped. */
+  parameters?: object;
+}
+
+/** A tool call the model made. */
+export interface ToolCall {
+  /** Unique within a conversation; the caller's result refers to it. */
+  id: string;
+  name: string;
+  /** The arguments object, valid for the tool's schema (the grammar produced it). */
+  arguments: unknown;
+}
+
+export interface ToolCallRecord extends ToolCall {
+  /** What the tool returned (text); undefined when the caller sent none. */
+  result?: string;
 }
 
 export interface ChatRequest {
   messages: ChatMessage[];
   maxTokens: number;
   temperature?: number;
+  /** Tools the model may call in its reply (the local engine only). */
+  tools?: ToolSpec[];
+  /** `required`: the reply must be a tool call (the grammar forces one); default `auto`. */
+  toolMode?: 'auto' | 'required';
 }
 
 export interface StructuredRequest {
@@ -114,6 +142,8 @@ export interface StructuredRequest {
 export interface GenerationResult {
   text: string;
   stats: RequestStats;
+  /** The tools the model called (chat with `tools` only); the reply ends after them. */
+  toolCalls?: ToolCall[];
 }
 
 export interface StructuredResult extends GenerationResult {

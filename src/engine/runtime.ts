@@ -11,6 +11,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node
 
 import { validateAdapter } from './adapterValidation';
 import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
+import { validateTools } from './toolCalls';
 import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
@@ -238,6 +239,7 @@ export class EngineRuntime implements Backend {
 
   async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     validateMessages(request.messages, request.maxTokens);
+    validateTools(request.tools);
     return this.track('chat', options, undefined, async (signal, queuedMs) => {
       const out = await this.onSlot('chat', (seq) =>
         runChat(this.nlc, seq, request.messages, {
@@ -245,6 +247,8 @@ export class EngineRuntime implements Backend {
           temperature: request.temperature ?? 0,
           signal,
           onText: options.onText,
+          tools: request.tools,
+          toolMode: request.toolMode,
         }),
       );
       out.stats.queuedMs = queuedMs;

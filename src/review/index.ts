@@ -84,6 +84,7 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
     presentation.clear();
     last = undefined;
     const { root, input } = target;
+    const rules = await ctx.rulesFor(root);
     try {
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Enclave: reviewing ${input.title}`, cancellable: true },
@@ -96,6 +97,7 @@ export function registerReview(ctx: EnclaveContext): vscode.Disposable {
             signal: controller.signal,
             logger: log,
             schemaLimits: schemaLimitsFromEnv(),
+            rules,
             onProgress: (p) => {
               const done = ((p.fileIndex + p.request / p.requestCount) / p.fileCount) * 100;
               progress.report({ message: `${p.file} (${p.fileIndex + 1} of ${p.fileCount})`, increment: done - reported });

@@ -7,6 +7,7 @@ import { generatedByPath, selectReviewable, splitLines, type FileDiff, type Skip
 import { countBySeverity, dedupeFindings, placeFindings, sortFindings, type Finding } from './findings';
 import { DEFAULT_LIMITS, findingsSchema, validateReviewOutput, type SchemaOptions } from './schema';
 import { errorMessage } from '../util';
+import { fitRules, RULES_CONTEXT_SHARE, systemWithRules, type RulesText } from '../rules/prompt';
 
 export interface ReviewInput {
   /** What is reviewed, in words: "uncommitted changes", "src/a.ts". */
@@ -37,6 +38,8 @@ export interface ReviewOptions {
   /** Called once per file, after all its requests answered, with that file's findings. */
   onFileReviewed?(path: string, findings: readonly Finding[]): void;
   logger?: Logger;
+  /** The project's rules files (AGENTS.md, …): they go into every request's instructions. */
+  rules?: RulesText;
 }
 
 export interface ReviewProgress {
@@ -95,9 +98,9 @@ export const SYSTEM_PROMPT = [
   'Answer with JSON {"findings": [...]}; an empty list when the change is fine.',
 ].join('\n');
 
-export function reviewMessages(chunk: ReviewChunk): ChatMessage[] {
+export function reviewMessages(chunk: ReviewChunk, rules?: RulesText): ChatMessage[] {
   return [
-    { role: 'system', content: SYSTEM_PROMPT },
+    { role: 'system', content: systemWithRules(SYSTEM_PROMPT, rules) },
     { role: 'user', content: `${chunk.text}\n\nReview the lines marked "+" above.` },
   ];
 }
@@ -159,12 +162,14 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
   result.skipped.push(...skipped);
   if (!review.length) return finish();
 
+  const info = await backend.info();
+  const rules = await fitRules(options.rules, Math.floor(info.contextSize * RULES_CONTEXT_SHARE), (text) => backend.countTokens(text));
   const instructionTokens = await backend.countTokens(
-    reviewMessages({ path: '', text: '', tokens: 0, shownLines: [], changed: [] })
+    reviewMessages({ path: '', text: '', tokens: 0, shownLines: [], changed: [] }, rules)
       .map((m) => m.content)
       .join('\n'),
   );
-  const budgetTokens = options.budgetTokens ?? codeBudget(await backend.info(), options.maxTokens, instructionTokens);
+  const budgetTokens = options.budgetTokens ?? codeBudget(info, options.maxTokens, instructionTokens);
   const count = (text: string) => backend.countTokens(text);
   const tolerance = options.tolerance ?? 3;
 
@@ -195,7 +200,7 @@ export async function runReview(backend: Backend, input: ReviewInput, options: R
           try {
             answer = await backend.generateStructured(
               {
-                messages: reviewMessages(chunk),
+                messages: reviewMessages(chunk, rules),
                 schema: findingsSchema(schemaOptions),
                 maxTokens: options.maxTokens,
                 temperature: retry?.temperature ?? options.temperature ?? 0,
