@@ -4,6 +4,7 @@
 // prompt, and the model's answer cleaned into "subject\n\nbody".
 import { generatedByContent, generatedByPath, type FileDiff } from '../review/diff';
 import type { ChatMessage } from '../engine/protocol';
+import { systemWithRules, type RulesText } from '../rules/prompt';
 
 export interface CommitStyle {
   /** Subjects look like `type(scope): text` (Conventional Commits). */
@@ -183,15 +184,15 @@ export function styleInstructions(style: CommitStyle): string {
   return lines.join('\n');
 }
 
-export function commitMessages(input: { style: CommitStyle; changes: string; rules?: string }): ChatMessage[] {
-  const system = [
-    'You write git commit messages. Reply with the message only: a subject line, then optionally a blank line and a short body',
-    'explaining why the change was made. No markdown fences, no quotes, no preamble.',
-    styleInstructions(input.style),
-    input.rules ? `\nThe project's rules:\n${input.rules}` : '',
-  ]
-    .filter(Boolean)
-    .join('\n');
+export function commitMessages(input: { style: CommitStyle; changes: string; rules?: RulesText }): ChatMessage[] {
+  const system = systemWithRules(
+    [
+      'You write git commit messages. Reply with the message only: a subject line, then optionally a blank line and a short body',
+      'explaining why the change was made. No markdown fences, no quotes, no preamble.',
+      styleInstructions(input.style),
+    ].join('\n'),
+    input.rules,
+  );
   return [
     { role: 'system', content: system },
     { role: 'user', content: `Write the commit message for this change:\n\n${input.changes}` },

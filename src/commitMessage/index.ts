@@ -7,16 +7,13 @@ import * as vscode from 'vscode';
 import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
 import { openGitApi, ReviewSourceError, type GitApi, type GitRepository } from '../review/git';
+import { fitRules, RULES_CONTEXT_SHARE } from '../rules/prompt';
 import { cleanCommitMessage, commitMessages, describeChanges, detectCommitStyle } from './core';
 import { readCommitChange, recentSubjects } from './git';
 
-/** The project's rules text for prompts (see inlineEdit/index.ts RulesSource). */
-export type RulesSource = () => Promise<string>;
-const noRules: RulesSource = async () => '';
-
 const MESSAGE_TOKENS = 256;
 
-export function registerCommitMessage(ctx: EnclaveContext, rules: RulesSource = noRules): vscode.Disposable {
+export function registerCommitMessage(ctx: EnclaveContext): vscode.Disposable {
   const log = ctx.log.for('commit-message');
   let running: AbortController | undefined;
 
@@ -60,18 +57,22 @@ export function registerCommitMessage(ctx: EnclaveContext, rules: RulesSource = 
     }
     const style = detectCommitStyle(await recentSubjects(api.git.path, root));
     const contextSize = ctx.config.engine.contextSize;
-    // What the diff may take of the context: the rest holds the instructions and the answer (~3 characters a token).
-    const budgetChars = Math.max(2000, (contextSize - MESSAGE_TOKENS - 700) * 3);
-    const described = describeChanges(change.files, change.diffs, budgetChars);
-    const messages = commitMessages({ style, changes: described.text, rules: await rules().catch(() => '') });
     const backend = ctx.backend();
+    const rules = await fitRules(await ctx.rulesFor(repo.rootUri), Math.floor(contextSize * RULES_CONTEXT_SHARE), (text) =>
+      backend.countTokens(text),
+    );
+    const rulesTokens = rules ? await backend.countTokens(rules.text) : 0;
+    // What the diff may take of the context: the rest holds the instructions, the rules and the answer (~3 characters a token).
+    const budgetChars = Math.max(2000, (contextSize - MESSAGE_TOKENS - 700 - rulesTokens) * 3);
+    const described = describeChanges(change.files, change.diffs, budgetChars);
+    const messages = commitMessages({ style, changes: described.text, rules });
 
     running?.abort();
     const controller = new AbortController();
     running = controller;
     const before = repo.inputBox.value;
     log.info(
-      `${change.scope}: ${change.files.length} files, ${described.pasted} pasted, ${described.summarised} summarised; style ${style.conventional ? 'conventional' : 'plain'}, ${style.language ?? 'language unknown'}`,
+      `${change.scope}: ${change.files.length} files, ${described.pasted} pasted, ${described.summarised} summarised; style ${style.conventional ? 'conventional' : 'plain'}, ${style.language ?? 'language unknown'}${rules ? `; rules from ${rules.files.map((f) => f.path).join(', ')}` : ''}`,
     );
     try {
       const result = await vscode.window.withProgress(

@@ -4,6 +4,7 @@
 import { diffArrays } from 'diff';
 
 import type { ChatMessage } from '../engine/protocol';
+import { systemWithRules, type RulesText } from '../rules/prompt';
 
 /** Lines [start, end] of the document (0-based, inclusive) that an edit rewrites. */
 export interface LineRegion {
@@ -128,21 +129,21 @@ export interface InlineEditPromptInput {
   region: string;
   before: string;
   after: string;
-  /** The project's rules files (rules feature), already size-capped; empty when none or turned off. */
-  rules?: string;
+  /** The project's rules files (AGENTS.md, …), already cut to fit; undefined when none or turned off. */
+  rules?: RulesText;
 }
 
 const FENCE = '```';
 
 export function inlineEditMessages(input: InlineEditPromptInput): ChatMessage[] {
-  const system = [
-    'You edit code in an editor. Rewrite the region the user marks, following the instruction.',
-    'Reply with the rewritten region only: the complete replacement lines, keeping the file’s indentation and style.',
-    'No explanations, no markdown fences, nothing before or after the code.',
-    input.rules ? `\nThe project's rules:\n${input.rules}` : '',
-  ]
-    .filter(Boolean)
-    .join('\n');
+  const system = systemWithRules(
+    [
+      'You edit code in an editor. Rewrite the region the user marks, following the instruction.',
+      'Reply with the rewritten region only: the complete replacement lines, keeping the file’s indentation and style.',
+      'No explanations, no markdown fences, nothing before or after the code.',
+    ].join('\n'),
+    input.rules,
+  );
   const block = (text: string) => `${FENCE}${input.languageId}\n${text}\n${FENCE}`;
   const user = [
     `File: ${input.path}`,

@@ -8,19 +8,16 @@ import * as vscode from 'vscode';
 
 import { registerGuardedCommand } from '../commands';
 import type { EnclaveContext } from '../context';
+import { fitRules, RULES_CONTEXT_SHARE } from '../rules/prompt';
 import { editBudget, editRegion, estimateTokens, inlineEditMessages, maxRewriteTokens, surroundingCode } from './core';
 import { InlineEditSession, type SessionDecorations } from './session';
 
 const ACTIVE_KEY = 'enclave.inlineEdit.active';
 
-/**
- * The project's rules text for prompts. A hook for the rules-files feature (src/rules, issue 16
- * item 4); until it is merged here, inline edit sends no rules.
- */
-export type RulesSource = () => Promise<string>;
-const noRules: RulesSource = async () => '';
+/** Share of the context the project's rules may take here: the region appears in it twice. */
+const RULES_SHARE = RULES_CONTEXT_SHARE / 2;
 
-export function registerInlineEdit(ctx: EnclaveContext, rules: RulesSource = noRules): vscode.Disposable {
+export function registerInlineEdit(ctx: EnclaveContext): vscode.Disposable {
   const log = ctx.log.for('inline-edit');
   const decorations: SessionDecorations = {
     region: vscode.window.createTextEditorDecorationType({
@@ -66,15 +63,18 @@ export function registerInlineEdit(ctx: EnclaveContext, rules: RulesSource = noR
       endCharacter: selection.end.character,
     });
     const regionText = lines.slice(region.start, region.end + 1).join('\n');
-    const contextSize = ctx.config.engine.contextSize;
-    const limit = editBudget(contextSize, 0).maxRegionTokens;
-    const refuse = (tokens: number) =>
+    const fullContext = ctx.config.engine.contextSize;
+    let contextSize = fullContext;
+    const limit = () => editBudget(contextSize, 0).maxRegionTokens;
+    const refuse = (tokens: number) => {
+      log.info(`refused: ${region.end - region.start + 1} lines, ~${tokens} tokens, limit ${limit()}`);
       void vscode.window.showWarningMessage(
-        `Enclave: the selection is ${region.end - region.start + 1} lines (about ${tokens} tokens); inline edit rewrites at most ${limit} tokens ` +
-          `with a context of ${contextSize}. Select a smaller part, or raise "enclave.engine.contextSize".`,
+        `Enclave: the selection is ${region.end - region.start + 1} lines (about ${tokens} tokens); inline edit rewrites at most ${limit()} tokens ` +
+          `with a context of ${fullContext}. Select a smaller part, or raise "enclave.engine.contextSize".`,
       );
+    };
     // A rough count first: a 50k-line selection is refused without tokenizing it.
-    if (estimateTokens(regionText) > limit * 3) return refuse(estimateTokens(regionText));
+    if (estimateTokens(regionText) > limit() * 3) return refuse(estimateTokens(regionText));
     const instruction = await vscode.window.showInputBox({
       title: `Enclave: Edit ${region.start === region.end ? `Line ${region.start + 1}` : `Lines ${region.start + 1}–${region.end + 1}`}`,
       prompt: 'What should change?',
@@ -84,8 +84,13 @@ export function registerInlineEdit(ctx: EnclaveContext, rules: RulesSource = noR
     if (!instruction?.trim()) return;
     const version = document.version;
     const backend = ctx.backend();
+    // The project's rules (AGENTS.md, …) come out of the context the edit can use.
+    const rules = await fitRules(await ctx.rulesFor(document.uri), Math.floor(fullContext * RULES_SHARE), (text) =>
+      backend.countTokens(text),
+    );
+    if (rules) contextSize -= await backend.countTokens(rules.text);
     const regionTokens = await backend.countTokens(regionText);
-    if (regionTokens > limit) return refuse(regionTokens);
+    if (regionTokens > limit()) return refuse(regionTokens);
     if (document.version !== version) {
       void vscode.window.showWarningMessage('Enclave: the document changed before the edit started; nothing was done. Try again.');
       return;
@@ -100,7 +105,7 @@ export function registerInlineEdit(ctx: EnclaveContext, rules: RulesSource = noR
       region: regionText,
       before: around.before,
       after: around.after,
-      rules: await rules().catch(() => ''),
+      rules,
     });
     const promptTokens = await backend.countTokens(messages.map((m) => m.content).join('\n'));
     const current = new InlineEditSession(document, region, decorations);

@@ -91,6 +91,7 @@ class ScriptedModel {
 }
 
 const file = 'src/shapes.ts';
+const rulesMarker = 'Prefer early returns (rule 42).';
 const oldRegion = original.split('\n').slice(0, 5);
 const hunks = lineHunks(oldRegion, extractCode(rewrite, true));
 
@@ -134,7 +135,14 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
   const model = new ScriptedModel();
   await model.start();
   t.after(() => model.close());
-  const workspace = makeWorkspace({ files: { [file]: original, 'package-lock.json': '{\n  "lockfileVersion": 2\n}\n' } });
+  const workspace = makeWorkspace({
+    files: {
+      [file]: original,
+      'package-lock.json': '{\n  "lockfileVersion": 2\n}\n',
+      'AGENTS.md': `# Rules\n\n${rulesMarker}\n`,
+      'src/big.ts': Array.from({ length: 50_000 }, (_, i) => `export const v${i} = ${i};`).join('\n') + '\n',
+    },
+  });
   const wb = await launch({
     name: 'inline-edit',
     workspace,
@@ -165,6 +173,12 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     await wb.waitForLog(/applied 1 hunk\(s\)/);
     await waitForLens(wb, 'Accept All', 'hidden');
     assert.equal(await saved(wb), withHunks([0]));
+    const request = model.chatRequests.at(-1)!;
+    assert.ok(
+      request.user.includes('take absolute values') && request.user.includes(oldRegion[1]),
+      'the instruction and the region reached the model',
+    );
+    assert.ok(request.system.includes(rulesMarker), "the project's rules reached the prompt");
   });
 
   await wb.step('one undo step back to the original', async () => {
@@ -220,6 +234,23 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     model.chunkDelayMs = 15;
   });
 
+  await wb.step('a 50,000-line selection is refused before anything is asked or sent', async () => {
+    const requestsBefore = model.chatRequests.length;
+    await wb.openFile('big.ts');
+    await wb.page
+      .locator('.part.editor .monaco-editor .view-lines')
+      .first()
+      .click({ position: { x: 5, y: 5 } });
+    await wb.press('Control+A');
+    await wb.press('Alt+KeyI');
+    await wb.waitForLog(/refused: 50000 lines/);
+    await wb.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'visible', timeout: 10_000 });
+    await wb.screenshot('refused');
+    assert.equal(await wb.page.locator('.quick-input-widget input').isVisible(), false, 'no instruction is asked for');
+    assert.equal(model.chatRequests.length, requestsBefore);
+    await wb.press('Escape');
+  });
+
   await wb.step('commit message from the staged change', async () => {
     writeFileSync(join(workspace, file), original.replace('return 2 * (width + height);', 'return 2 * width + 2 * height;'));
     writeFileSync(join(workspace, 'package-lock.json'), '{\n  "lockfileVersion": 3,\n  "requires": true\n}\n');
@@ -249,5 +280,6 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     assert.match(request.user, /package-lock\.json: \d+ lines changed/, 'the lockfile is summarised');
     assert.ok(!request.user.includes('"requires"'), 'the lockfile is not pasted');
     assert.ok(request.system.includes('- initial'), "the repository's own subjects are in the prompt");
+    assert.ok(request.system.includes(rulesMarker), "the project's rules reached the prompt");
   });
 });

@@ -57,7 +57,7 @@ describe('detectCommitStyle on hand-made logs', () => {
 
   test('the prompt carries the style and the examples', () => {
     const style = detectCommitStyle(['feat: a', 'fix: b', 'fix: c']);
-    const text = commitMessages({ style, changes: 'DIFF', rules: 'Sign off.' })
+    const text = commitMessages({ style, changes: 'DIFF', rules: { files: [{ path: 'AGENTS.md' }], text: 'Sign off.' } })
       .map((m) => m.content)
       .join('\n');
     for (const part of ['Conventional Commits', '- fix: b', 'DIFF', 'Sign off.']) assert.ok(text.includes(part), part);

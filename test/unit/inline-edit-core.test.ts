@@ -86,7 +86,7 @@ describe('inlineEditMessages', () => {
       region: file.slice(2, 7).join('\n'),
       before: file[0],
       after: file[7],
-      rules: 'Use tabs.',
+      rules: { files: [{ path: 'AGENTS.md' }], text: 'Use tabs.' },
     });
     const all = messages.map((m) => m.content).join('\n');
     for (const part of ['rename sum to total', '  const sum = a + b;', 'import x from "x";', 'const y = 1;', 'Use tabs.', 'src/a.ts'])
