@@ -132,7 +132,11 @@ export function registerInlineEdit(ctx: EnclaveContext): vscode.Disposable {
       );
       if (current.controller.signal.aborted) return;
       const hunks = current.complete(result.text);
-      log.info(`proposal: ${hunks} hunk(s), ${result.stats.generatedTokens} tokens in ${result.stats.totalMs.toFixed(0)} ms`);
+      const added = current.hunks.reduce((n, h) => n + h.newLines.length, 0);
+      const removed = current.hunks.reduce((n, h) => n + h.oldLines.length, 0);
+      log.info(
+        `proposal: ${hunks} hunk(s), +${added} -${removed} lines, ${result.stats.generatedTokens} tokens in ${result.stats.totalMs.toFixed(0)} ms`,
+      );
       if (hunks === 0) {
         current.cancel('');
         void vscode.window.showInformationMessage('Enclave: the model proposed no change to these lines.');

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 
 import { cleanCommitMessage } from '../../src/commitMessage/core';
 import { applyHunks, extractCode, lineHunks } from '../../src/inlineEdit/core';
-import { launch, makeWorkspace, type Workbench } from './harness';
+import { fixturePaths, launch, makeWorkspace, type Workbench } from './harness';
 
 const original = [
   'export function area(width: number, height: number) {',
@@ -121,7 +121,8 @@ async function startEdit(wb: Workbench, instruction: string): Promise<void> {
     .click({ position: { x: 5, y: 5 } });
   await wb.press('Control+Home');
   await wb.press('Alt+KeyI');
-  const input = wb.page.locator('.quick-input-widget input');
+  // Other quick inputs (quick open) keep a hidden input in the DOM.
+  const input = wb.page.locator('.quick-input-widget input:visible');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
   await input.fill(instruction);
   await wb.press('Enter');
@@ -246,7 +247,7 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     await wb.waitForLog(/refused: 50000 lines/);
     await wb.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'visible', timeout: 10_000 });
     await wb.screenshot('refused');
-    assert.equal(await wb.page.locator('.quick-input-widget input').isVisible(), false, 'no instruction is asked for');
+    assert.equal(await wb.page.locator('.quick-input-widget input:visible').count(), 0, 'no instruction is asked for');
     assert.equal(model.chatRequests.length, requestsBefore);
     await wb.press('Escape');
   });
@@ -282,4 +283,37 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     assert.ok(request.system.includes('- initial'), "the repository's own subjects are in the prompt");
     assert.ok(request.system.includes(rulesMarker), "the project's rules reached the prompt");
   });
+});
+
+test('inline edit on the real engine: the random-weight model’s streamed rewrite is shown, applied whole, undone in one step', async (t) => {
+  const fixtures = await fixturePaths();
+  const wb = await launch({
+    name: 'inline-edit-engine',
+    workspace: makeWorkspace({ files: { [file]: original } }),
+    // enclave.model.path is machine-overridable: the model comes through the environment, as in completion.test.ts.
+    env: { ENCLAVE_MODEL: fixtures.model },
+    settings: { 'enclave.engine.gpu': 'cpu', 'enclave.engine.contextSize': 2048, 'enclave.completion.enabled': false },
+  });
+  t.after(() => wb.close());
+  await wb.openFile('shapes.ts');
+  await startEdit(wb, 'take absolute values');
+  // Random weights write random text: what is checked is that the document takes exactly what was proposed.
+  const proposal = await wb.waitForLog(/proposal: (\d+) hunk\(s\), \+(\d+) -(\d+) lines/, 300_000);
+  assert.ok(Number(proposal[1]) >= 1, 'random text differs from the code');
+  await waitForLens(wb, 'Accept All');
+  await wb.screenshot('proposal');
+  assert.equal(await saved(wb), original, 'nothing is written while the proposal is shown');
+  await wb.press('Control+Enter');
+  await wb.waitForLog(/applied \d+ hunk\(s\)/);
+  const text = await saved(wb);
+  const lines = original.split('\n');
+  assert.equal(
+    text.split('\n').length,
+    lines.length + Number(proposal[2]) - Number(proposal[3]),
+    'the lines proposed replaced the lines struck',
+  );
+  assert.ok(text.endsWith(lines.slice(5).join('\n')), 'the code after the edited block is untouched');
+  assert.notEqual(text, original);
+  await wb.press('Control+Z');
+  assert.equal(await saved(wb), original, 'one undo step restores the original');
 });
