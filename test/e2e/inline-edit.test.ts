@@ -123,7 +123,8 @@ async function startEdit(wb: Workbench, instruction: string): Promise<void> {
   await wb.press('Alt+KeyI');
   // Other quick inputs (quick open) keep a hidden input in the DOM.
   const input = wb.page.locator('.quick-input-widget input:visible');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  // The input box takes a while on a loaded machine (the command goes through the extension host).
+  await input.waitFor({ state: 'visible', timeout: 60_000 });
   await input.fill(instruction);
   await wb.press('Enter');
 }
@@ -167,7 +168,10 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     const accepts = await lenses(wb, 'Accept');
     assert.equal(accepts.length, 2, 'one Accept per hunk');
     await accepts[0].click();
-    await wb.page.waitForTimeout(600);
+    // CodeLens updates are debounced by the workbench: wait for the decided hunk's buttons to go.
+    const deadline = Date.now() + 20_000;
+    while ((await lenses(wb, 'Reject')).length !== 1 && Date.now() < deadline) await wb.page.waitForTimeout(250);
+    await wb.screenshot('one-accepted');
     const rejects = await lenses(wb, 'Reject');
     assert.equal(rejects.length, 1, 'the decided hunk has no buttons left');
     await rejects[0].click();
