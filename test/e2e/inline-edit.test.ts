@@ -103,7 +103,9 @@ function withHunks(accepted: number[]): string {
 
 async function saved(wb: Workbench): Promise<string> {
   await wb.press('Control+S');
-  await new Promise((r) => setTimeout(r, 800));
+  // Saving takes over a second on a loaded machine: wait until the tab is no longer dirty.
+  await wb.page.locator('.part.editor .tab.active.dirty').waitFor({ state: 'detached', timeout: 30_000 });
+  await new Promise((r) => setTimeout(r, 300));
   return readFileSync(join(wb.workspace, file), 'utf8');
 }
 
