@@ -117,6 +117,8 @@ async function lenses(wb: Workbench, title: string) {
 }
 
 async function startEdit(wb: Workbench, instruction: string): Promise<void> {
+  // The last edit's CodeLens may linger a moment (the workbench debounces their updates) and would take the click.
+  await waitForLens(wb, /Accept All|Enclave is editing/, 'hidden');
   await wb.page
     .locator('.part.editor .monaco-editor .view-lines')
     .first()
@@ -202,6 +204,7 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     await waitForLens(wb, 'Accept All');
     await wb.press('Control+Enter');
     await wb.waitForLog(/applied 2 hunk\(s\)/);
+    await waitForLens(wb, 'Accept All', 'hidden');
     assert.equal(await saved(wb), withHunks([0, 1]));
     await wb.press('Control+Z');
     assert.equal(await saved(wb), original);
