@@ -3,9 +3,11 @@ import * as vscode from 'vscode';
 import { registerAdapters } from './adapters';
 import { BackendHost } from './backend';
 import { registerChat } from './chat';
+import { registerCommitMessage } from './commitMessage';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
+import { registerInlineEdit } from './inlineEdit';
 import { Log } from './logChannel';
 import { registerMetrics } from './metrics';
 import { MetricsRecorder } from './metrics/recorder';
@@ -73,6 +75,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerNextEdit(ctx),
       registerMetrics(ctx, metrics, host.backend),
       registerLanguageModels(ctx),
+      registerInlineEdit(ctx),
+      registerCommitMessage(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );
   } catch (err) {

@@ -4,7 +4,20 @@ import type { Logger } from './logger';
 
 export type { Logger } from './logger';
 
-export type Component = 'main' | 'engine' | 'completion' | 'chat' | 'review' | 'adapters' | 'models' | 'server' | 'nextEdit' | 'metrics' | 'rules';
+export type Component =
+  | 'main'
+  | 'engine'
+  | 'completion'
+  | 'chat'
+  | 'review'
+  | 'adapters'
+  | 'models'
+  | 'server'
+  | 'nextEdit'
+  | 'metrics'
+  | 'rules'
+  | 'inline-edit'
+  | 'commit-message';
 
 /** Every component logs through one channel, each line prefixed with its component. */
 export class Log implements vscode.Disposable {

@@ -26,15 +26,17 @@ interface GitExtension {
   readonly enabled: boolean;
   getAPI(version: 1): GitApi;
 }
-interface GitApi {
+export interface GitApi {
   readonly git: { readonly path: string };
   readonly state: 'uninitialized' | 'initialized';
   readonly onDidChangeState: vscode.Event<'uninitialized' | 'initialized'>;
   readonly repositories: GitRepository[];
   getRepository(uri: vscode.Uri): GitRepository | null;
 }
-interface GitRepository {
+export interface GitRepository {
   readonly rootUri: vscode.Uri;
+  /** The Source Control view's commit message box. */
+  readonly inputBox: { value: string };
   readonly state: { readonly HEAD: { readonly name?: string; readonly commit?: string } | undefined };
   getBranches(query: { remote?: boolean }): Promise<{ name?: string; commit?: string; remote?: string }[]>;
   getMergeBase(ref1: string, ref2: string): Promise<string | undefined>;
@@ -49,6 +51,34 @@ export interface ReviewTarget {
 /** Thrown with a message for the user (no repository, git disabled …). */
 export class ReviewSourceError extends Error {}
 
+/** The built-in git extension's API once it has found the repositories, or a ReviewSourceError saying why there is none. */
+export async function openGitApi(): Promise<GitApi> {
+  const extension = vscode.extensions.getExtension<GitExtension>('vscode.git');
+  if (!extension)
+    throw new ReviewSourceError(
+      'The built-in Git extension is not available, so there is no diff to review. Use "Enclave: Review Current File" instead.',
+    );
+  const exports = extension.isActive ? extension.exports : await extension.activate();
+  if (!exports.enabled)
+    throw new ReviewSourceError(
+      'Git is disabled (setting "git.enabled"). Enable it to review changes, or use "Enclave: Review Current File".',
+    );
+  const api = exports.getAPI(1);
+  if (api.state !== 'initialized') {
+    // Right after start-up the git extension is still scanning for repositories.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 10_000);
+      const subscription = api.onDidChangeState((state) => state === 'initialized' && done());
+      function done() {
+        clearTimeout(timer);
+        subscription.dispose();
+        resolve();
+      }
+    });
+  }
+  return api;
+}
+
 export class GitSource {
   private constructor(
     private readonly api: GitApi,
@@ -57,30 +87,7 @@ export class GitSource {
 
   /** The git API, or a ReviewSourceError saying why there is none. */
   static async open(log: Logger): Promise<GitSource> {
-    const extension = vscode.extensions.getExtension<GitExtension>('vscode.git');
-    if (!extension)
-      throw new ReviewSourceError(
-        'The built-in Git extension is not available, so there is no diff to review. Use "Enclave: Review Current File" instead.',
-      );
-    const exports = extension.isActive ? extension.exports : await extension.activate();
-    if (!exports.enabled)
-      throw new ReviewSourceError(
-        'Git is disabled (setting "git.enabled"). Enable it to review changes, or use "Enclave: Review Current File".',
-      );
-    const api = exports.getAPI(1);
-    if (api.state !== 'initialized') {
-      // Right after start-up the git extension is still scanning for repositories.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 10_000);
-        const subscription = api.onDidChangeState((state) => state === 'initialized' && done());
-        function done() {
-          clearTimeout(timer);
-          subscription.dispose();
-          resolve();
-        }
-      });
-    }
-    return new GitSource(api, log);
+    return new GitSource(await openGitApi(), log);
   }
 
   /** The repository of the active editor, the only one, or the one the user picks. */
