@@ -143,7 +143,18 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
     'enclave.model.chatPath': snapshot.chatModelPath,
     'enclave.model.draftPath': snapshot.draftModelPath,
   };
-  for (const group of ['engine', 'backend', 'completion', 'chat', 'review', 'adapters', 'server', 'nextEdit', 'metrics', 'rules'] as const) {
+  for (const group of [
+    'engine',
+    'backend',
+    'completion',
+    'chat',
+    'review',
+    'adapters',
+    'server',
+    'nextEdit',
+    'metrics',
+    'rules',
+  ] as const) {
     for (const [key, value] of Object.entries(snapshot[group])) values[`enclave.${group}.${key}`] = JSON.stringify(value);
   }
   return values;
