@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { registerAdapters } from './adapters';
 import { BackendHost } from './backend';
 import { registerChat } from './chat';
+import { registerCodebase } from './codebase';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
@@ -49,9 +50,11 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       onDidChangePromptDestination: host.onDidChangeDestination,
       trusted: () => vscode.workspace.isTrusted,
     };
+    const codebase = registerCodebase(ctx);
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(
-      registerCompletion(ctx),
+      codebase.disposable,
+      registerCompletion(ctx, codebase.completionContext),
       registerReview(ctx),
       registerModels(ctx),
       registerAdapters(ctx),

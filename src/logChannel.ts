@@ -4,7 +4,7 @@ import type { Logger } from './logger';
 
 export type { Logger } from './logger';
 
-export type Component = 'main' | 'engine' | 'completion' | 'chat' | 'review' | 'adapters' | 'models' | 'server';
+export type Component = 'main' | 'engine' | 'completion' | 'chat' | 'review' | 'adapters' | 'models' | 'server' | 'codebase';
 
 /** Every component logs through one channel, each line prefixed with its component. */
 export class Log implements vscode.Disposable {

@@ -32,6 +32,8 @@ export const NUMBER_SETTINGS = {
   'review.maxTokens': int(768, 64, 131_072),
   'review.contextLines': int(5, 0, 200),
   'server.port': int(11435, 1, 65_535),
+  /** Files the codebase index takes at most (a bigger workspace is indexed in part, with a notice). */
+  'index.maxFiles': int(20_000, 100, 1_000_000),
 } satisfies Record<string, NumberSpec>;
 
 export type NumberSetting = keyof typeof NUMBER_SETTINGS;
@@ -51,6 +53,9 @@ export const OTHER_DEFAULTS = {
   'completion.speculative': 'auto',
   'adapters.folders': [] as string[],
   'server.enabled': false,
+  'completion.definitions': true,
+  'index.enabled': true,
+  'index.chat': true,
 } as const;
 
 /**

@@ -4,12 +4,12 @@ import type { EnclaveContext } from '../context';
 import type { Backend } from '../engine/protocol';
 import { EnclaveStatusBar } from './statusBar';
 import { ExtraContextRing } from './extraContext';
-import { CompletionCore } from './core';
+import { CompletionCore, type CompletionContextSource } from './core';
 import { completionSettings, InlineProvider } from './provider';
 import { errorMessage } from '../util';
 
 /** Inline completions: the provider, the status bar item and their commands. */
-export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
+export function registerCompletion(ctx: EnclaveContext, contextSource?: CompletionContextSource): vscode.Disposable {
   const log = ctx.log.for('completion');
   const status = new EnclaveStatusBar('enclave.statusMenu');
   const ring = new ExtraContextRing();
@@ -43,6 +43,7 @@ export function registerCompletion(ctx: EnclaveContext): vscode.Disposable {
     backend,
     settings: () => completionSettings(ctx.config),
     ring,
+    contextSource,
     log,
     onEvent: (event) => {
       if (event.kind === 'generating') status.update({ generating: true });
