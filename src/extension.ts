@@ -58,7 +58,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerReview(ctx),
       registerModels(ctx),
       registerAdapters(ctx),
-      registerChat(ctx),
+      registerChat(ctx, codebase.retrieveForChat),
       registerServer(ctx),
       vscode.commands.registerCommand('enclave.showLog', () => log.show()),
     );

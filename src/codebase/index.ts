@@ -7,12 +7,21 @@ import type { CompletionContextSource, CompletionRequest } from '../completion/c
 import type { FileChunk } from '../completion/templates';
 import { HASH_COMMENT_LANGUAGES } from './identifiers';
 import { createDefinitionContext } from './definitionsShell';
+import { CodebaseIndexService } from './indexShell';
+import type { StoredAttachment } from '../chat/history';
+import { newId } from '../chat/history';
 
 export interface Codebase {
   /** Chunks for completion prompts (pass to registerCompletion). */
   completionContext: CompletionContextSource;
+  /** Chunks for a chat question (pass to registerChat): with enclave.index.chat, or when it says #codebase. */
+  retrieveForChat: (question: string) => Promise<StoredAttachment[]>;
+  index: CodebaseIndexService;
   disposable: vscode.Disposable;
 }
+
+/** Asks for codebase context explicitly, whatever enclave.index.chat says. */
+export const CODEBASE_MENTION = /(^|\s)#codebase\b/i;
 
 const setting = <T>(key: string, fallback: T): T => vscode.workspace.getConfiguration('enclave').get<T>(key, fallback);
 
@@ -35,5 +44,37 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
       return chunks;
     },
   };
-  return { completionContext, disposable: vscode.Disposable.from(definitionEvents) };
+
+  const index = new CodebaseIndexService(ctx.extension.storageUri ?? ctx.extension.globalStorageUri, log, ctx.trusted);
+  // After startup has settled: the index is never in the way of activation.
+  const startTimer = setTimeout(() => void index.start().catch((err: unknown) => log.warn(`index: ${String(err)}`)), 3_000);
+  const retrieveForChat = async (question: string): Promise<StoredAttachment[]> => {
+    const explicit = CODEBASE_MENTION.test(question);
+    if (!explicit && !setting('index.chat', true)) return [];
+    const query = question.replace(CODEBASE_MENTION, ' ');
+    const chunks = await index.retrieve(query, 4);
+    log.debug(`chat retrieval: ${chunks.length} chunk(s) for ${JSON.stringify(query.slice(0, 80))}`);
+    return chunks.map((c) => ({
+      id: newId(Date.now()),
+      kind: 'codebase',
+      label: `${c.path.split('/').pop()}:${c.startLine + 1}-${c.endLine}`,
+      path: c.path,
+      uri: c.uri.toString(),
+      range: { startLine: c.startLine, startCharacter: 0, endLine: Math.max(c.startLine, c.endLine - 1), endCharacter: 0 },
+      content: c.text,
+    }));
+  };
+  const rebuild = vscode.commands.registerCommand('enclave.index.rebuild', async () => {
+    if (!index.enabled) {
+      void vscode.window.showInformationMessage('The codebase index needs a trusted workspace and enclave.index.enabled.');
+      return;
+    }
+    await index.start(true);
+  });
+  return {
+    completionContext,
+    retrieveForChat,
+    index,
+    disposable: vscode.Disposable.from(definitionEvents, index, rebuild, { dispose: () => clearTimeout(startTimer) }),
+  };
 }

@@ -157,3 +157,16 @@ test('retrieval on a real corpus (eslint/lib): recall@5 of identifier and doc-co
   empty.setFile('other.txt', 'nothing to see here at all', { mtimeMs: 0, size: 1 });
   assert.equal(recallAt(5, queries, (q) => empty.query(q, 20, 1).map((h) => h.path)).recall, 0);
 });
+
+test('file events pass the same filter as the walk: .gitignore chain, excludes, names', async () => {
+  const { PathFilter } = await import('../../src/codebase/index/walk');
+  const root = workspace({ '.gitignore': 'dist/\n', 'pkg/.gitignore': '*.gen.ts\n', 'pkg/a.ts': 'a', 'pkg/b.gen.ts': 'b' });
+  const filter = new PathFilter(root, ['**/tmp']);
+  assert.equal(await filter.allows('pkg/a.ts'), true);
+  assert.equal(await filter.allows('pkg/b.gen.ts'), false);
+  assert.equal(await filter.allows('dist/x.js'), false);
+  assert.equal(await filter.allows('deep/tmp/x.ts'), false);
+  assert.equal(await filter.allows('.git/config'), false);
+  assert.equal(await filter.allows('../outside.ts'), false);
+  assert.equal(await filter.allows('logo.png'), false);
+});

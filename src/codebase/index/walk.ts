@@ -131,3 +131,52 @@ export async function walkWorkspace(options: WalkOptions): Promise<WalkResult> {
   }
   return { files, capped: false, skippedLarge };
 }
+
+/**
+ * The walk's rules for one path at a time (file events between walks): the root's excludes, every
+ * .gitignore from the root down to the file's folder, and the file-name checks.
+ */
+export class PathFilter {
+  private readonly rules = new Map<string, Ignore | null>();
+  private readonly base: Ignore;
+
+  constructor(
+    private readonly root: string,
+    exclude: readonly string[] = [],
+  ) {
+    this.base = ignore().add(['.git/', ...exclude]);
+  }
+
+  /** Drops the cached .gitignore files (one of them changed). */
+  forget(): void {
+    this.rules.clear();
+  }
+
+  private async rulesOf(dir: string): Promise<Ignore | null> {
+    if (this.rules.has(dir)) return this.rules.get(dir)!;
+    let rules: Ignore | null = null;
+    try {
+      rules = ignore().add(await readFile(join(this.root, dir, '.gitignore'), 'utf8'));
+    } catch {
+      // no .gitignore there
+    }
+    this.rules.set(dir, rules);
+    return rules;
+  }
+
+  /** Whether a workspace-relative ('/'-separated) path would be indexed by a walk. */
+  async allows(path: string): Promise<boolean> {
+    if (!path || path.startsWith('..') || path.startsWith('/')) return false;
+    const parts = path.split('/');
+    if (!indexableName(parts[parts.length - 1])) return false;
+    const chain: Rules[] = [{ base: '', ig: this.base }];
+    for (let i = 0; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      const own = await this.rulesOf(dir);
+      if (own) chain.push({ base: dir, ig: own });
+      const sub = parts.slice(0, i + 1).join('/');
+      if (ignoredBy(chain, sub, i < parts.length - 1)) return false;
+    }
+    return true;
+  }
+}
