@@ -8,7 +8,7 @@ import { buildIndex, loadIndex, readHit, saveIndex, updateFile } from '../../src
 import { chunkLines } from '../../src/codebase/index/chunk';
 import { CorruptIndexError, SearchIndex } from '../../src/codebase/index/searchIndex';
 import { termsOf } from '../../src/codebase/index/terms';
-import { walkWorkspace } from '../../src/codebase/index/walk';
+import { PathFilter, walkWorkspace } from '../../src/codebase/index/walk';
 import { makeQueries, readCorpus, recallAt } from '../bench/indexQueries';
 
 const temps: string[] = [];
@@ -159,7 +159,6 @@ test('retrieval on a real corpus (eslint/lib): recall@5 of identifier and doc-co
 });
 
 test('file events pass the same filter as the walk: .gitignore chain, excludes, names', async () => {
-  const { PathFilter } = await import('../../src/codebase/index/walk');
   const root = workspace({ '.gitignore': 'dist/\n', 'pkg/.gitignore': '*.gen.ts\n', 'pkg/a.ts': 'a', 'pkg/b.gen.ts': 'b' });
   const filter = new PathFilter(root, ['**/tmp']);
   assert.equal(await filter.allows('pkg/a.ts'), true);
