@@ -55,39 +55,8 @@ async function main() {
       `build: ${built.files} files, ${index.chunkCount} chunks in ${round(built.ms / 1000, 2)} s; heap +${round((heapAfter - heapBefore) / 1e6)} MB`,
     );
 
-    const stored = join(dir, '..', `${dir.split('/').pop()}-index.json`);
-    const saveStarted = performance.now();
-    await saveIndex(stored, index);
-    const saveMs = performance.now() - saveStarted;
-    const storedBytes = statSync(stored).size;
-    rmSync(stored, { force: true });
-
-    // Incremental: a file is saved with a change, then re-indexed from disk.
-    const paths = [...corpus.keys()];
-    const updates: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const path = paths[(i * 331) % paths.length];
-      const target = join(dir, path);
-      writeFileSync(target, `${corpus.get(path)}\nexport const savedMarker${i} = ${i};\n`);
-      const started = performance.now();
-      await updateFile(index, dir, target);
-      updates.push(performance.now() - started);
-    }
-    const marker = index.query('savedMarker7', 1)[0]?.path === paths[(7 * 331) % paths.length];
-
-    const queries = makeQueries(corpus, 300);
-    const latencies: number[] = [];
-    const { recall, byKind } = recallAt(5, queries, (q) => {
-      const started = performance.now();
-      const hits = index.query(q, 20, 1).map((h) => h.path);
-      latencies.push(performance.now() - started);
-      return hits;
-    });
-    console.log(
-      `queries: ${queries.length}, recall@5 ${round(recall, 3)} ${JSON.stringify(byKind)}, p95 ${round(percentile(latencies, 95), 2)} ms`,
-    );
-
-    const result = {
+    // Written after each phase, so a run stopped early still leaves what it measured.
+    const result: Record<string, unknown> = {
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,
@@ -108,29 +77,69 @@ async function main() {
         maxEventLoopDelayMs: round(maxLoopDelay),
       },
       memory: { heapMB: round((heapAfter - heapBefore) / 1e6), rssPeakGrowthMB: round((rssPeak - rssBefore) / 1e6), goalMB: 200 },
-      stored: { megabytes: round(storedBytes / 1e6), saveMs: round(saveMs) },
-      incrementalUpdate: {
-        p50Ms: round(percentile(updates, 50), 2),
-        maxMs: round(Math.max(...updates), 2),
-        foundAfterUpdate: marker,
-        goalMs: 50,
-      },
-      query: {
-        count: latencies.length,
-        p50Ms: round(percentile(latencies, 50), 2),
-        p95Ms: round(percentile(latencies, 95), 2),
-        goalP95Ms: 30,
-      },
-      recallAt5: {
-        all: round(recall, 3),
-        ...Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, round(v, 3)])),
-        queries: queries.length,
-        goal: 0.8,
-      },
     };
-    mkdirSync(join(__dirname, 'results'), { recursive: true });
-    writeFileSync(join(__dirname, 'results', 'index.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(JSON.stringify(result, null, 2));
+    const write = () => {
+      mkdirSync(join(__dirname, 'results'), { recursive: true });
+      writeFileSync(join(__dirname, 'results', 'index.json'), `${JSON.stringify(result, null, 2)}\n`);
+      console.log(new Date().toISOString(), JSON.stringify(result));
+    };
+    write();
+
+    // Incremental: a file is saved with a change, then re-indexed from disk.
+    const paths = [...corpus.keys()];
+    const updates: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const path = paths[(i * 331) % paths.length];
+      const target = join(dir, path);
+      writeFileSync(target, `${corpus.get(path)}\nexport const savedMarker${i} = ${i};\n`);
+      const started = performance.now();
+      await updateFile(index, dir, target);
+      updates.push(performance.now() - started);
+    }
+    const marker = index.query('savedMarker7', 1)[0]?.path === paths[(7 * 331) % paths.length];
+    result.incrementalUpdate = {
+      p50Ms: round(percentile(updates, 50), 2),
+      maxMs: round(Math.max(...updates), 2),
+      foundAfterUpdate: marker,
+      goalMs: 50,
+    };
+    write();
+
+    const queries = makeQueries(corpus, 200);
+    const latencies: number[] = [];
+    const { recall, byKind } = recallAt(5, queries, (q) => {
+      const started = performance.now();
+      const hits = index.query(q, 20, 1).map((h) => h.path);
+      latencies.push(performance.now() - started);
+      return hits;
+    });
+    console.log(
+      `queries: ${queries.length}, recall@5 ${round(recall, 3)} ${JSON.stringify(byKind)}, p95 ${round(percentile(latencies, 95), 2)} ms`,
+    );
+
+    result.query = {
+      count: latencies.length,
+      p50Ms: round(percentile(latencies, 50), 2),
+      p95Ms: round(percentile(latencies, 95), 2),
+      goalP95Ms: 30,
+    };
+    result.recallAt5 = {
+      all: round(recall, 3),
+      ...Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, round(v, 3)])),
+      queries: queries.length,
+      goal: 0.8,
+    };
+    write();
+
+    const stored = join(dir, '..', `${dir.split('/').pop()}-index.json`);
+    const saveStarted = performance.now();
+    await saveIndex(stored, index);
+    const saveMs = performance.now() - saveStarted;
+    const storedBytes = statSync(stored).size;
+    rmSync(stored, { force: true });
+
+    result.stored = { megabytes: round(storedBytes / 1e6), saveMs: round(saveMs) };
+    write();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

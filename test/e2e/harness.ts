@@ -649,7 +649,8 @@ export async function launch(options: LaunchOptions): Promise<Workbench> {
       ownsWorkspace,
     );
     try {
-      await page.goto(url);
+      // A loaded machine can take over 30 s (the default) to load the workbench page.
+      await page.goto(url, { timeout: 120_000 });
       await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
       console.log(`[e2e ${options.name}] workbench ready in ${seconds(started)}`);
       if (options.waitForActivation !== false) {
