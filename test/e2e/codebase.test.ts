@@ -5,8 +5,10 @@
 //  - chat: a question about restocking retrieves a chunk of inventory.ts from the index, shown as a
 //    "Codebase" chip on the question and sent in the prompt.
 import * as assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { launch, makeWorkspace } from './harness';
@@ -53,7 +55,8 @@ test('codebase context: a definition from another file in the completion prompt,
         res.end(JSON.stringify(value));
       };
       const usage = { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 };
-      if (req.url?.endsWith('/models')) return json({ object: 'list', data: [{ id: 'qwen2.5-coder-1.5b', object: 'model' }] });
+      if (req.url?.endsWith('/models'))
+        return json({ object: 'list', data: [{ id: 'qwen2.5-coder-1.5b', object: 'model', max_model_len: 8192 }] });
       if (req.url?.endsWith('/v1/completions')) {
         completionPrompts.push((JSON.parse(text) as { prompt: string }).prompt);
         return json({ choices: [{ index: 0, text: 'length', finish_reason: 'stop' }], usage });
@@ -80,6 +83,9 @@ test('codebase context: a definition from another file in the completion prompt,
       'enclave.backend.kind': 'remote',
       'enclave.backend.remoteUrl': `http://127.0.0.1:${port}/v1`,
       'enclave.completion.debounceMs': 0,
+      // Off at first, so the completion prompt's definition can only come from the language server
+      // (the index would add inventory.ts whole); turned on before the chat step.
+      'enclave.index.enabled': false,
       'editor.inlineSuggest.enabled': true,
       'editor.quickSuggestions': { other: false, comments: false, strings: false },
       'editor.suggestOnTriggerCharacters': false,
@@ -115,6 +121,10 @@ test('codebase context: a definition from another file in the completion prompt,
 
   await t.test('a chat question retrieves a chunk of inventory.ts: a Codebase chip and the prompt', () =>
     wb.step('chat', async () => {
+      const settingsFile = join(wb.userDataDir, 'User', 'settings.json');
+      const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(settingsFile, JSON.stringify({ ...settings, 'enclave.index.enabled': true }, null, 2));
+      await wb.waitForLog(/\[codebase\] index of /, 120_000);
       const chat = wb.chatFrame();
       await wb.press('Escape');
       await wb.press('Control+Alt+I');
