@@ -4,6 +4,7 @@ import { registerAdapters } from './adapters';
 import { BackendHost } from './backend';
 import { registerChat } from './chat';
 import { registerCommitMessage } from './commitMessage';
+import { registerCodebase } from './codebase';
 import { registerCompletion } from './completion';
 import { Config } from './config';
 import type { EnclaveContext } from './context';
@@ -64,13 +65,15 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       rulesFor: rules.rulesFor,
       onDidChangeRules: rules.onDidChange,
     };
+    const codebase = registerCodebase(ctx);
     // Features: one registerX(ctx) each (feature owners add their line here).
     extension.subscriptions.push(
-      registerCompletion(ctx, metrics),
+      codebase.disposable,
+      registerCompletion(ctx, metrics, codebase.completionContext),
       registerReview(ctx),
       registerModels(ctx),
       registerAdapters(ctx),
-      registerChat(ctx),
+      registerChat(ctx, codebase.retrieveForChat),
       registerServer(ctx),
       registerNextEdit(ctx),
       registerMetrics(ctx, metrics, host.backend),

@@ -17,7 +17,8 @@ export type Component =
   | 'metrics'
   | 'rules'
   | 'inline-edit'
-  | 'commit-message';
+  | 'commit-message'
+  | 'codebase';
 
 /** Every component logs through one channel, each line prefixed with its component. */
 export class Log implements vscode.Disposable {

@@ -37,6 +37,8 @@ export const NUMBER_SETTINGS = {
   'nextEdit.debounceMs': int(350, 0, 5_000),
   /** The dashboard's line for completion latency p95. */
   'metrics.slo.completionP95Ms': int(500, 10, 60_000),
+  /** Files the codebase index takes at most (a bigger workspace is indexed in part, with a notice). */
+  'index.maxFiles': int(20_000, 100, 1_000_000),
 } satisfies Record<string, NumberSpec>;
 
 export type NumberSetting = keyof typeof NUMBER_SETTINGS;
@@ -60,6 +62,9 @@ export const OTHER_DEFAULTS = {
   'nextEdit.format': 'auto',
   'metrics.enabled': true,
   'rules.enabled': true,
+  'completion.definitions': true,
+  'index.enabled': true,
+  'index.chat': true,
 } as const;
 
 /**

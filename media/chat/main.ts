@@ -168,7 +168,10 @@ function renderMarkdown(text: string): DocumentFragment {
 function chip(a: AttachmentView, removable: boolean): HTMLElement {
   const el = element('span', `chip chip-${a.kind}${a.auto ? ' chip-auto' : ''}`);
   el.title = a.detail ?? a.label;
-  el.append(element('span', 'chip-kind', a.kind === 'selection' ? 'Selection' : 'File'), element('span', 'chip-label', a.label));
+  el.append(
+    element('span', 'chip-kind', a.kind === 'selection' ? 'Selection' : a.kind === 'codebase' ? 'Codebase' : 'File'),
+    element('span', 'chip-label', a.label),
+  );
   if (removable) {
     const remove = element('button', 'chip-remove', '×');
     remove.title = `Remove ${a.label}`;

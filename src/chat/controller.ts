@@ -31,6 +31,8 @@ export interface ChatControllerOptions {
   saveIntervalMs?: number;
   /** The project's rules files for the system prompt (undefined: none, off or untrusted). */
   rules?: () => Promise<RulesText | undefined>;
+  /** Chunks of the workspace for a question (the codebase index); they go with it as attachments. */
+  retrieve?: (question: string) => Promise<StoredAttachment[]>;
 }
 
 interface ActiveReply {
@@ -200,6 +202,14 @@ export class ChatController {
         }
       }
       if (text.trim() === '' && resolved.length === 0) return;
+      if (this.options.retrieve && text.trim()) {
+        try {
+          const attached = new Set(resolved.map((a) => a.path));
+          for (const found of await this.options.retrieve(text)) if (!attached.has(found.path)) resolved.push(found);
+        } catch (err) {
+          this.options.logger.warn(`codebase retrieval failed: ${errorMessage(err)}`);
+        }
+      }
       if (!attachments) {
         this.explicit = [];
         this.autoDismissed = false;

@@ -56,7 +56,7 @@ export interface Conversation {
 const range = shape({ startLine: num, startCharacter: num, endLine: num, endCharacter: num });
 const attachment = shape({
   id: pattern(ID),
-  kind: oneOf('selection', 'file'),
+  kind: oneOf('selection', 'file', 'codebase'),
   label: str(500),
   path: str(4_000),
   uri: optional(str(8_000)),

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 
 import type { EnclaveContext } from '../context';
-import { ChatController, type PendingAttachment } from './controller';
+import { ChatController, type ChatControllerOptions, type PendingAttachment } from './controller';
 import { editorAttachment, isAttachable, ProposalProvider, selectionAttachment } from './editor';
 import { HistoryStore, workspaceKey } from './history';
 import { type DiagnosticInfo, type EditorPrompt, editorPrompt } from './prompts';
@@ -22,7 +22,7 @@ export function historyFolder(ctx: EnclaveContext): vscode.Uri {
   return vscode.Uri.joinPath(ctx.extension.globalStorageUri, 'chat', workspaceKey(identity, vscode.workspace.name));
 }
 
-export function registerChat(ctx: EnclaveContext): vscode.Disposable {
+export function registerChat(ctx: EnclaveContext, retrieve?: ChatControllerOptions['retrieve']): vscode.Disposable {
   const logger = ctx.log.for('chat');
   const store = new HistoryStore(historyFolder(ctx).fsPath, {
     logger,
@@ -40,6 +40,7 @@ export function registerChat(ctx: EnclaveContext): vscode.Disposable {
     destination: () => ctx.promptDestination(),
     rules: () => ctx.rulesFor(vscode.window.activeTextEditor?.document.uri),
     logger,
+    retrieve,
   });
   const provider = new ChatViewProvider(ctx.extension.extensionUri, () => controller, proposals, logger);
   const view = provider;

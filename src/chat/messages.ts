@@ -8,7 +8,8 @@ const MAX_TEXT = 200_000;
 const MAX_CODE = 1_000_000;
 
 export type MessageStatus = 'streaming' | 'complete' | 'stopped' | 'interrupted' | 'error';
-export type AttachmentKind = 'selection' | 'file';
+/** 'codebase': a chunk the index retrieved for the question. */
+export type AttachmentKind = 'selection' | 'file' | 'codebase';
 
 /** What the webview shows for an attached selection or file (its content stays in the host). */
 export interface AttachmentView {
@@ -91,7 +92,7 @@ const status = oneOf('streaming', 'complete', 'stopped', 'interrupted', 'error')
 
 const attachmentView = shape({
   id,
-  kind: oneOf('selection', 'file'),
+  kind: oneOf('selection', 'file', 'codebase'),
   label: str(500),
   detail: optional(str(2_000)),
   auto: optional(bool),

@@ -56,7 +56,7 @@ function fenceFor(content: string): string {
 }
 
 export function describeAttachment(a: Pick<StoredAttachment, 'kind' | 'path' | 'range'>): string {
-  if (a.kind === 'selection' && a.range) {
+  if ((a.kind === 'selection' || a.kind === 'codebase') && a.range) {
     const { startLine, endLine } = a.range;
     return startLine === endLine ? `${a.path}, line ${startLine + 1}` : `${a.path}, lines ${startLine + 1}-${endLine + 1}`;
   }
@@ -64,7 +64,7 @@ export function describeAttachment(a: Pick<StoredAttachment, 'kind' | 'path' | '
 }
 
 function renderAttachment(a: StoredAttachment): string {
-  const what = a.kind === 'selection' ? 'Selected code from' : 'File';
+  const what = a.kind === 'selection' ? 'Selected code from' : a.kind === 'codebase' ? 'Found in the codebase:' : 'File';
   if (a.content === '') return `${what} ${describeAttachment(a)}: (left out: too large for the model's context)`;
   const fence = fenceFor(a.content);
   const body = a.content.endsWith('\n') ? a.content : `${a.content}\n`;

@@ -11,7 +11,7 @@ import type { ExtraContextRing } from './extraContext';
 import { AdaptiveDebounce, systemClock, type Clock } from './debounce';
 import { postprocess } from './postprocess';
 import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint } from './prompt';
-import { fimTemplate, noFimMessage, type FimTemplate } from './templates';
+import { fimTemplate, noFimMessage, type FileChunk, type FimTemplate } from './templates';
 import { errorMessage } from '../util';
 
 /** What the core reads of the completion settings (settings.ts defines them). */
@@ -122,6 +122,18 @@ export interface CompletionCoreOptions {
   cancelSuperseded?: boolean;
   /** Timing and the debounce wait (default the real clock; unit tests pass a manual one). */
   clock?: Clock;
+  /** More chunks for the prompt after the ring's (definitions near the cursor, index hits). */
+  contextSource?: CompletionContextSource;
+}
+
+/**
+ * A source of prompt chunks that may need a moment (a language server): `prepare` starts with the
+ * request and is awaited before the prompt is built, so it must settle within its own small budget;
+ * `chunks` answers at once with what it has.
+ */
+export interface CompletionContextSource {
+  prepare(request: CompletionRequest, text: string, offset: number, signal: AbortSignal): Promise<void>;
+  chunks(request: CompletionRequest, text: string, offset: number): readonly FileChunk[];
 }
 
 interface ModelView {
@@ -227,6 +239,9 @@ export class CompletionCore {
         if (reason) return finish('skipped', { reason });
       }
 
+      // Started now, so the lookups run during the model-info and debounce waits.
+      const preparing = this.options.contextSource?.prepare(request, text, offset, controller.signal).catch(() => undefined);
+
       const infoStarted = this.clock.now();
       let model: ModelView;
       try {
@@ -275,6 +290,8 @@ export class CompletionCore {
         return finish(late.typed > 0 ? 'typeThrough' : 'cache', { items: toItems(late.texts), typed: late.typed });
       }
 
+      if (preparing) await preparing;
+      if (controller.signal.aborted) return finish('cancelled');
       const estimator = this.estimatorFor(request.languageId);
       if (!estimator.calibrated) {
         // The first prompt in this language: size the windows with the model's real token count (one
@@ -397,7 +414,10 @@ export class CompletionCore {
     settings: CompletionSettings,
     remember = true,
   ): BuiltPrompt {
-    const files = settings.extraContext && this.options.ring ? this.options.ring.chunks(request.uri) : [];
+    const ringFiles = settings.extraContext && this.options.ring ? this.options.ring.chunks(request.uri) : [];
+    const sourced = settings.extraContext ? (this.options.contextSource?.chunks(request, text, offset) ?? []) : [];
+    // The ring's chunks first: they change least, and the prompt's head keeps its KV cache.
+    const files = sourced.length ? [...ringFiles, ...sourced] : ringFiles;
     const built = buildPrompt(
       model.template,
       {

@@ -4,12 +4,19 @@ import type { EnclaveContext } from '../context';
 import type { Backend } from '../engine/protocol';
 import { EnclaveStatusBar } from './statusBar';
 import { ExtraContextRing } from './extraContext';
-import { CompletionCore } from './core';
+import { CompletionCore, type CompletionContextSource } from './core';
 import { ACCEPTED_COMMAND, completionSettings, InlineProvider, type AcceptedSuggestion, type CompletionObserver } from './provider';
 import { errorMessage } from '../util';
 
-/** Inline completions: the provider, the status bar item and their commands; `observer` hears what is shown and accepted. */
-export function registerCompletion(ctx: EnclaveContext, observer?: CompletionObserver): vscode.Disposable {
+/**
+ * Inline completions: the provider, the status bar item and their commands; `observer` hears what
+ * is shown and accepted, `contextSource` adds chunks (definitions, the codebase index) to prompts.
+ */
+export function registerCompletion(
+  ctx: EnclaveContext,
+  observer?: CompletionObserver,
+  contextSource?: CompletionContextSource,
+): vscode.Disposable {
   const log = ctx.log.for('completion');
   const status = new EnclaveStatusBar('enclave.statusMenu');
   const ring = new ExtraContextRing();
@@ -43,6 +50,7 @@ export function registerCompletion(ctx: EnclaveContext, observer?: CompletionObs
     backend,
     settings: () => completionSettings(ctx.config),
     ring,
+    contextSource,
     log,
     onEvent: (event) => {
       if (event.kind === 'generating') status.update({ generating: true });

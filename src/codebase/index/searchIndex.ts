@@ -1,0 +1,141 @@
+// The lexical index: chunks of the workspace's files in a BM25 index (MiniSearch), searched by
+// identifier parts. Only positions are stored, not text: a hit is read back from its file.
+import MiniSearch, { type Options } from 'minisearch';
+
+import { chunkLines, type ChunkOptions } from './chunk';
+import { termsOf, words } from './terms';
+
+/** Bumped whenever what is stored changes meaning (tokenizer, chunking, layout): older files are rebuilt. */
+export const INDEX_FORMAT = 3;
+
+interface ChunkDoc {
+  id: number;
+  path: string;
+  text: string;
+  startLine: number;
+  endLine: number;
+}
+
+export interface FileState {
+  mtimeMs: number;
+  size: number;
+  ids: number[];
+}
+
+export interface Hit {
+  path: string;
+  startLine: number;
+  endLine: number;
+  score: number;
+}
+
+const options: Options<ChunkDoc> = {
+  fields: ['text', 'path'],
+  storeFields: ['path', 'startLine', 'endLine'],
+  tokenize: (text) => words(text),
+  processTerm: (term) => termsOf(term),
+  searchOptions: { boost: { path: 2 }, combineWith: 'OR' },
+  autoVacuum: { minDirtCount: 2000, minDirtFactor: 0.2, batchSize: 2000, batchWait: 5 },
+};
+
+export interface SerializedIndex {
+  format: number;
+  nextId: number;
+  files: Record<string, FileState>;
+  search: unknown;
+}
+
+export class CorruptIndexError extends Error {}
+
+export class SearchIndex {
+  private search: MiniSearch<ChunkDoc>;
+  private readonly files = new Map<string, FileState>();
+  private nextId = 0;
+
+  constructor(private readonly chunking: ChunkOptions = {}) {
+    this.search = new MiniSearch(options);
+  }
+
+  /** Indexes (or re-indexes) one file's text. */
+  setFile(path: string, text: string, stat: { mtimeMs: number; size: number }): void {
+    this.removeFile(path);
+    const ids: number[] = [];
+    for (const chunk of chunkLines(text, this.chunking)) {
+      const id = this.nextId++;
+      ids.push(id);
+      this.search.add({ id, path, text: chunk.text, startLine: chunk.startLine, endLine: chunk.endLine });
+    }
+    this.files.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, ids });
+  }
+
+  removeFile(path: string): boolean {
+    const known = this.files.get(path);
+    if (!known) return false;
+    for (const id of known.ids) this.search.discard(id);
+    this.files.delete(path);
+    return true;
+  }
+
+  /** Whether the file is indexed as it is on disk now (same size and modification time). */
+  isCurrent(path: string, stat: { mtimeMs: number; size: number }): boolean {
+    const known = this.files.get(path);
+    return !!known && known.mtimeMs === stat.mtimeMs && known.size === stat.size;
+  }
+
+  paths(): string[] {
+    return [...this.files.keys()];
+  }
+
+  get fileCount(): number {
+    return this.files.size;
+  }
+
+  get chunkCount(): number {
+    return this.search.documentCount;
+  }
+
+  /** The best chunks for a question or a set of identifiers, at most `limit`, at most `perFile` from one file. */
+  query(text: string, limit = 5, perFile = 2): Hit[] {
+    if (!words(text).length) return [];
+    const hits: Hit[] = [];
+    const fromFile = new Map<string, number>();
+    for (const result of this.search.search(text)) {
+      const path = result.path as string;
+      const count = fromFile.get(path) ?? 0;
+      if (count >= perFile) continue;
+      fromFile.set(path, count + 1);
+      hits.push({ path, startLine: result.startLine as number, endLine: result.endLine as number, score: result.score });
+      if (hits.length >= limit) break;
+    }
+    return hits;
+  }
+
+  toJSON(): SerializedIndex {
+    return { format: INDEX_FORMAT, nextId: this.nextId, files: Object.fromEntries(this.files), search: this.search.toJSON() };
+  }
+
+  /** An index from its serialized form; CorruptIndexError when the text is not one of this format. */
+  static fromJSON(text: string, chunking: ChunkOptions = {}): SearchIndex {
+    let data: SerializedIndex;
+    try {
+      data = JSON.parse(text) as SerializedIndex;
+    } catch (err) {
+      throw new CorruptIndexError(`not JSON: ${(err as Error).message}`);
+    }
+    if (!data || typeof data !== 'object' || data.format !== INDEX_FORMAT)
+      throw new CorruptIndexError(`format ${String(data?.format)}, expected ${INDEX_FORMAT}`);
+    const index = new SearchIndex(chunking);
+    try {
+      index.search = MiniSearch.loadJS(data.search as Parameters<typeof MiniSearch.loadJS>[0], options);
+    } catch (err) {
+      throw new CorruptIndexError(`search data: ${(err as Error).message}`);
+    }
+    if (typeof data.nextId !== 'number' || !data.files || typeof data.files !== 'object') throw new CorruptIndexError('file table missing');
+    index.nextId = data.nextId;
+    for (const [path, state] of Object.entries(data.files)) {
+      if (!Array.isArray(state?.ids) || typeof state.mtimeMs !== 'number') throw new CorruptIndexError(`file entry ${path}`);
+      index.files.set(path, state);
+    }
+    return index;
+  }
+}
