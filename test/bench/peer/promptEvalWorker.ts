@@ -5,7 +5,7 @@
 //   argv: <modelPath> <binary: prebuilt|local> <useMmap: 0|1>
 import { readFileSync } from 'node:fs';
 
-import type { Token } from 'node-llama-cpp';
+import type { Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 export interface EvalCandidate {
   batchSize: number;
