@@ -1,6 +1,6 @@
 // "Beat the peer": Enclave's inline-completion path beside llama.cpp's own llama-server, on the same
 // GGUF, the same machine, the same threads, one run, keystroke by keystroke, interleaved.
-//   npm run bench:peer  [-- --keys N] [--files N] [--quick] [--no-spec] [--no-profile]
+//   npm run bench:peer  [-- --keys N] [--files N] [--quick] [--no-spec] [--no-profile] [--no-prompt-eval]
 // Sides, per keystroke (order rotated every keystroke so neither side always runs first):
 //   enclave  — CompletionCore.provide → EngineClient → engine process (dist/worker.js) → node-llama-cpp,
 //              cache and post-processing included (the whole path the editor waits on);
@@ -25,6 +25,7 @@ import { nullLogger } from '../../src/logger';
 import { ensureFixtures } from '../fixtures/generate';
 import { ensureLlamaServer, llamaCppTag, startLlamaServer, timedRequest, type RunningServer, type ServerAnswer } from './peer/llamaServer';
 import { profileEnclave, windowExperiment } from './peer/profile';
+import { promptEvalExperiment } from './peer/promptEval';
 import { speculativeReference } from './peer/speculative';
 import { mean, percentile } from './peer/stats';
 import { extraChunks, makeTrace, sourceFiles, type Trace } from './peer/traces';
@@ -432,6 +433,7 @@ async function main(): Promise<void> {
   let session: Session | undefined;
   let profile: unknown;
   let speculative: unknown;
+  let promptEval: unknown;
   let info;
   try {
     const infillServer = await startLlamaServer(binary, serverOptions);
@@ -480,6 +482,10 @@ async function main(): Promise<void> {
       ...(await profileEnclave(profileOptions)),
       promptWindows: await windowExperiment({ ...profileOptions, keys: quick ? 10 : 30 }),
     };
+  }
+  if (!flag('--no-prompt-eval')) {
+    // The cold keystroke's prompt, candidate settings and binaries (prebuilt / built here) beside the server.
+    promptEval = await promptEvalExperiment({ modelPath: paths.model, binary, rounds: quick ? 2 : 5, reps: 2, local: true });
   }
   if (!flag('--no-spec')) {
     speculative = await speculativeReference({
@@ -557,6 +563,7 @@ async function main(): Promise<void> {
     overall,
     traces: rows.map((r) => ({ name: r.name, extraContext: r.extra, ...r.s })),
     profile,
+    promptEval,
     speculative,
     wallSeconds: (performance.now() - started) / 1000,
   };
