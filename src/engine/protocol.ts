@@ -69,7 +69,11 @@ export interface RequestStats {
   /** Prompt tokens reused from the KV cache. */
   reusedTokens: number;
   generatedTokens: number;
-  draft?: { accepted: number; rejected: number };
+  /**
+   * Speculative decoding: draft tokens accepted and rejected, and the measured speed-up of the
+   * document's speculative rounds over its plain steps (per token; absent until both were timed).
+   */
+  draft?: { accepted: number; rejected: number; speedUp?: number };
   timeToFirstTokenMs: number;
   totalMs: number;
   /** Milliseconds the request waited in the scheduler queue. */
@@ -100,6 +104,8 @@ export interface ChatRequest {
   messages: ChatMessage[];
   maxTokens: number;
   temperature?: number;
+  /** Overrides the engine's setting for this request; chat drafts only with a draft model, greedily. */
+  speculative?: SpeculativeMode;
 }
 
 export interface StructuredRequest {
@@ -136,6 +142,8 @@ export interface EngineMetrics {
   generatedTokens: number;
   draftAccepted: number;
   draftRejected: number;
+  /** The last measured speed-up of speculative decoding over plain decoding (see RequestStats.draft). */
+  draftSpeedUp?: number;
   lastLatencyMs: number;
   lastTokensPerSecond: number;
   sequenceEvictions: number;

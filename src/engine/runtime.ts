@@ -7,7 +7,7 @@
 // prettier's wrapping: each job it coordinates already lives in its own module.
 import * as os from 'node:os';
 
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { validateAdapter } from './adapterValidation';
 import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
@@ -47,7 +47,7 @@ import {
 } from './protocol';
 import { errorMessage } from '../util';
 import { Scheduler, type JobClass } from './scheduler';
-import { SlotPool } from './slots';
+import { SlotPool, type Slot } from './slots';
 
 export { defaultThreads, loadNodeLlamaCpp } from './modelFiles';
 
@@ -228,7 +228,7 @@ export class EngineRuntime implements Backend {
           queuedMs,
           stopReason: out.stopReason,
         };
-        if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected };
+        if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected, speedUp: out.draftSpeedUp };
         return { text: out.text, stats };
       } finally {
         this.slots.release(slot);
@@ -238,13 +238,15 @@ export class EngineRuntime implements Backend {
 
   async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     validateMessages(request.messages, request.maxTokens);
+    const drafting = this.resolveMode(request.speculative ?? this.settings.speculative) === 'draft';
     return this.track('chat', options, undefined, async (signal, queuedMs) => {
-      const out = await this.onSlot('chat', (seq) =>
-        runChat(this.nlc, seq, request.messages, {
+      const out = await this.onSlot('chat', (slot) =>
+        runChat(this.nlc, slot.seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
           signal,
           onText: options.onText,
+          speculative: drafting ? { model: this.model, slot, batchSize: this.settings.batchSize } : undefined,
         }),
       );
       out.stats.queuedMs = queuedMs;
@@ -256,8 +258,8 @@ export class EngineRuntime implements Backend {
     validateMessages(request.messages, request.maxTokens);
     return this.track('structured', options, undefined, async (signal, queuedMs) => {
       const grammar = await this.grammars.grammarFor(request.schema);
-      const out = await this.onSlot('structured', (seq) =>
-        runChat(this.nlc, seq, request.messages, {
+      const out = await this.onSlot('structured', (slot) =>
+        runChat(this.nlc, slot.seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
           seed: request.seed,
@@ -333,6 +335,7 @@ export class EngineRuntime implements Backend {
       this.counters.generatedTokens += stats.generatedTokens;
       this.counters.draftAccepted += stats.draft?.accepted ?? 0;
       this.counters.draftRejected += stats.draft?.rejected ?? 0;
+      if (stats.draft?.speedUp !== undefined) this.counters.draftSpeedUp = stats.draft.speedUp;
       this.counters.lastLatencyMs = stats.totalMs;
       const genMs = stats.totalMs - stats.timeToFirstTokenMs;
       if (stats.generatedTokens > 1 && genMs > 0) this.counters.lastTokensPerSecond = ((stats.generatedTokens - 1) * 1000) / genMs;
@@ -351,10 +354,10 @@ export class EngineRuntime implements Backend {
   }
 
   /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
-  private async onSlot<T>(key: 'chat' | 'structured', work: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
+  private async onSlot<T>(key: 'chat' | 'structured', work: (slot: Slot) => Promise<T>): Promise<T> {
     const slot = this.slots.acquire(key);
     try {
-      return await work(slot.seq);
+      return await work(slot);
     } finally {
       this.slots.release(slot);
     }
