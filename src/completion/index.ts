@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 
 import type { EnclaveContext } from '../context';
 import type { Backend } from '../engine/protocol';
+import { formatSpeculative } from './status';
 import { EnclaveStatusBar } from './statusBar';
 import { ExtraContextRing } from './extraContext';
 import { CompletionCore, type CompletionContextSource } from './core';
@@ -150,8 +151,20 @@ async function showMenu(ctx: EnclaveContext, status: EnclaveStatusBar): Promise<
       command: 'enclave.completion.toggleLanguage',
     });
   }
+  // Only a running engine is asked (the menu must not start one), and not for long.
+  const speculative =
+    status.state.engine?.kind === 'ready'
+      ? await Promise.race([
+          ctx
+            .backend()
+            .metrics()
+            .then(formatSpeculative, () => undefined),
+          new Promise<undefined>((resolve) => setTimeout(resolve, 500)),
+        ])
+      : undefined;
   items.push(
     { label: '$(info) Show model info', description: status.state.modelName, command: 'enclave.showModelInfo' },
+    ...(speculative ? [{ label: '$(rocket) Speculative decoding', description: speculative, command: 'enclave.showModelInfo' }] : []),
     { label: '$(output) Open log', command: 'enclave.showLog' },
     { label: '$(debug-restart) Restart engine', command: 'enclave.engine.restart' },
     { label: '$(graph) Show metrics dashboard', command: 'enclave.metrics.show' },
@@ -179,6 +192,7 @@ async function showModelInfo(backend: () => Backend): Promise<void> {
       `Adapters: ${info.adapters.length ? info.adapters.map((a) => `${a.path} ×${a.scale}`).join(', ') : 'none'}`,
       `Loaded in ${Math.round(info.loadTimeMs)} ms; ${metrics.requests} requests, last ${Math.round(metrics.lastLatencyMs)} ms at ${metrics.lastTokensPerSecond.toFixed(0)} tok/s`,
       `Prompt tokens reused from the KV cache: ${metrics.reusedTokens} of ${metrics.promptTokens}`,
+      ...(formatSpeculative(metrics) ? [`Speculative decoding: ${formatSpeculative(metrics)}`] : []),
     ].join('\n');
     await vscode.window.showInformationMessage(info.modelName, { modal: true, detail });
   } catch (err) {

@@ -1,5 +1,5 @@
 // What the status bar item says, from plain state (the vscode item in statusBar.ts only paints it).
-import type { EngineState } from '../engine/protocol';
+import type { EngineMetrics, EngineState } from '../engine/protocol';
 
 export interface StatusView {
   /** Undefined until the engine has been asked for anything (it starts on first use). */
@@ -57,4 +57,16 @@ export function formatStatus(view: StatusView): StatusText {
     tooltip: `${view.modelName ?? 'Model'} is ready${view.generating ? ' (generating)' : ''}. Click for the menu.`,
     severity: 'normal',
   };
+}
+
+/**
+ * The status menu's line on speculative decoding: how many drafted tokens the model accepted and
+ * the measured speed-up over plain decoding; undefined before anything was drafted.
+ */
+export function formatSpeculative(metrics: Pick<EngineMetrics, 'draftAccepted' | 'draftRejected' | 'draftSpeedUp'>): string | undefined {
+  const drafted = metrics.draftAccepted + metrics.draftRejected;
+  if (drafted === 0) return undefined;
+  const percent = Math.round((metrics.draftAccepted / drafted) * 100);
+  const speedUp = metrics.draftSpeedUp !== undefined ? `, ${metrics.draftSpeedUp.toFixed(2)}× plain decoding` : '';
+  return `${percent} % of ${drafted} drafted tokens accepted${speedUp}`;
 }

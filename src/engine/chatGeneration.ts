@@ -1,22 +1,28 @@
 // Chat and JSON-schema structured output through the model's own chat template (node-llama-cpp's
 // LlamaChat) on one of the runtime's sequences, with the prompt-cache statistics the FIM path
-// reports too; schemas become grammars once and are kept.
+// reports too; schemas become grammars once and are kept. Greedy chat with a draft model runs the
+// rendered chat through Enclave's own speculative loop (fimDecoding.ts) instead: same tokens out.
 import { randomBytes } from 'node:crypto';
 
 import type {
+  ChatHistoryItem,
   ChatModelFunctions,
   Llama,
+  LlamaChat,
   LlamaChatResponse,
   LlamaChatResponseFunctionCallParamsChunk,
   LlamaContextSequence,
   LlamaGrammar,
+  LlamaModel,
 } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { schemaMismatch } from './jsonSchemaCheck';
 import type { Logger } from '../logger';
 import type { NodeLlamaCpp } from './modelFiles';
 import { errorMessage } from '../util';
+import { generateGreedy } from './fimDecoding';
 import { EngineError, type ChatMessage, type GenerationResult, type RequestStats, type ToolCall, type ToolSpec } from './protocol';
+import type { Slot } from './slots';
 import { chatFunctions, chatHistory, forcingToolCall, recoverToolCalls, type GeneratedCall } from './toolCalls';
 
 export interface ChatOptions {
@@ -29,6 +35,8 @@ export interface ChatOptions {
   /** Tools the model may call (not with `grammar`); `required` makes the reply one call. */
   tools?: readonly ToolSpec[];
   toolMode?: 'auto' | 'required';
+  /** Decode with the slot's draft model where that is exact (greedy, no grammar). */
+  speculative?: { model: LlamaModel; slot: Slot; batchSize: number };
 }
 
 export async function runChat(
@@ -50,7 +58,11 @@ export async function runChat(
     const inputBefore = seq.tokenMeter.usedInputTokens;
     const outputBefore = seq.tokenMeter.usedOutputTokens;
     let firstTokenAt = 0;
-    const history = chatHistory(messages);
+    const history: ChatHistoryItem[] = chatHistory(messages);
+    if (o.speculative && o.temperature === 0 && !o.grammar && !o.tools?.length) {
+      const result = await draftedChat(chat, history, o.speculative, o, started);
+      if (result) return result;
+    }
     let aborted = false;
     const common = {
       maxTokens: o.maxTokens,
@@ -132,6 +144,62 @@ export async function runChat(
   } finally {
     chat.dispose({ disposeSequence: false });
   }
+}
+
+/**
+ * Greedy chat through the speculative loop: the chat rendered by the same chat wrapper LlamaChat
+ * uses, tokenized the same way, decoded until an end-of-generation token, a stop trigger or
+ * maxTokens — the tokens LlamaChat's greedy decoding produces. Sampling (temperature > 0) would
+ * need rejection sampling to stay exact, and grammars constrain each position on the state the
+ * previous token left, so both stay on LlamaChat. Returns undefined where the wrapper could emit
+ * segments LlamaChat would take out of the text (thoughts as special tokens).
+ */
+async function draftedChat(
+  chat: LlamaChat,
+  history: ChatHistoryItem[],
+  spec: NonNullable<ChatOptions['speculative']>,
+  o: ChatOptions,
+  started: number,
+): Promise<GenerationResult | undefined> {
+  const { model } = spec;
+  const wrapper = chat.chatWrapper;
+  const thought = wrapper.settings.segments?.thought?.prefix;
+  if (thought !== undefined) {
+    if (typeof thought === 'object' && 'type' in thought) return undefined; // a thought opened by the template
+    const tokens = typeof thought === 'string' ? model.tokenize(thought, true) : thought.tokenize(model.tokenizer);
+    if (tokens.some((t) => model.isSpecialToken(t))) return undefined;
+  }
+  const state = wrapper.generateContextState({ chatHistory: history });
+  const stop: string[] = [];
+  for (const trigger of state.stopGenerationTriggers) {
+    // Triggers of special tokens are end-of-generation tokens, which the loop stops on anyway.
+    if (trigger.values.every((v) => typeof v === 'string')) stop.push(trigger.toString());
+  }
+  const tokens = state.contextText.tokenize(model.tokenizer);
+  const out = await generateGreedy(model, spec.slot, tokens, {
+    maxTokens: o.maxTokens,
+    batchSize: spec.batchSize,
+    deadline: Infinity,
+    stop,
+    mode: 'draft',
+    signal: o.signal,
+    onText: o.onText,
+  });
+  const totalMs = performance.now() - started;
+  return {
+    text: out.text,
+    stats: {
+      promptTokens: tokens.length,
+      evaluatedTokens: out.evaluated,
+      reusedTokens: out.reused,
+      generatedTokens: out.tokens.length,
+      draft: { accepted: out.draftAccepted, rejected: out.draftRejected, speedUp: out.draftSpeedUp },
+      timeToFirstTokenMs: (out.firstTokenAt || performance.now()) - started,
+      totalMs,
+      queuedMs: 0,
+      stopReason: out.stopReason,
+    },
+  };
 }
 
 export interface SchemaGrammar {

@@ -4,6 +4,7 @@
 // so the output is token-for-token what plain greedy decoding produces.
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
+import { afterRound, backOff, measuredSpeedUp, nextDraftLength } from './draftPolicy';
 import { EngineError, type RequestStats, type SpeculativeMode } from './protocol';
 import type { Slot } from './slots';
 
@@ -25,6 +26,8 @@ export interface GreedyOutcome {
   reused: number;
   draftAccepted: number;
   draftRejected: number;
+  /** Measured speed-up of the document's speculative rounds over its plain steps. */
+  draftSpeedUp?: number;
   firstTokenAt: number;
   stopReason: RequestStats['stopReason'];
 }
@@ -140,13 +143,13 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
   const target = new Stepper(seq);
   const drafter = mode === 'draft' && slot.draft ? draftStepper(slot.draft) : undefined;
 
-  /** Tokens agreed on since the last rejected draft token (-1: none rejected yet in this request). */
-  let run = -1;
+  const limits = { maxDraft: MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'] };
+  const runState = { run: -1 };
   let rounds = 0;
 
   const spec = async (): Promise<boolean> => {
     const room = o.maxTokens - generated.length - 1;
-    const k = Math.min(adapt.draftLength, room);
+    const k = Math.min(nextDraftLength(adapt, runState, limits), room);
     if (k <= 0) return false;
     const roundStart = performance.now();
     const draft = mode === 'lookup' ? lookupDraft(all, k) : drafter ? await drafter.draft(model, all, k) : [];
@@ -166,48 +169,11 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
       await seq.eraseContextTokenRanges([{ start: end - (draft.length - accepted), end }]);
     }
     out.draftAccepted += accepted;
-    if (accepted > 0) adapt.everAccepted = true;
     out.draftRejected += draft.length - accepted;
-    const maxDraft = MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'];
-    // A fully accepted draft doubles the next one; a rejected one is cut to the accepted run plus
-    // one (drafts tend to fail where they failed before, so longer would be wasted verify work).
-    // Draft length: disagreements recur at a document's typical spacing, so after a rejection the
-    // next draft is as long as the last run of agreement (its last token then meets the next
-    // disagreement, which the verify batch corrects for free); a run longer than expected doubles.
-    if (accepted < draft.length) {
-      // A run is measured only from one rejection to the next (a request starts mid-run).
-      if (run >= 0) adapt.expectedRun = adapt.expectedRun === undefined ? run + accepted : (adapt.expectedRun + run + accepted) / 2;
-      run = 0;
-      adapt.draftLength = Math.max(2, Math.min(maxDraft, Math.round(adapt.expectedRun ?? accepted + 1)));
-    } else if (adapt.expectedRun !== undefined && run >= 0 && run + accepted === Math.round(adapt.expectedRun)) {
-      // The verify batch's own token fell where the next disagreement was expected.
-      run = 0;
-      adapt.draftLength = Math.max(2, Math.min(maxDraft, Math.round(adapt.expectedRun)));
-    } else {
-      if (run >= 0) run += accepted + 1;
-      const expected = adapt.expectedRun ?? 0;
-      adapt.draftLength =
-        run >= 0 && expected > run
-          ? Math.max(2, Math.min(maxDraft, Math.round(expected - run)))
-          : Math.min(maxDraft, adapt.draftLength * 2);
-    }
+    afterRound(adapt, runState, draft.length, accepted, limits);
     // A request's first round also brings the draft sequence up to the prompt: not counted.
     if (rounds++ > 0) adapt.specMsPerToken = average(adapt.specMsPerToken, (performance.now() - roundStart) / (accepted + 1));
-    if (mode === 'draft') {
-      // Back off to plain decoding (for a stretch that doubles each time) when a round does not
-      // pay: nothing accepted, or rounds measured slower per token than plain steps.
-      // (10 % margin: the two averages are measured at different moments of a noisy machine).
-      const slower =
-        adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.1;
-      if (accepted === 0) {
-        // A document whose drafts have never agreed waits long before it tries again.
-        adapt.cooldown = adapt.everAccepted ? adapt.plainStretch : Math.max(64, adapt.plainStretch);
-        adapt.plainStretch = Math.min(256, adapt.plainStretch * 4);
-      } else if (slower) {
-        adapt.cooldown = Math.min(64, adapt.plainStretch);
-        adapt.plainStretch = Math.min(256, adapt.plainStretch * 2);
-      } else adapt.plainStretch = 4;
-    }
+    if (mode === 'draft') backOff(adapt, accepted);
     for (let i = 0; i < accepted; i++) if (!take(draft[i])) return true;
     if (next === undefined || next === null) {
       out.stopReason = 'eos';
@@ -238,6 +204,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
         }
         if (!take(token) || o.signal.aborted) break;
         pending = [token];
+        runState.run = -1; // plain steps do not show where the draft would have disagreed
         if (mode !== 'lookup' && warm) adapt.plainMsPerToken = average(adapt.plainMsPerToken, performance.now() - stepStart);
         if (mode === 'draft' && --adapt.cooldown <= 0) break;
         if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;
@@ -248,6 +215,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     await target.close();
   }
   throwIfAborted(o.signal);
+  if (mode !== 'off') out.draftSpeedUp = measuredSpeedUp(adapt);
   return out;
 }
 

@@ -69,7 +69,11 @@ export interface RequestStats {
   /** Prompt tokens reused from the KV cache. */
   reusedTokens: number;
   generatedTokens: number;
-  draft?: { accepted: number; rejected: number };
+  /**
+   * Speculative decoding: draft tokens accepted and rejected, and the measured speed-up of the
+   * document's speculative rounds over its plain steps (per token; absent until both were timed).
+   */
+  draft?: { accepted: number; rejected: number; speedUp?: number };
   timeToFirstTokenMs: number;
   totalMs: number;
   /** Milliseconds the request waited in the scheduler queue. */
@@ -135,6 +139,8 @@ export interface ChatRequest {
   toolMode?: 'auto' | 'required';
   /** With a separate chat model: `completion` asks the completion model instead (default `chat`). */
   engine?: 'chat' | 'completion';
+  /** Overrides the engine's setting for this request; chat drafts only with a draft model, greedily. */
+  speculative?: SpeculativeMode;
 }
 
 export interface StructuredRequest {
@@ -173,6 +179,8 @@ export interface EngineMetrics {
   generatedTokens: number;
   draftAccepted: number;
   draftRejected: number;
+  /** The last measured speed-up of speculative decoding over plain decoding (see RequestStats.draft). */
+  draftSpeedUp?: number;
   lastLatencyMs: number;
   lastTokensPerSecond: number;
   sequenceEvictions: number;

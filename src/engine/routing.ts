@@ -86,8 +86,11 @@ export class RoutingBackend implements Backend {
     const chat = await this.chatBackend.metrics();
     const sum = { ...completion };
     for (const key of Object.keys(sum) as Array<keyof EngineMetrics>) {
-      if (key !== 'lastLatencyMs' && key !== 'lastTokensPerSecond') sum[key] = completion[key] + chat[key];
+      if (key !== 'lastLatencyMs' && key !== 'lastTokensPerSecond' && key !== 'draftSpeedUp') sum[key] = completion[key] + chat[key];
     }
+    // A ratio is not summed: the completion engine's, else the chat engine's.
+    const speedUp = completion.draftSpeedUp ?? chat.draftSpeedUp;
+    if (speedUp !== undefined) sum.draftSpeedUp = speedUp;
     return sum;
   }
 

@@ -7,7 +7,7 @@
 // prettier's wrapping: each job it coordinates already lives in its own module.
 import * as os from 'node:os';
 
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { validateAdapter } from './adapterValidation';
 import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
@@ -49,7 +49,7 @@ import {
 } from './protocol';
 import { errorMessage } from '../util';
 import { Scheduler, type JobClass } from './scheduler';
-import { SlotPool } from './slots';
+import { SlotPool, type Slot } from './slots';
 
 export { defaultThreads, loadNodeLlamaCpp } from './modelFiles';
 
@@ -234,7 +234,7 @@ export class EngineRuntime implements Backend {
           queuedMs,
           stopReason: out.stopReason,
         };
-        if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected };
+        if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected, speedUp: out.draftSpeedUp };
         return { text: out.text, stats };
       } finally {
         leave?.();
@@ -246,15 +246,17 @@ export class EngineRuntime implements Backend {
   async chat(request: ChatRequest, options: RequestOptions = {}): Promise<GenerationResult> {
     validateMessages(request.messages, request.maxTokens);
     validateTools(request.tools);
+    const drafting = this.resolveMode(request.speculative ?? this.settings.speculative) === 'draft';
     return this.track('chat', options, undefined, async (signal, queuedMs) => {
-      const out = await this.onSlot('chat', signal, (seq) =>
-        runChat(this.nlc, seq, request.messages, {
+      const out = await this.onSlot('chat', signal, (slot) =>
+        runChat(this.nlc, slot.seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
           signal,
           onText: options.onText,
           tools: request.tools,
           toolMode: request.toolMode,
+          speculative: drafting ? { model: this.model, slot, batchSize: this.settings.batchSize } : undefined,
         }),
       );
       out.stats.queuedMs = queuedMs;
@@ -266,8 +268,8 @@ export class EngineRuntime implements Backend {
     validateMessages(request.messages, request.maxTokens);
     return this.track('structured', options, undefined, async (signal, queuedMs) => {
       const grammar = await this.grammars.grammarFor(request.schema);
-      const out = await this.onSlot('structured', signal, (seq) =>
-        runChat(this.nlc, seq, request.messages, {
+      const out = await this.onSlot('structured', signal, (slot) =>
+        runChat(this.nlc, slot.seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
           seed: request.seed,
@@ -343,6 +345,7 @@ export class EngineRuntime implements Backend {
       this.counters.generatedTokens += stats.generatedTokens;
       this.counters.draftAccepted += stats.draft?.accepted ?? 0;
       this.counters.draftRejected += stats.draft?.rejected ?? 0;
+      if (stats.draft?.speedUp !== undefined) this.counters.draftSpeedUp = stats.draft.speedUp;
       this.counters.lastLatencyMs = stats.totalMs;
       const genMs = stats.totalMs - stats.timeToFirstTokenMs;
       if (stats.generatedTokens > 1 && genMs > 0) this.counters.lastTokensPerSecond = ((stats.generatedTokens - 1) * 1000) / genMs;
@@ -361,11 +364,11 @@ export class EngineRuntime implements Backend {
   }
 
   /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
-  /** Runs `work` on a free sequence that yields to the editor's completions between steps. */
-  private async onSlot<T>(key: 'chat' | 'structured', signal: AbortSignal, work: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
+  /** Runs `work` on a free slot whose sequence yields to the editor's completions between steps. */
+  private async onSlot<T>(key: 'chat' | 'structured', signal: AbortSignal, work: (slot: Slot) => Promise<T>): Promise<T> {
     const slot = this.slots.acquire(key);
     try {
-      return await work(yieldingSequence(slot.seq, this.editorFirst, signal));
+      return await work({ ...slot, seq: yieldingSequence(slot.seq, this.editorFirst, signal) });
     } finally {
       this.slots.release(slot);
     }

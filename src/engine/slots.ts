@@ -18,6 +18,9 @@ export interface AdaptiveDraft {
   everAccepted?: boolean;
   /** Draft tokens agreed on between the last two rejections (where the next one is expected). */
   expectedRun?: number;
+  /** The last measured run of agreement, and whether it equalled the one before (regular spacing). */
+  lastRun?: number;
+  regular?: boolean;
   specMsPerToken?: number;
 }
 

@@ -1,13 +1,14 @@
 // Speculative decoding sweep (issue 14): the wide-margin target (6 × 768, f16) with drafts
-// (1 × 64) that agree with it on 100 / 90 / 75 / 50 / 0 % of tokens. Per agreement level and
-// generation length: acceptance, tokens/s plain and speculative (paired runs on the same cached
-// prompt, so load drift cancels out), the speed-up, and whether the outputs are identical.
+// (1 × 64) that agree with it on 100 / 90 / 75 / 50 / 0 % of tokens. Per agreement level, for FIM
+// (16 / 64 / 128 tokens) and greedy chat (256): acceptance, tokens/s plain and speculative (paired
+// runs on the same cached prompt, so load drift cancels out), the speed-up, and whether the outputs
+// are identical; plus prompt lookup on a prompt whose continuation occurs in it (`lookup`).
 // Part of engine.bench.ts (`speculative.sweep`); alone:
 //   node --import tsx test/bench/speculativeSweep.ts [--quick] → test/bench/results/speculative-sweep.json
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { EngineSettings } from '../../src/engine/protocol';
+import type { ChatMessage, EngineSettings, GenerationResult } from '../../src/engine/protocol';
 import { EngineRuntime } from '../../src/engine/runtime';
 import { fimPrompt, repetitiveCode, repoRoot } from '../engine/helpers';
 import { ensureSpeculativeBenchFixtures, SPECULATIVE_AGREEMENTS } from '../fixtures/generate';
@@ -24,6 +25,8 @@ export interface SweepOptions {
   /** Generation lengths measured on the FIM path. */
   fimTokens?: number[];
   agreements?: readonly number[];
+  /** Generation length measured on the chat path. */
+  chatTokens?: number;
 }
 
 export async function speculativeSweep(options: SweepOptions = {}): Promise<Record<string, unknown>> {
@@ -35,6 +38,12 @@ export async function speculativeSweep(options: SweepOptions = {}): Promise<Reco
     '\n}\n',
   );
   const levels: Record<string, unknown> = {};
+  const lookup: Record<string, unknown> = {};
+  const chatTokens = options.chatTokens ?? 256;
+  const chatMessages: ChatMessage[] = [
+    { role: 'system', content: 'You answer questions about code.' },
+    { role: 'user', content: 'Explain this code:\n' + repetitiveCode(2) },
+  ];
   for (const agreement of options.agreements ?? SPECULATIVE_AGREEMENTS) {
     const settings: EngineSettings = {
       modelPath: fixtures.target,
@@ -51,42 +60,71 @@ export async function speculativeSweep(options: SweepOptions = {}): Promise<Reco
     const perLength: Record<string, unknown> = {};
     try {
       for (const maxTokens of fimTokens) {
-        const plainTps: number[] = [];
-        const specTps: number[] = [];
-        const ratios: number[] = [];
-        let accepted = 0;
-        let rejected = 0;
-        let identical = true;
-        for (let rep = 0; rep < repeats; rep++) {
+        perLength[`fim${maxTokens}`] = await pairs(repeats, async () => {
           const request = { documentKey: 'sweep', prompt, maxTokens };
           await runtime.completeFim({ ...request, maxTokens: 1, speculative: 'off' }); // the prompt is cached
-          const plain = await runtime.completeFim({ ...request, speculative: 'off' });
-          const spec = await runtime.completeFim({ ...request, speculative: 'draft' });
-          const tps = (r: typeof plain) => (r.stats.generatedTokens * 1000) / r.stats.totalMs;
-          plainTps.push(tps(plain));
-          specTps.push(tps(spec));
-          ratios.push(plain.stats.totalMs / spec.stats.totalMs);
-          accepted += spec.stats.draft?.accepted ?? 0;
-          rejected += spec.stats.draft?.rejected ?? 0;
-          identical &&= spec.text === plain.text && spec.stats.generatedTokens === plain.stats.generatedTokens;
+          return [
+            await runtime.completeFim({ ...request, speculative: 'off' }),
+            await runtime.completeFim({ ...request, speculative: 'draft' }),
+          ];
+        });
+      }
+      perLength[`chat${chatTokens}`] = await pairs(repeats, async () => {
+        const request = { messages: chatMessages, maxTokens: chatTokens };
+        await runtime.chat({ ...request, maxTokens: 1, speculative: 'off' }); // the conversation is cached
+        return [await runtime.chat({ ...request, speculative: 'off' }), await runtime.chat({ ...request, speculative: 'draft' })];
+      });
+      // Prompt lookup (no draft model): a prompt whose continuation occurs in it, as when the code
+      // being typed exists nearby — the FIM prompt, its greedy answer, then the same prompt again.
+      if (agreement === (options.agreements ?? SPECULATIVE_AGREEMENTS)[0]) {
+        for (const maxTokens of [64, 128]) {
+          const first = await runtime.completeFim({ documentKey: 'lookup-seed', prompt, maxTokens, speculative: 'off' });
+          const echo = prompt + first.text + '<|file_sep|>' + prompt;
+          lookup[`fim${maxTokens}`] = await pairs(repeats, async () => {
+            const request = { documentKey: 'lookup', prompt: echo, maxTokens };
+            await runtime.completeFim({ ...request, maxTokens: 1, speculative: 'off' });
+            return [
+              await runtime.completeFim({ ...request, speculative: 'off' }),
+              await runtime.completeFim({ ...request, speculative: 'lookup' }),
+            ];
+          });
         }
-        perLength[`fim${maxTokens}`] = {
-          acceptance: round(accepted / Math.max(1, accepted + rejected), 3),
-          drafted: accepted + rejected,
-          plainTokensPerSecond: round(median(plainTps), 1),
-          speculativeTokensPerSecond: round(median(specTps), 1),
-          speedUp: round(median(ratios), 3),
-          identical,
-        };
       }
     } finally {
       await runtime.dispose();
     }
-    // Chat runs through node-llama-cpp's LlamaChat, which does not draft (issue 14 item 4 is open).
-    perLength.chat256 = { speculative: false, note: 'chat does not use the draft model yet' };
     levels[`agree${Math.round(agreement * 100)}`] = perLength;
   }
+  levels.lookup = lookup;
   return levels;
+}
+
+/** Paired plain/speculative runs: acceptance, tokens/s, the median per-pair speed-up, identity. */
+async function pairs(repeats: number, run: () => Promise<[GenerationResult, GenerationResult]>): Promise<Record<string, unknown>> {
+  const plainTps: number[] = [];
+  const specTps: number[] = [];
+  const ratios: number[] = [];
+  let accepted = 0;
+  let rejected = 0;
+  let identical = true;
+  for (let rep = 0; rep < repeats; rep++) {
+    const [plain, spec] = await run();
+    const tps = (r: GenerationResult) => (r.stats.generatedTokens * 1000) / r.stats.totalMs;
+    plainTps.push(tps(plain));
+    specTps.push(tps(spec));
+    ratios.push(plain.stats.totalMs / spec.stats.totalMs);
+    accepted += spec.stats.draft?.accepted ?? 0;
+    rejected += spec.stats.draft?.rejected ?? 0;
+    identical &&= spec.text === plain.text && spec.stats.generatedTokens === plain.stats.generatedTokens;
+  }
+  return {
+    acceptance: round(accepted / Math.max(1, accepted + rejected), 3),
+    drafted: accepted + rejected,
+    plainTokensPerSecond: round(median(plainTps), 1),
+    speculativeTokensPerSecond: round(median(specTps), 1),
+    speedUp: round(median(ratios), 3),
+    identical,
+  };
 }
 
 if (require.main === module) {

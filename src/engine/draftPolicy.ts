@@ -1,0 +1,93 @@
+// How long the next speculative draft is, and when drafting pauses — from what a document's drafts
+// did so far. Pure (no node-llama-cpp): fimDecoding.ts feeds it each verify round's outcome.
+//
+// Cost model (measured on a 2-core CPU, target 6 × 768 f16, draft 1 × 64; issue 14): a plain step
+// costs T; a round of k draft tokens costs k·D (draft steps) + V + k·P (one verify batch: its base
+// V ≈ T plus P per extra position, the 152k-wide output layer evaluated per position), and yields
+// the accepted tokens plus the target's own next token. With D ≈ 0.15 T and P ≈ 0.3 T the ceiling
+// is ≈ T / (D + P) ≈ 2.2× at 100 % agreement, and every round pays off only when it emits more
+// than (V + k·(D + P)) / T tokens. Hence: draft exactly up to where a disagreement is expected
+// (a wasted position costs D + P and a needless extra round costs V), and pause where rounds lose.
+import type { AdaptiveDraft } from './slots';
+
+export interface DraftLimits {
+  /** The longest draft proposed (verify batches grow with it). */
+  maxDraft: number;
+}
+
+/** Per-request position in the document's agreement pattern. */
+export interface RunState {
+  /** Draft tokens agreed on since the last disagreement; −1 while unknown (a request starts mid-run). */
+  run: number;
+}
+
+/**
+ * Tokens to draft next round. Disagreements recur at a document's typical spacing (the expected
+ * run of agreement): the draft ends where the next one is expected — on it when the spacing has
+ * been regular (the verify batch's own token then corrects it for free), one past it otherwise
+ * (so the disagreement is seen and the spacing measured). No disagreement seen yet: doubling.
+ */
+export function nextDraftLength(adapt: AdaptiveDraft, state: RunState, limits: DraftLimits): number {
+  const expected = adapt.expectedRun;
+  if (expected === undefined) return clamp(adapt.draftLength, limits);
+  const runLength = Math.round(expected);
+  if (state.run < 0) return clamp(runLength + 1, limits);
+  const remaining = runLength - state.run;
+  if (remaining >= 1) return clamp(adapt.regular ? remaining : remaining + 1, limits);
+  // Longer than expected already: probe half a run ahead.
+  return clamp(Math.max(2, Math.round(runLength / 2)), limits);
+}
+
+/** Learns from one verify round: `drafted` tokens proposed, the first `accepted` of them agreed. */
+export function afterRound(adapt: AdaptiveDraft, state: RunState, drafted: number, accepted: number, limits: DraftLimits): void {
+  if (accepted > 0) adapt.everAccepted = true;
+  if (accepted < drafted) {
+    if (state.run >= 0) {
+      const observed = state.run + accepted;
+      adapt.regular = adapt.lastRun === observed;
+      adapt.lastRun = observed;
+      adapt.expectedRun = adapt.expectedRun === undefined || adapt.regular ? observed : (adapt.expectedRun + observed) / 2;
+    } else if (adapt.expectedRun === undefined) {
+      // Only a lower bound (the run began before this request): keep growing until one is measured.
+      adapt.draftLength = Math.max(2, Math.min(limits.maxDraft, (accepted + 1) * 2));
+    }
+    // The target's own token replaced the rejected one: a new run starts after it.
+    state.run = 0;
+    return;
+  }
+  if (state.run >= 0) state.run += accepted;
+  const expected = adapt.expectedRun === undefined ? undefined : Math.round(adapt.expectedRun);
+  if (adapt.regular && expected !== undefined && state.run === expected) {
+    // The verify batch's own token fell where the regular spacing puts a disagreement.
+    state.run = 0;
+  } else if (state.run >= 0) state.run += 1;
+  if (adapt.expectedRun === undefined) adapt.draftLength = Math.min(limits.maxDraft, adapt.draftLength * 2);
+}
+
+/**
+ * After a round of the draft model: pause drafting (for a stretch that grows each time) when the
+ * round did not pay — nothing accepted, or rounds measured clearly slower per token than plain
+ * steps (25 % margin: the two averages come from different moments of a shared machine).
+ */
+export function backOff(adapt: AdaptiveDraft, accepted: number): void {
+  const slower =
+    adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.25;
+  if (accepted === 0) {
+    // A document whose drafts have never agreed waits long before it tries again.
+    adapt.cooldown = adapt.everAccepted ? adapt.plainStretch : Math.max(64, adapt.plainStretch);
+    adapt.plainStretch = Math.min(256, adapt.plainStretch * 4);
+  } else if (slower) {
+    adapt.cooldown = Math.min(64, adapt.plainStretch);
+    adapt.plainStretch = Math.min(256, adapt.plainStretch * 2);
+  } else adapt.plainStretch = 4;
+}
+
+/** Measured speed-up of speculative rounds over plain steps (1 when either is unmeasured). */
+export function measuredSpeedUp(adapt: AdaptiveDraft | undefined): number | undefined {
+  if (adapt?.plainMsPerToken === undefined || adapt.specMsPerToken === undefined || adapt.specMsPerToken <= 0) return undefined;
+  return adapt.plainMsPerToken / adapt.specMsPerToken;
+}
+
+function clamp(length: number, limits: DraftLimits): number {
+  return Math.max(1, Math.min(limits.maxDraft, length));
+}
