@@ -89,8 +89,8 @@ test('rules: AGENTS.md shows as a chip in the chat and its text reaches the prom
       if (attempt === 3) throw new Error('the chat view did not open after the reload');
     }
     await chat.locator('#rules .chip-label', { hasText: 'AGENTS.md' }).waitFor({ timeout: 30_000 });
-    // Questions go to this test's server (the view names it), so the prompt can be read there.
-    await chat.locator('#destination', { hasText: '127.0.0.1' }).waitFor({ timeout: 30_000 });
+    // Questions go to this test's loopback server (this machine: the view shows no destination
+    // banner for it), so the prompt can be read there.
     await wb.screenshot('rules-chip');
   });
 
