@@ -30,6 +30,9 @@ test('chat: streamed reply, stop, insert and apply a code block, history after r
       'enclave.model.path': fixtures.model,
       'enclave.chat.maxTokens': 4000,
       'enclave.completion.enabled': false,
+      // This test counts the attachments it makes; retrieval from the codebase index is
+      // codebase.test.ts's subject.
+      'enclave.index.chat': false,
     },
     // A fresh code-server window does not apply enclave.model.path from the user settings until
     // it is reloaded (seen 2026-11-26); the environment fallback makes the first window work.
