@@ -108,7 +108,10 @@ export class NextEditSession {
 
   /** Another editor (or none) became active: a suggestion for the previous one is gone. */
   activeEditorChanged(uri: string | undefined): void {
-    if (this.current.kind !== 'idle' && !this.concerns(uri ?? '')) this.end('dismissed', 'editor changed');
+    // No active editor is focus moving elsewhere for a moment (a panel, a notification, a language
+    // server's first answers), not the user leaving the document: only another editor dismisses.
+    if (uri === undefined) return;
+    if (this.current.kind !== 'idle' && !this.concerns(uri)) this.end('dismissed', 'editor changed');
   }
 
   /** Tab, first press: where to move the cursor (undefined: nothing to jump to). */

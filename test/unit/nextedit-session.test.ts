@@ -267,6 +267,8 @@ describe('next-edit session: request, show, jump, accept', () => {
     predictor.last.answer(renameBelow(editor.uri, editor.version));
     await flush();
     assert.equal(stateOf(session).kind, 'shown');
+    session.activeEditorChanged(undefined);
+    assert.equal(stateOf(session).kind, 'shown', 'focus leaving the editors for a moment keeps the suggestion');
     session.activeEditorChanged('file:///ws/other.ts');
     assert.equal(stateOf(session).kind, 'idle');
   });
