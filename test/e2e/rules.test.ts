@@ -36,6 +36,12 @@ function fakeOpenAiServer(): Promise<{ server: Server; url: string; requests: Re
         );
         return;
       }
+      if (req.url?.endsWith('/models')) {
+        // The chat sizes its prompt from the model's context: a server that names none has 0 tokens.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake-model', object: 'model', max_model_len: 8192 }] }));
+        return;
+      }
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"not found"}');
     });
