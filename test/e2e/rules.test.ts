@@ -67,6 +67,9 @@ test('rules: AGENTS.md shows as a chip in the chat and its text reaches the prom
       'enclave.backend.remoteUrl': fake.url,
       'enclave.backend.remoteModel': 'fake-model',
       'enclave.completion.enabled': false,
+      // The codebase index would retrieve AGENTS.md itself into the question; this test is about
+      // the rules' own path into the system message.
+      'enclave.index.chat': false,
     },
   };
   // On the shared 2-core machine the first page load sometimes misses Playwright's 30 s; launch()
