@@ -9,7 +9,7 @@ export interface ChatPageResources {
   styleUri: string;
 }
 
-const escapeAttribute = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+export const escapeAttribute = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
   return [
@@ -23,8 +23,12 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
   ].join('; ');
 }
 
-export function renderChatHtml(r: ChatPageResources): string {
-  if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(r.nonce)) throw new Error('renderChatHtml: the nonce must be a long random token');
+/**
+ * The start of every Enclave webview page up to `<body>`: the strict CSP with its nonce (refused
+ * unless it is a long random token), the stylesheet and the title.
+ */
+export function webviewPageHead(r: { cspSource: string; nonce: string; styleUri: string }, title: string): string {
+  if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(r.nonce)) throw new Error(`${title}: the nonce must be a long random token`);
   const csp = escapeAttribute(contentSecurityPolicy(r.cspSource, r.nonce));
   return `<!DOCTYPE html>
 <html lang="en">
@@ -33,9 +37,13 @@ export function renderChatHtml(r: ChatPageResources): string {
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${escapeAttribute(r.styleUri)}">
-<title>Enclave Chat</title>
+<title>${escapeAttribute(title)}</title>
 </head>
-<body>
+`;
+}
+
+export function renderChatHtml(r: ChatPageResources): string {
+  return `${webviewPageHead(r, 'Enclave Chat')}<body>
 <header class="toolbar" role="toolbar" aria-label="Chat">
   <button id="new-chat" class="toolbar-button" title="New chat">New chat</button>
   <button id="toggle-history" class="toolbar-button" title="Past chats" aria-expanded="false" aria-controls="history">History</button>

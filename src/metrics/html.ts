@@ -1,6 +1,6 @@
 // The metrics dashboard's page: the chat's rules (strict CSP with a fresh nonce, local resources
 // only, no inline script or style). Pure, so a test can check what VS Code shows.
-import { contentSecurityPolicy } from '../chat/html';
+import { escapeAttribute, webviewPageHead } from '../chat/html';
 
 export interface DashboardResources {
   cspSource: string;
@@ -9,21 +9,8 @@ export interface DashboardResources {
   styleUri: string;
 }
 
-const escapeAttribute = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-
 export function renderDashboardHtml(r: DashboardResources): string {
-  if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(r.nonce)) throw new Error('renderDashboardHtml: the nonce must be a long random token');
-  const csp = escapeAttribute(contentSecurityPolicy(r.cspSource, r.nonce));
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${escapeAttribute(r.styleUri)}">
-<title>Enclave Metrics</title>
-</head>
-<body>
+  return `${webviewPageHead(r, 'Enclave Metrics')}<body>
 <header class="toolbar" role="toolbar" aria-label="Metrics">
   <label>Range
     <select id="range">
