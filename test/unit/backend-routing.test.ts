@@ -3,18 +3,9 @@ import { describe, it } from 'node:test';
 
 import type { EngineMetrics, EngineState, RequestStats } from '../../src/engine/protocol';
 import { mergeStates, RoutingBackend, separateChatModel } from '../../src/engine/routing';
-import { FakeBackend } from './fakes';
+import { FakeBackend, fakeStats } from './fakes';
 
-const stats: RequestStats = {
-  promptTokens: 1,
-  evaluatedTokens: 1,
-  reusedTokens: 0,
-  generatedTokens: 1,
-  timeToFirstTokenMs: 1,
-  totalMs: 1,
-  queuedMs: 0,
-  stopReason: 'eos',
-};
+const stats: RequestStats = fakeStats({ promptTokens: 1, evaluatedTokens: 1, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1 });
 
 function metrics(n: number): EngineMetrics {
   return {

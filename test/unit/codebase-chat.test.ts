@@ -11,7 +11,7 @@ import { HistoryStore, type StoredAttachment } from '../../src/chat/history';
 import { type HostMessage, parseHostMessage } from '../../src/chat/messages';
 import type { ChatRequest } from '../../src/engine/protocol';
 import { nullLogger } from '../../src/logger';
-import { FakeBackend } from './fakes';
+import { FakeBackend, fakeStats } from './fakes';
 
 const found: StoredAttachment = {
   id: 'r1',
@@ -30,16 +30,7 @@ async function setup(retrieve: (q: string) => Promise<StoredAttachment[]>) {
       requests.push(request);
       return {
         text: 'ok',
-        stats: {
-          promptTokens: 1,
-          evaluatedTokens: 1,
-          reusedTokens: 0,
-          generatedTokens: 1,
-          timeToFirstTokenMs: 1,
-          totalMs: 1,
-          queuedMs: 0,
-          stopReason: 'eos',
-        },
+        stats: fakeStats({ promptTokens: 1, evaluatedTokens: 1, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1 }),
       };
     },
   });

@@ -12,7 +12,7 @@ import { nullLogger } from '../../src/logger';
 import { parseUnifiedDiff } from '../../src/review/diff';
 import { runReview, type ReviewInput } from '../../src/review/reviewer';
 import { fitRules, systemWithRules, type RulesText } from '../../src/rules/prompt';
-import { FakeBackend } from './fakes';
+import { FakeBackend, fakeStats } from './fakes';
 
 const rules: RulesText = { files: [{ path: 'AGENTS.md' }], text: '## AGENTS.md\n\nNever use var.\n' };
 const countChars = (text: string) => text.length;
@@ -43,16 +43,7 @@ async function controllerWith(rulesFor: () => Promise<RulesText | undefined>) {
   const backend = new FakeBackend({
     chat: async () => ({
       text: 'ok',
-      stats: {
-        promptTokens: 1,
-        evaluatedTokens: 1,
-        reusedTokens: 0,
-        generatedTokens: 1,
-        timeToFirstTokenMs: 1,
-        totalMs: 1,
-        queuedMs: 0,
-        stopReason: 'eos',
-      },
+      stats: fakeStats({ promptTokens: 1, evaluatedTokens: 1, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1 }),
     }),
     info: { contextSize: 4096 },
   });
