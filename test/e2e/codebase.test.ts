@@ -3,7 +3,8 @@
 //  - completion: the prompt for a keystroke in report.ts holds the declaration of StockLevel from
 //    inventory.ts (never opened), found through the built-in TypeScript language server;
 //  - chat: a question about restocking retrieves a chunk of inventory.ts from the index, shown as a
-//    "Codebase" chip on the question and sent in the prompt.
+//    "Codebase" chip on the question and sent in the prompt; written again in a new chat, its chunks
+//    show as chips before it is sent, and the one the user removes does not reach the prompt.
 import * as assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -135,6 +136,37 @@ test('codebase context: a definition from another file in the completion prompt,
         if (Date.now() > deadline) throw new Error(`no chat prompt with the chunk: ${chatPrompts.at(-1)}`);
         await sleep(300);
       }
+    }),
+  );
+
+  await t.test('the chunks show as chips while the question is written; a removed one stays out of the prompt', () =>
+    wb.step('chat-remove-chip', async () => {
+      const chat = wb.chatFrame();
+      // A new chat: the first question's chunks would otherwise come along in its history.
+      await chat.locator('#new-chat').click();
+      await chat.locator('#input').fill('How is the restock threshold computed from weekly demand?');
+      const pending = chat.locator('#chips .chip-codebase', { hasText: 'inventory.ts' });
+      await pending.first().waitFor({ timeout: 30_000 });
+      await wb.screenshot('chat-chips-before-send');
+      while ((await pending.count()) > 0) {
+        await pending.first().locator('.chip-remove').click();
+        await sleep(300);
+      }
+      const before = chatPrompts.length;
+      await chat.locator('#input').press('Enter');
+      const deadline = Date.now() + 30_000;
+      while (chatPrompts.length === before) {
+        if (Date.now() > deadline) throw new Error('the question did not reach the server');
+        await sleep(300);
+      }
+      await wb.screenshot('chat-chip-removed');
+      const prompt = chatPrompts.at(-1)!;
+      assert.ok(prompt.includes('restock threshold computed'), 'the question was sent');
+      assert.ok(
+        !prompt.includes('weeklyDemand * 1.2') && !prompt.includes('unitsOnHand: number'),
+        `the removed chunk is not in the prompt: ${prompt}`,
+      );
+      assert.equal(await chat.locator('article.message.user').last().locator('.chip-codebase', { hasText: 'inventory.ts' }).count(), 0);
     }),
   );
 });
