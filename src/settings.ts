@@ -65,6 +65,7 @@ export const OTHER_DEFAULTS = {
   'completion.definitions': true,
   'index.enabled': true,
   'index.chat': true,
+  'index.completion': true,
 } as const;
 
 /**
