@@ -47,7 +47,14 @@ async function answer(
   let streamed = false;
   let unsubscribe: (() => void) | undefined;
   try {
-    const attachments = await referenceAttachments(request.references, parts.logger);
+    const rules = await ctx.rulesFor(vscode.window.activeTextEditor?.document.uri).catch((err: unknown) => {
+      parts.logger.warn(`the project rules could not be read: ${errorMessage(err)}`);
+      return undefined;
+    });
+    // VS Code attaches AGENTS.md and other instruction files itself; the rules are in the system
+    // message already, so those are not sent twice.
+    const inSystem = new Set(rules?.files.map((f) => f.path));
+    const attachments = await referenceAttachments(request.references, inSystem, parts.logger);
     let focus: CodeInFocus | undefined;
     if (request.command !== undefined && Object.hasOwn(PARTICIPANT_COMMANDS, request.command)) {
       const code = attachments.length === 0 ? editorCode() : undefined;
@@ -81,10 +88,7 @@ async function answer(
     const settings = ctx.config.chat;
     const plan = await planReply({
       backend,
-      rules: await ctx.rulesFor(vscode.window.activeTextEditor?.document.uri).catch((err: unknown) => {
-        parts.logger.warn(`the project rules could not be read: ${errorMessage(err)}`);
-        return undefined;
-      }),
+      rules,
       turns: participantTurns(plainHistory(context.history), question, attachments, Date.now()),
       maxTokens: settings.maxTokens,
       countTokens: async (text) => {
@@ -119,12 +123,17 @@ async function answer(
 }
 
 /** The files and ranges attached to the request (#file, the current editor's context chip). */
-async function referenceAttachments(references: readonly vscode.ChatPromptReference[], logger: Logger): Promise<StoredAttachment[]> {
+async function referenceAttachments(
+  references: readonly vscode.ChatPromptReference[],
+  skip: ReadonlySet<string>,
+  logger: Logger,
+): Promise<StoredAttachment[]> {
   const out: StoredAttachment[] = [];
   for (const reference of references) {
     const value = reference.value;
     const uri = value instanceof vscode.Uri ? value : value instanceof vscode.Location ? value.uri : undefined;
-    if (!uri) continue;
+    logger.debug(`chat reference ${reference.id}: ${uri?.toString() ?? typeof value}`);
+    if (!uri || skip.has(vscode.workspace.asRelativePath(uri, false))) continue;
     try {
       const document = await vscode.workspace.openTextDocument(uri);
       if (!isAttachable(document)) continue;
