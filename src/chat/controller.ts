@@ -7,8 +7,8 @@ import { type Backend, EngineError } from '../engine/protocol';
 import type { Logger } from '../logger';
 import { type Conversation, type HistoryStore, newId, type StoredAttachment, type StoredMessage, titleFor } from './history';
 import type { AttachmentView, ConversationView, HostMessage, MessageView } from './messages';
-import { fitRules, RULES_CONTEXT_SHARE, systemWithRules, type RulesText } from '../rules/prompt';
-import { buildPrompt, DEFAULT_SYSTEM_PROMPT, describeAttachment, PromptTooLargeError } from './session';
+import type { RulesText } from '../rules/prompt';
+import { describeAttachment, planReply, PromptTooLargeError } from './session';
 import { errorMessage } from '../util';
 import { RetrievedChips } from './retrieved';
 
@@ -253,15 +253,13 @@ export class ChatController {
     try {
       const backend = this.options.backend();
       const settings = this.options.settings();
-      const info = await backend.info();
-      const count = (text: string) => this.countTokens(backend, text);
-      const rules = await fitRules(await this.readRules(), Math.floor(info.contextSize * RULES_CONTEXT_SHARE), count);
-      const plan = await buildPrompt({
-        system: systemWithRules(this.options.system ?? DEFAULT_SYSTEM_PROMPT, rules),
+      const plan = await planReply({
+        backend,
+        system: this.options.system,
+        rules: await this.readRules(),
         turns: conversation.messages.slice(0, -1),
-        contextSize: info.contextSize,
         maxTokens: settings.maxTokens,
-        countTokens: count,
+        countTokens: (text: string) => this.countTokens(backend, text),
       });
       if (active.finished) return;
       if (plan.note) {
@@ -403,8 +401,9 @@ export class ChatController {
   }
 }
 
-function describeFailure(err: unknown, partial: boolean): string {
-  const kept = partial ? ' The partial reply is kept; Regenerate to try again.' : ' Regenerate to try again.';
+/** What went wrong with a reply, and what to do next. */
+export function describeFailure(err: unknown, partial: boolean, retry = 'Regenerate'): string {
+  const kept = partial ? ` The partial reply is kept; ${retry} to try again.` : ` ${retry} to try again.`;
   if (err instanceof PromptTooLargeError) return err.message;
   if (err instanceof EngineError) {
     switch (err.code) {
