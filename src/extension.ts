@@ -75,7 +75,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerAdapters(ctx),
       registerChat(ctx, codebase.retrieveForChat),
       registerServer(ctx),
-      registerNextEdit(ctx),
+      registerNextEdit(ctx, codebase.completionContext),
       registerMetrics(ctx, metrics, host.backend),
       registerLanguageModels(ctx),
       registerInlineEdit(ctx),

@@ -21,6 +21,7 @@ import {
   defaultThreads,
   detectFimFamily,
   loadModelFile,
+  modelTags,
   loadNodeLlamaCpp,
   mapLoadError,
   vocabularyMismatch,
@@ -190,7 +191,8 @@ export class EngineRuntime implements Backend {
   }
 
   async completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
-    if (!this.fimFamily) {
+    // A next-edit prompt is raw text in the next-edit model's own format: no FIM tokens needed.
+    if (!this.fimFamily && request.engine !== 'nextEdit') {
       throw new EngineError(
         'NO_FIM',
         `${this.settings.modelPath} has no fill-in-the-middle tokens; choose a coder base model (e.g. Qwen2.5-Coder) for inline completions.`,
@@ -404,6 +406,7 @@ export class EngineRuntime implements Backend {
       architecture: metadata.general?.architecture ?? String(this.model.fileInfo.metadata.general?.architecture ?? ''),
       modelSizeBytes: this.model.size,
       fimFamily: this.fimFamily,
+      modelTags: modelTags(this.model),
       draftModelPath: this.settings.draftModelPath || undefined,
       speculative: this.settings.speculative,
       adapters: this.adapters.map((a) => ({ ...a })),
