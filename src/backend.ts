@@ -187,6 +187,7 @@ export class BackendHost implements vscode.Disposable {
         void side.client.updateSettings(settings);
         continue;
       }
+      if (!side && !paths[role]) continue;
       changed = true;
       if (side) {
         delete this.sides[role];
