@@ -166,6 +166,8 @@ export interface StructuredRequest {
    * apart, else the completion model; `completion` the completion model.
    */
   engine?: 'chat' | 'completion' | 'nextEdit';
+  /** The KV sequence to reuse, e.g. a document's (default: the one structured requests share). */
+  cacheKey?: string;
 }
 
 export interface GenerationResult {

@@ -270,7 +270,7 @@ export class EngineRuntime implements Backend {
     validateMessages(request.messages, request.maxTokens);
     return this.track('structured', options, undefined, async (signal, queuedMs) => {
       const grammar = await this.grammars.grammarFor(request.schema);
-      const out = await this.onSlot('structured', signal, (slot) =>
+      const out = await this.onSlot(request.cacheKey ? `structured:${request.cacheKey}` : 'structured', signal, (slot) =>
         runChat(this.nlc, slot.seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
@@ -367,7 +367,7 @@ export class EngineRuntime implements Backend {
 
   /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
   /** Runs `work` on a free slot whose sequence yields to the editor's completions between steps. */
-  private async onSlot<T>(key: 'chat' | 'structured', signal: AbortSignal, work: (slot: Slot) => Promise<T>): Promise<T> {
+  private async onSlot<T>(key: string, signal: AbortSignal, work: (slot: Slot) => Promise<T>): Promise<T> {
     const slot = this.slots.acquire(key);
     try {
       return await work({ ...slot, seq: yieldingSequence(slot.seq, this.editorFirst, signal) });

@@ -182,6 +182,8 @@ export function createNextEditPredictor(backend: () => Backend, options: NextEdi
       maxTokens: maxTokens + 32,
       temperature: 0,
       engine: 'nextEdit',
+      // The document's own KV sequence, as for raw prompts (not the one review shares).
+      cacheKey: `nextedit:${uri}`,
     };
     const result = await engine.generateStructured(sent, { signal });
     return { sent, result, parsed: built.parse(result.value) };

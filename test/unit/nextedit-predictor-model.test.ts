@@ -29,6 +29,7 @@ describe('next-edit predictor: model, prompt kind and context', () => {
     assert.deepEqual(backend.calls, ['generateStructured'], 'no free-text completion');
     const [sent] = backend.structuredRequests;
     assert.equal(sent.engine, 'nextEdit');
+    assert.equal(sent.cacheKey, `nextedit:${uri}`, "the document's own KV sequence");
     assert.deepEqual((sent.schema as { required: string[] }).required, ['region']);
     assert.ok(suggestion);
     assert.deepEqual(
