@@ -77,7 +77,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerChat(ctx, codebase.retrieveForChat),
       registerChatParticipant(ctx, codebase.retrieveForChat),
       registerServer(ctx),
-      registerNextEdit(ctx),
+      registerNextEdit(ctx, codebase.completionContext),
       registerMetrics(ctx, metrics, host.backend),
       registerLanguageModels(ctx),
       registerInlineEdit(ctx),

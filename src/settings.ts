@@ -47,6 +47,7 @@ export type NumberSetting = keyof typeof NUMBER_SETTINGS;
 export const OTHER_DEFAULTS = {
   'model.path': '',
   'model.chatPath': '',
+  'model.nextEditPath': '',
   'model.draftPath': '',
   'engine.gpu': 'auto',
   'backend.kind': 'local',
@@ -76,6 +77,7 @@ export const OTHER_DEFAULTS = {
 export const SENSITIVE_SETTINGS: readonly string[] = [
   'model.path',
   'model.chatPath',
+  'model.nextEditPath',
   'model.draftPath',
   'adapters.folders',
   'backend.kind',
@@ -126,6 +128,8 @@ export interface ReadOptions {
 export interface ConfigSnapshot {
   modelPath: string;
   chatModelPath: string;
+  /** A separate next-edit model ('' = next-edit runs on the completion model). */
+  nextEditModelPath: string;
   draftModelPath: string;
   engine: { contextSize: number; sequences: number; threads: number; batchSize: number; gpu: 'auto' | 'cpu' };
   backend: { kind: 'local' | 'remote'; remoteUrl: string; remoteModel: string };
@@ -219,6 +223,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
   return {
     modelPath: str('model.path') || env.ENCLAVE_MODEL || '',
     chatModelPath: str('model.chatPath'),
+    nextEditModelPath: str('model.nextEditPath'),
     draftModelPath: str('model.draftPath') || env.ENCLAVE_DRAFT_MODEL || '',
     engine: {
       contextSize: num('engine.contextSize'),
