@@ -21,7 +21,7 @@ export function termsOf(word: string): string[] {
   // Identifiers repeat: each is split once (the cache is dropped when it grows large).
   const cached = known.get(word);
   if (cached) return cached;
-  if (known.size > 200_000) known.clear();
+  if (known.size > 50_000) known.clear();
   const terms = split(word);
   known.set(word, terms);
   return terms;
@@ -45,4 +45,9 @@ export function termsOfText(text: string): string[] {
   const out: string[] = [];
   for (const word of words(text)) for (const term of termsOf(word)) out.push(term);
   return out;
+}
+
+/** Drops the split cache (after a build: what it holds is only worth keeping while indexing). */
+export function forgetSplits(): void {
+  known.clear();
 }
