@@ -142,3 +142,16 @@ test('a build cancelled while it runs in the worker stops with an error', async 
     await worker.terminate();
   }
 });
+
+test('the index is saved in pieces that together are MiniSearch’s own serialization, and reload', () => {
+  const index = commonAndRare();
+  index.removeFile('lib/value3.ts');
+  const text = [...index.jsonPieces(7)].join('');
+  const saved = JSON.parse(text) as { search: unknown; files: Record<string, unknown> };
+  const own = (index as unknown as { search: { toJSON(): unknown } }).search.toJSON();
+  assert.deepEqual(saved.search, JSON.parse(JSON.stringify(own)));
+  assert.equal(Object.keys(saved.files).length, 400);
+  const again = SearchIndex.fromJSON(text);
+  assert.equal(again.query('reconcileLedger')[0].path, 'lib/ledger.ts');
+  assert.equal(again.chunkCount, index.chunkCount);
+});

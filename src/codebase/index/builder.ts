@@ -1,6 +1,8 @@
 // Building and updating the index from the files on disk, in slices of a few milliseconds with a
 // yield to the event loop between them, so the extension host stays responsive throughout.
-import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
+import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, sep } from 'node:path';
 
 import { looksBinary, walkWorkspace, type WalkOptions } from './walk';
@@ -97,11 +99,20 @@ export async function readHit(root: string, hit: Hit, maxChars = 4000): Promise<
   }
 }
 
-/** Writes the index atomically (a temp file renamed over the old one). */
+/**
+ * Writes the index atomically (a temp file renamed over the old one), piece by piece. Synchronous
+ * writes: the index must not change while it is written, and this runs in the index worker, where
+ * nothing else waits than the next request.
+ */
 export async function saveIndex(file: string, index: SearchIndex): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(index));
+  const temp = `${file}.${process.pid}.${threadId}.tmp`;
+  const fd = openSync(temp, 'w');
+  try {
+    for (const piece of index.jsonPieces()) writeSync(fd, piece);
+  } finally {
+    closeSync(fd);
+  }
   await rename(temp, file);
 }
 

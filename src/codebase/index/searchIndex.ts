@@ -24,8 +24,13 @@ export const DEFAULT_PRUNING: QueryPruning = { maxTerms: 12, maxDocShare: 0.08, 
 const MIN_DF_LIMIT = 50;
 const MIN_POSTINGS_BUDGET = 500;
 
-/** MiniSearch's term table (not public API; read only, for document frequencies): term → field id → chunk id → count. */
-type TermTable = { get(term: string): Map<number, Map<number, number>> | undefined };
+/**
+ * MiniSearch's term table: term → field id → chunk id → count. Not public API (read only: document
+ * frequencies for queries, and a save in pieces); the unit tests fail if a MiniSearch update changes it.
+ */
+interface TermTable extends Iterable<[string, Map<number, Map<number, number>>]> {
+  get(term: string): Map<number, Map<number, number>> | undefined;
+}
 
 /** Bumped whenever what is stored changes meaning (tokenizer, chunking, layout): older files are rebuilt. */
 export const INDEX_FORMAT = 3;
@@ -120,10 +125,13 @@ export class SearchIndex {
     return this.search.documentCount;
   }
 
+  private termTable(): TermTable {
+    return (this.search as unknown as { _index: TermTable })._index;
+  }
+
   /** In how many chunks `term` occurs (text or path); 0 when unknown. */
   documentFrequency(term: string): number {
-    const table = (this.search as unknown as { _index?: TermTable })._index;
-    const fields = table?.get(term);
+    const fields = this.termTable().get(term);
     if (!fields) return 0;
     let df = 0;
     for (const chunks of fields.values()) df = Math.max(df, chunks.size);
@@ -171,8 +179,33 @@ export class SearchIndex {
     return hits;
   }
 
-  toJSON(): SerializedIndex {
-    return { format: INDEX_FORMAT, nextId: this.nextId, files: Object.fromEntries(this.files), search: this.search.toJSON() };
+  /**
+   * The serialized index as pieces of JSON text (together what fromJSON reads), a few thousand terms
+   * at a time: MiniSearch's toJSON builds the whole term table as objects and JSON.stringify then
+   * one string of it, 270 MB at the peak for 10,000 files; pieces written as they come need ~1 MB.
+   */
+  *jsonPieces(termsPerPiece = 4000): Generator<string> {
+    // Everything but the term table, by MiniSearch itself: its toJSON on a view with an empty table.
+    const view = Object.create(this.search, { _index: { value: [] } }) as MiniSearch<ChunkDoc>;
+    const { index: _empty, ...rest } = view.toJSON();
+    const files = JSON.stringify(Object.fromEntries(this.files));
+    yield `{"format":${INDEX_FORMAT},"nextId":${this.nextId},"files":${files},"search":${JSON.stringify(rest).slice(0, -1)},"index":[`;
+    let batch: string[] = [];
+    let first = true;
+    const flush = () => {
+      const text = (first ? '' : ',') + batch.join(',');
+      first = false;
+      batch = [];
+      return text;
+    };
+    for (const [term, fields] of this.termTable()) {
+      const data: Record<number, Record<number, number>> = {};
+      for (const [fieldId, counts] of fields) data[fieldId] = Object.fromEntries(counts);
+      batch.push(JSON.stringify([term, data]));
+      if (batch.length >= termsPerPiece) yield flush();
+    }
+    if (batch.length) yield flush();
+    yield ']}}';
   }
 
   /** An index from its serialized form; CorruptIndexError when the text is not one of this format. */
