@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 
 import type { Logger } from '../logger';
-import { readHit } from './index/builder';
+import { readHit, type Hit } from './index/hits';
 import { IndexWorkerClient } from './index/client';
 import type { FolderSpec } from './index/protocol';
-import type { Hit } from './index/searchIndex';
 import { NUMBER_SETTINGS } from '../settings';
 import { errorMessage } from '../util';
 

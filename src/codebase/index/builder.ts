@@ -6,7 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, sep } from 'node:path';
 
 import { looksBinary, walkWorkspace, type WalkOptions } from './walk';
-import { CorruptIndexError, SearchIndex, type Hit } from './searchIndex';
+import { CorruptIndexError, SearchIndex } from './searchIndex';
 
 export interface BuildProgress {
   done: number;
@@ -88,17 +88,6 @@ export async function updateFile(index: SearchIndex, root: string, absolute: str
   return true;
 }
 
-/** A hit's text as the file has it now (undefined when the file is gone). */
-export async function readHit(root: string, hit: Hit, maxChars = 4000): Promise<string | undefined> {
-  try {
-    const text = await readFile(join(root, hit.path), 'utf8');
-    const lines = text.split('\n').slice(hit.startLine, hit.endLine).join('\n');
-    return lines.length > maxChars ? `${lines.slice(0, maxChars)}\n…` : lines;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Writes the index atomically (a temp file renamed over the old one), piece by piece. Synchronous
  * writes: the index must not change while it is written, and this runs in the index worker, where
@@ -128,3 +117,4 @@ export async function loadIndex(file: string): Promise<SearchIndex | undefined> 
 }
 
 export { CorruptIndexError };
+export { readHit } from './hits';

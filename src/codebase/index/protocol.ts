@@ -1,7 +1,7 @@
 // The messages between the extension host and the index worker (worker.ts): requests with an id,
 // answered once (a value or an error), and progress reports for a build on the way.
 import type { BuildResult } from './builder';
-import type { Hit } from './searchIndex';
+import type { Hit } from './hits';
 
 /** One workspace folder's index: where its files are and where it is stored. */
 export interface FolderSpec {

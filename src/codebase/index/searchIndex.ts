@@ -3,7 +3,10 @@
 import MiniSearch, { type Options } from 'minisearch';
 
 import { chunkLines, type ChunkOptions } from './chunk';
+import type { Hit } from './hits';
 import { termsOf, words } from './terms';
+
+export type { Hit };
 
 /** How a question is cut down before the search (see SearchIndex.queryTerms). */
 export interface QueryPruning {
@@ -47,13 +50,6 @@ export interface FileState {
   mtimeMs: number;
   size: number;
   ids: number[];
-}
-
-export interface Hit {
-  path: string;
-  startLine: number;
-  endLine: number;
-  score: number;
 }
 
 const options: Options<ChunkDoc> = {
