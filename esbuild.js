@@ -1,4 +1,4 @@
-// Builds Enclave's bundles: the extension host entry, the engine process entry, the CLI
+// Builds Enclave's bundles: the extension host entry, the engine process entry, the index worker, the CLI
 // (`enclave serve`), the chat and metrics webview scripts and the in-host test suite.
 // node-llama-cpp (native, ESM with top-level await) and vscode stay external.
 const esbuild = require('esbuild');
@@ -22,6 +22,8 @@ const node = {
 const builds = [
   { ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { worker: 'src/engine/worker.ts' }, outdir: 'dist' },
+  // The codebase index's worker thread, started by the extension host from dist/indexWorker.js.
+  { ...node, entryPoints: { indexWorker: 'src/codebase/index/worker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/engine/cli.ts' }, outdir: 'dist' },
   {
     bundle: true,

@@ -7,23 +7,15 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 
 import type { Logger } from '../logger';
-import { buildIndex, CorruptIndexError, loadIndex, readHit, saveIndex, updateFile } from './index/builder';
-import { SearchIndex, type Hit } from './index/searchIndex';
-import { PathFilter } from './index/walk';
+import { readHit, type Hit } from './index/hits';
+import { IndexWorkerClient } from './index/client';
+import type { FolderSpec } from './index/protocol';
 import { NUMBER_SETTINGS } from '../settings';
 import { errorMessage } from '../util';
 
 export interface RetrievedChunk extends Hit {
   uri: vscode.Uri;
   text: string;
-}
-
-interface FolderIndex {
-  folder: vscode.WorkspaceFolder;
-  index: SearchIndex;
-  file: string;
-  filter: PathFilter;
-  ready: boolean;
 }
 
 const setting = <T>(key: string, fallback: T): T => vscode.workspace.getConfiguration('enclave').get<T>(key, fallback);
@@ -41,9 +33,19 @@ function excludes(folder: vscode.WorkspaceFolder): string[] {
     .map(([glob]) => glob);
 }
 
+/** The bundled worker next to the extension's bundle (esbuild.js builds both into dist/). */
+const WORKER_SCRIPT = join(__dirname, 'indexWorker.js');
+
+interface FolderIndex {
+  folder: vscode.WorkspaceFolder;
+  spec: FolderSpec;
+}
+
 export class CodebaseIndexService implements vscode.Disposable {
+  /** Workspace folders with an index, by the key the worker knows them by. */
   private readonly folders = new Map<string, FolderIndex>();
   private readonly disposables: vscode.Disposable[] = [];
+  private worker?: IndexWorkerClient;
   private building?: vscode.CancellationTokenSource;
   private saveTimer?: ReturnType<typeof setTimeout>;
   private readonly pending = new Map<string, vscode.Uri>();
@@ -73,69 +75,79 @@ export class CodebaseIndexService implements vscode.Disposable {
     return this.trusted() && setting('index.enabled', true);
   }
 
-  /** Loads the stored indexes and brings them up to date (in the background). */
+  /** The worker, started when first needed (and again after one stopped). */
+  private client(): IndexWorkerClient {
+    if (this.worker?.alive) return this.worker;
+    const worker = new IndexWorkerClient(WORKER_SCRIPT, {
+      onExit: (reason) => {
+        this.log.warn(`index worker stopped (${reason}): the index is off until it is rebuilt or the window reloads`);
+        this.folders.clear();
+      },
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Loads the stored indexes and brings them up to date (in the background, in the worker). */
   async start(rebuild = false): Promise<void> {
     this.building?.cancel();
+    this.folders.clear();
     if (!this.enabled) {
-      this.folders.clear();
+      // Off: the worker and the memory its indexes hold go.
+      const worker = this.worker;
+      this.worker = undefined;
+      await worker?.terminate();
       return;
     }
     const source = new vscode.CancellationTokenSource();
     this.building = source;
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      if (folder.uri.scheme !== 'file') continue;
-      const key = createHash('sha256').update(folder.uri.toString()).digest('hex').slice(0, 16);
-      const file = join(this.storage.fsPath, 'codebase-index', `${key}.json`);
-      let index: SearchIndex | undefined;
-      let fresh = rebuild;
-      if (!rebuild) {
-        try {
-          index = await loadIndex(file);
-        } catch (err) {
-          if (!(err instanceof CorruptIndexError)) throw err;
-          this.log.warn(`stored index for ${folder.name} unusable (${err.message}): rebuilding`);
-          void vscode.window.showInformationMessage(`Enclave: the codebase index of ${folder.name} was damaged and is being rebuilt.`);
-        }
-      }
-      if (!index) fresh = true;
-      const entry: FolderIndex = {
-        folder,
-        index: index ?? new SearchIndex(),
-        file,
-        filter: new PathFilter(folder.uri.fsPath, excludes(folder)),
-        ready: !!index,
+    const worker = this.client();
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+    const keys = folders.map((folder) => createHash('sha256').update(folder.uri.toString()).digest('hex').slice(0, 16));
+    await worker.retain(keys);
+    for (const [i, folder] of folders.entries()) {
+      if (source.token.isCancellationRequested) return;
+      const spec: FolderSpec = {
+        key: keys[i],
+        root: folder.uri.fsPath,
+        file: join(this.storage.fsPath, 'codebase-index', `${keys[i]}.json`),
+        exclude: excludes(folder),
+        maxFiles: maxFiles(),
       };
-      this.folders.set(folder.uri.toString(), entry);
-      await this.build(entry, fresh, source.token);
+      const opened = await worker.open(spec, rebuild);
+      if (opened.corrupt) {
+        this.log.warn(`stored index for ${folder.name} unusable (${opened.corrupt}): rebuilding`);
+        void vscode.window.showInformationMessage(`Enclave: the codebase index of ${folder.name} was damaged and is being rebuilt.`);
+      }
+      const entry: FolderIndex = { folder, spec };
+      this.folders.set(spec.key, entry);
+      await this.build(worker, entry, !opened.loaded, source.token);
     }
   }
 
-  private async build(entry: FolderIndex, fresh: boolean, token: vscode.CancellationToken): Promise<void> {
+  private async build(worker: IndexWorkerClient, entry: FolderIndex, fresh: boolean, token: vscode.CancellationToken): Promise<void> {
     const controller = new AbortController();
     token.onCancellationRequested(() => controller.abort());
     const run = async (progress?: vscode.Progress<{ message?: string; increment?: number }>, cancel?: vscode.CancellationToken) => {
       cancel?.onCancellationRequested(() => controller.abort());
       let last = 0;
-      const result = await buildIndex(entry.index, {
-        root: entry.folder.uri.fsPath,
-        exclude: excludes(entry.folder),
-        maxFiles: maxFiles(),
-        signal: controller.signal,
-        onProgress: ({ done, total }) => {
+      const result = await worker.build(
+        entry.spec.key,
+        fresh,
+        (done, total) => {
           const percent = total ? (done / total) * 100 : 100;
           progress?.report({ message: `${done}/${total} files`, increment: percent - last });
           last = percent;
         },
-      });
-      entry.ready = true;
+        controller.signal,
+      );
       this.log.info(
-        `index of ${entry.folder.name}: ${result.files} files (${result.indexed} read, ${result.removed} removed), ${entry.index.chunkCount} chunks, ${Math.round(result.ms)} ms`,
+        `index of ${entry.folder.name}: ${result.files} files (${result.indexed} read, ${result.removed} removed), ${result.chunks} chunks, ${Math.round(result.ms)} ms`,
       );
       if (result.capped)
         void vscode.window.showWarningMessage(
-          `Enclave indexed only the first ${maxFiles()} files of ${entry.folder.name}. Exclude generated folders (files.exclude, .gitignore) or raise enclave.index.maxFiles.`,
+          `Enclave indexed only the first ${entry.spec.maxFiles} files of ${entry.folder.name}. Exclude generated folders (files.exclude, .gitignore) or raise enclave.index.maxFiles.`,
         );
-      if (result.indexed || result.removed || fresh) await saveIndex(entry.file, entry.index);
     };
     try {
       // A first build shows its progress and can be cancelled; catching up on a stored index is quiet.
@@ -158,7 +170,7 @@ export class CodebaseIndexService implements vscode.Disposable {
     void this.flush();
   }
 
-  /** Applies queued file changes one after another (a burst of events is one pass). */
+  /** Hands queued file changes to the worker one after another (a burst of events is one pass). */
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
@@ -167,17 +179,9 @@ export class CodebaseIndexService implements vscode.Disposable {
         const [key, uri] = this.pending.entries().next().value as [string, vscode.Uri];
         this.pending.delete(key);
         const folder = vscode.workspace.getWorkspaceFolder(uri);
-        const entry = folder && this.folders.get(folder.uri.toString());
-        if (!entry?.ready) continue;
-        const relative = vscode.workspace.asRelativePath(uri, false);
-        if (relative.endsWith('.gitignore')) entry.filter.forget();
-        if (!(await entry.filter.allows(relative))) {
-          entry.index.removeFile(relative);
-          continue;
-        }
-        if (entry.index.fileCount >= maxFiles() && !entry.index.paths().includes(relative)) continue;
-        await updateFile(entry.index, entry.folder.uri.fsPath, uri.fsPath);
-        this.scheduleSave();
+        const entry = folder && [...this.folders.values()].find((f) => f.folder.uri.toString() === folder.uri.toString());
+        if (!entry || !this.worker?.alive) continue;
+        if (await this.worker.change(entry.spec.key, vscode.workspace.asRelativePath(uri, false))) this.scheduleSave();
       }
     } catch (err) {
       this.log.warn(`index update failed: ${errorMessage(err)}`);
@@ -190,22 +194,17 @@ export class CodebaseIndexService implements vscode.Disposable {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      for (const entry of this.folders.values())
-        void saveIndex(entry.file, entry.index).catch((err: unknown) => this.log.warn(`index not saved: ${errorMessage(err)}`));
+      void this.worker?.save().catch((err: unknown) => this.log.warn(`index not saved: ${errorMessage(err)}`));
     }, 30_000);
   }
 
   /** The chunks that best match `query`, read from their files as they are now. */
   async retrieve(query: string, limit = 4): Promise<RetrievedChunk[]> {
-    if (!this.enabled) return [];
-    const scored: Array<{ entry: FolderIndex; hit: Hit }> = [];
-    for (const entry of this.folders.values()) {
-      if (!entry.ready) continue;
-      for (const hit of entry.index.query(query, limit, 1)) scored.push({ entry, hit });
-    }
-    scored.sort((a, b) => b.hit.score - a.hit.score);
+    if (!this.enabled || !this.worker?.alive || !this.folders.size) return [];
     const out: RetrievedChunk[] = [];
-    for (const { entry, hit } of scored.slice(0, limit)) {
+    for (const { key, hit } of await this.worker.query(query, limit, 1)) {
+      const entry = this.folders.get(key);
+      if (!entry) continue;
       const text = await readHit(entry.folder.uri.fsPath, hit);
       if (text?.trim()) out.push({ ...hit, uri: vscode.Uri.joinPath(entry.folder.uri, hit.path), text });
     }
@@ -214,10 +213,13 @@ export class CodebaseIndexService implements vscode.Disposable {
 
   dispose(): void {
     this.building?.cancel();
-    if (this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      for (const entry of this.folders.values()) void saveIndex(entry.file, entry.index).catch(() => undefined);
-    }
     for (const d of this.disposables) d.dispose();
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return;
+    // Changes since the last save are written before the worker goes.
+    const save = this.saveTimer ? worker.save() : Promise.resolve();
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    void save.catch(() => undefined).finally(() => void worker.terminate());
   }
 }

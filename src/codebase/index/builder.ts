@@ -1,10 +1,12 @@
 // Building and updating the index from the files on disk, in slices of a few milliseconds with a
 // yield to the event loop between them, so the extension host stays responsive throughout.
-import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
+import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, sep } from 'node:path';
 
 import { looksBinary, walkWorkspace, type WalkOptions } from './walk';
-import { CorruptIndexError, SearchIndex, type Hit } from './searchIndex';
+import { CorruptIndexError, SearchIndex } from './searchIndex';
 
 export interface BuildProgress {
   done: number;
@@ -86,22 +88,20 @@ export async function updateFile(index: SearchIndex, root: string, absolute: str
   return true;
 }
 
-/** A hit's text as the file has it now (undefined when the file is gone). */
-export async function readHit(root: string, hit: Hit, maxChars = 4000): Promise<string | undefined> {
-  try {
-    const text = await readFile(join(root, hit.path), 'utf8');
-    const lines = text.split('\n').slice(hit.startLine, hit.endLine).join('\n');
-    return lines.length > maxChars ? `${lines.slice(0, maxChars)}\n…` : lines;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Writes the index atomically (a temp file renamed over the old one). */
+/**
+ * Writes the index atomically (a temp file renamed over the old one), piece by piece. Synchronous
+ * writes: the index must not change while it is written, and this runs in the index worker, where
+ * nothing else waits than the next request.
+ */
 export async function saveIndex(file: string, index: SearchIndex): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(index));
+  const temp = `${file}.${process.pid}.${threadId}.tmp`;
+  const fd = openSync(temp, 'w');
+  try {
+    for (const piece of index.jsonPieces()) writeSync(fd, piece);
+  } finally {
+    closeSync(fd);
+  }
   await rename(temp, file);
 }
 
@@ -117,3 +117,4 @@ export async function loadIndex(file: string): Promise<SearchIndex | undefined> 
 }
 
 export { CorruptIndexError };
+export { readHit } from './hits';

@@ -1,8 +1,10 @@
 // How code is cut into search terms: identifiers whole and in their parts (camelCase, snake_case,
 // kebab-case), lowercased, so "parseConfigFile" is found by "parse config", "config_file" or itself.
 
+// English function words and keywords: in a third of all chunks or more, so they neither rank nor
+// are searched (SearchIndex.queryTerms), and each costs a posting per chunk.
 const STOP = new Set(
-  'the and for this that with from are was were not but you your its has have had can will should would into then than when what which while return const let var function export import class public private static void new true false null undefined int string number'.split(
+  'the and for this that with from are was were not but you your its has have had can will should would into then than when what which while return const let var function export import class public private static void new true false null undefined int string number to if is of in be or an as it by on no at else'.split(
     ' ',
   ),
 );
@@ -21,14 +23,16 @@ export function termsOf(word: string): string[] {
   // Identifiers repeat: each is split once (the cache is dropped when it grows large).
   const cached = known.get(word);
   if (cached) return cached;
-  if (known.size > 200_000) known.clear();
+  if (known.size > 50_000) known.clear();
   const terms = split(word);
   known.set(word, terms);
   return terms;
 }
 
 function split(word: string): string[] {
-  if (/^[a-z0-9]+$/.test(word)) return /^\d+$/.test(word) || STOP.has(word) ? none : [word];
+  // Number literals (42, 0x1f, 1e9, 100_000) are not names.
+  if (/^\d/.test(word)) return none;
+  if (/^[a-z0-9]+$/.test(word)) return STOP.has(word) ? none : [word];
   const whole = word.toLowerCase();
   const parts = word
     .split(/[_$]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/)
@@ -45,4 +49,9 @@ export function termsOfText(text: string): string[] {
   const out: string[] = [];
   for (const word of words(text)) for (const term of termsOf(word)) out.push(term);
   return out;
+}
+
+/** Drops the split cache (after a build: what it holds is only worth keeping while indexing). */
+export function forgetSplits(): void {
+  known.clear();
 }

@@ -1,0 +1,55 @@
+// The messages between the extension host and the index worker (worker.ts): requests with an id,
+// answered once (a value or an error), and progress reports for a build on the way.
+import type { BuildResult } from './builder';
+import type { Hit } from './hits';
+
+/** One workspace folder's index: where its files are and where it is stored. */
+export interface FolderSpec {
+  key: string;
+  root: string;
+  /** The stored index (JSON). */
+  file: string;
+  exclude: string[];
+  maxFiles: number;
+}
+
+export type Request =
+  /** Loads the stored index (or starts empty); answers whether one was loaded, or why it was unusable. */
+  | { op: 'open'; folder: FolderSpec; rebuild: boolean }
+  /** Brings the index up to date with the disk and saves it when anything changed; progress on the way. */
+  | { op: 'build'; key: string; fresh: boolean }
+  /** Stops the folder's build on the way (it answers with an error). */
+  | { op: 'cancel'; key: string }
+  /** A file event: the file is re-indexed, removed, or left out by the walk's rules. */
+  | { op: 'change'; key: string; path: string }
+  | { op: 'query'; text: string; limit: number; perFile: number }
+  /** Writes the indexes changed since they were last written. */
+  | { op: 'save' }
+  /** Drops the folders not named. */
+  | { op: 'retain'; keys: string[] }
+  | { op: 'stats' };
+
+export interface OpenResult {
+  loaded: boolean;
+  /** Why the stored index could not be used (it starts empty and is rebuilt). */
+  corrupt?: string;
+}
+
+export interface BuildSummary extends BuildResult {
+  chunks: number;
+}
+
+export interface FolderHit {
+  key: string;
+  hit: Hit;
+}
+
+export interface WorkerStats {
+  heapUsed: number;
+  folders: Array<{ key: string; files: number; chunks: number; ready: boolean }>;
+}
+
+export type Reply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: string }
+  | { id: number; progress: { done: number; total: number } };

@@ -1,0 +1,152 @@
+// The index worker (a worker_threads Worker started by indexShell through client.ts): it owns the
+// workspace folders' indexes and does all their work — load, build, updates from file events,
+// queries, save — so that no slice of it ever runs on the extension host's thread.
+import { parentPort } from 'node:worker_threads';
+import { join } from 'node:path';
+
+import { buildIndex, CorruptIndexError, loadIndex, saveIndex, updateFile } from './builder';
+import type { FolderHit, FolderSpec, OpenResult, Reply, Request, WorkerStats } from './protocol';
+import { SearchIndex } from './searchIndex';
+import { forgetSplits } from './terms';
+import { PathFilter } from './walk';
+
+interface Folder {
+  spec: FolderSpec;
+  index: SearchIndex;
+  filter: PathFilter;
+  ready: boolean;
+  dirty: boolean;
+  build?: AbortController;
+}
+
+const folders = new Map<string, Folder>();
+
+function folder(key: string): Folder {
+  const found = folders.get(key);
+  if (!found) throw new Error(`no index open for ${key}`);
+  return found;
+}
+
+async function open(spec: FolderSpec, rebuild: boolean): Promise<OpenResult> {
+  folders.get(spec.key)?.build?.abort();
+  let index: SearchIndex | undefined;
+  let corrupt: string | undefined;
+  if (!rebuild) {
+    try {
+      index = await loadIndex(spec.file);
+    } catch (err) {
+      if (!(err instanceof CorruptIndexError)) throw err;
+      corrupt = err.message;
+    }
+  }
+  folders.set(spec.key, {
+    spec,
+    index: index ?? new SearchIndex(),
+    filter: new PathFilter(spec.root, spec.exclude),
+    ready: !!index,
+    dirty: false,
+  });
+  return corrupt ? { loaded: false, corrupt } : { loaded: !!index };
+}
+
+async function build(key: string, fresh: boolean, progress: (done: number, total: number) => void) {
+  const entry = folder(key);
+  entry.build?.abort();
+  const controller = new AbortController();
+  entry.build = controller;
+  try {
+    // Slices of 50 ms: nothing waits on this thread but the next message (a cancel, a query).
+    const result = await buildIndex(entry.index, {
+      root: entry.spec.root,
+      exclude: entry.spec.exclude,
+      maxFiles: entry.spec.maxFiles,
+      signal: controller.signal,
+      sliceMs: 50,
+      onProgress: ({ done, total }) => progress(done, total),
+    });
+    entry.ready = true;
+    forgetSplits();
+    if (result.indexed || result.removed || fresh) {
+      await saveIndex(entry.spec.file, entry.index);
+      entry.dirty = false;
+    }
+    return { ...result, chunks: entry.index.chunkCount };
+  } finally {
+    if (entry.build === controller) entry.build = undefined;
+  }
+}
+
+async function change(key: string, path: string): Promise<boolean> {
+  const entry = folders.get(key);
+  if (!entry?.ready) return false;
+  if (path.endsWith('.gitignore')) entry.filter.forget();
+  if (!(await entry.filter.allows(path))) {
+    if (entry.index.removeFile(path)) entry.dirty = true;
+    return false;
+  }
+  if (entry.index.fileCount >= entry.spec.maxFiles && !entry.index.has(path)) return false;
+  await updateFile(entry.index, entry.spec.root, join(entry.spec.root, path));
+  entry.dirty = true;
+  return true;
+}
+
+function query(text: string, limit: number, perFile: number): FolderHit[] {
+  const scored: FolderHit[] = [];
+  for (const [key, entry] of folders) if (entry.ready) for (const hit of entry.index.query(text, limit, perFile)) scored.push({ key, hit });
+  return scored.sort((a, b) => b.hit.score - a.hit.score).slice(0, limit);
+}
+
+async function save(): Promise<void> {
+  for (const entry of folders.values())
+    if (entry.dirty && entry.ready) {
+      entry.dirty = false;
+      await saveIndex(entry.spec.file, entry.index);
+    }
+}
+
+function stats(): WorkerStats {
+  // Only where the process runs with --expose-gc (the bench): a heap figure without garbage.
+  (globalThis as { gc?: () => void }).gc?.();
+  return {
+    heapUsed: process.memoryUsage().heapUsed,
+    folders: [...folders].map(([key, f]) => ({ key, files: f.index.fileCount, chunks: f.index.chunkCount, ready: f.ready })),
+  };
+}
+
+async function handle(request: Request, progress: (done: number, total: number) => void): Promise<unknown> {
+  switch (request.op) {
+    case 'open':
+      return open(request.folder, request.rebuild);
+    case 'build':
+      return build(request.key, request.fresh, progress);
+    case 'cancel':
+      folders.get(request.key)?.build?.abort();
+      return undefined;
+    case 'change':
+      return change(request.key, request.path);
+    case 'query':
+      return query(request.text, request.limit, request.perFile);
+    case 'save':
+      return save();
+    case 'retain':
+      for (const [key, entry] of folders)
+        if (!request.keys.includes(key)) {
+          entry.build?.abort();
+          folders.delete(key);
+        }
+      return undefined;
+    case 'stats':
+      return stats();
+  }
+}
+
+const port = parentPort;
+if (!port) throw new Error('the index worker runs in a worker thread');
+port.on('message', (message: { id: number; request: Request }) => {
+  const { id, request } = message;
+  const send = (reply: Reply) => port.postMessage(reply);
+  handle(request, (done, total) => send({ id, progress: { done, total } })).then(
+    (value) => send({ id, ok: true, value }),
+    (err: unknown) => send({ id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});
