@@ -1,7 +1,7 @@
 // Test doubles for the unit tests: one configurable Backend, a manual clock and a chat controller
 // over a real history store in a temp folder. (Not *.test.ts: the runner does not pick it up.)
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { promises as fs, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -276,4 +276,15 @@ export async function chatHarness(options: ChatHarnessOptions = {}) {
   });
   const onDisk = async (): Promise<Conversation> => JSON.parse(await fs.readFile(path.join(dir, `${controller.current.id}.json`), 'utf8'));
   return { dir, store, backend, posted, controller, onDisk };
+}
+
+/** Writes `files` (relative path → content) into a new temporary folder, removed when the process exits. */
+export function tempWorkspace(files: Record<string, string | Uint8Array>): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'enclave-ws-'));
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.join(root, file, '..'), { recursive: true });
+    writeFileSync(path.join(root, file), content);
+  }
+  return root;
 }
