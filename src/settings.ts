@@ -65,6 +65,7 @@ export const OTHER_DEFAULTS = {
   'completion.definitions': true,
   'index.enabled': true,
   'index.chat': true,
+  'index.embeddingPath': '',
 } as const;
 
 /**
@@ -80,6 +81,7 @@ export const SENSITIVE_SETTINGS: readonly string[] = [
   'backend.kind',
   'backend.remoteUrl',
   'backend.remoteModel',
+  'index.embeddingPath',
 ];
 
 /**
@@ -126,6 +128,8 @@ export interface ConfigSnapshot {
   modelPath: string;
   chatModelPath: string;
   draftModelPath: string;
+  /** The codebase index's embedding model (a GGUF); empty = lexical search only. */
+  embeddingModelPath: string;
   engine: { contextSize: number; sequences: number; threads: number; batchSize: number; gpu: 'auto' | 'cpu' };
   backend: { kind: 'local' | 'remote'; remoteUrl: string; remoteModel: string };
   completion: {
@@ -218,6 +222,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
   return {
     modelPath: str('model.path') || env.ENCLAVE_MODEL || '',
     chatModelPath: str('model.chatPath'),
+    embeddingModelPath: str('index.embeddingPath'),
     draftModelPath: str('model.draftPath') || env.ENCLAVE_DRAFT_MODEL || '',
     engine: {
       contextSize: num('engine.contextSize'),

@@ -7,6 +7,7 @@ import type { CompletionContextSource, CompletionRequest } from '../completion/c
 import type { FileChunk } from '../completion/templates';
 import { HASH_COMMENT_LANGUAGES, identifiersNear } from './identifiers';
 import { createDefinitionContext } from './definitionsShell';
+import { ChunkEmbedder } from './chunkEmbedder';
 import { CodebaseIndexService } from './indexShell';
 import type { StoredAttachment } from '../chat/history';
 import { newId } from '../chat/history';
@@ -30,7 +31,13 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
   const { definitions, disposable: definitionEvents } = createDefinitionContext();
   const hash = (request: CompletionRequest) => HASH_COMMENT_LANGUAGES.has(request.languageId);
   let reported = 0;
-  const index = new CodebaseIndexService(ctx.extension.storageUri ?? ctx.extension.globalStorageUri, log, ctx.trusted);
+  const embedder = new ChunkEmbedder({
+    backend: () => ctx.backend(),
+    modelPath: () => ctx.config.embeddingModelPath,
+    log,
+    notify: (message) => void vscode.window.showWarningMessage(`Enclave: ${message}`),
+  });
+  const index = new CodebaseIndexService(ctx.extension.storageUri ?? ctx.extension.globalStorageUri, log, ctx.trusted, embedder);
   // The index's best chunk for the names near the cursor, per document: looked up in the
   // background and used from the next keystroke on (reading it from disk never delays a prompt).
   const indexChunks = new Map<string, { query: string; chunk?: FileChunk }>();
@@ -81,7 +88,7 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
     const explicit = CODEBASE_MENTION.test(question);
     if (!explicit && !setting('index.chat', true)) return [];
     const query = question.replace(CODEBASE_MENTION, ' ');
-    const chunks = await index.retrieve(query, 4);
+    const chunks = await index.retrieve(query, 4, true);
     log.debug(`chat retrieval: ${chunks.length} chunk(s) for ${JSON.stringify(query.slice(0, 80))}`);
     return chunks.map((c) => ({
       id: newId(Date.now()),
@@ -100,10 +107,13 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
     }
     await index.start(true);
   });
+  const embeddingModel = ctx.config.onDidChange((e) => {
+    if (e.affectsConfiguration('enclave.index.embeddingPath')) index.restartEmbeddings();
+  });
   return {
     completionContext,
     retrieveForChat,
     index,
-    disposable: vscode.Disposable.from(definitionEvents, index, rebuild, { dispose: () => clearTimeout(startTimer) }),
+    disposable: vscode.Disposable.from(definitionEvents, index, rebuild, embeddingModel, { dispose: () => clearTimeout(startTimer) }),
   };
 }
