@@ -112,6 +112,19 @@ describe('VectorStore', () => {
     );
   });
 
+  test('setting a chunk again replaces its vector; deleting one keeps the others where they were', () => {
+    const store = new VectorStore('m');
+    for (let i = 0; i < 300; i++) store.set(i, [Math.cos(i), Math.sin(i)]);
+    store.set(5, [0, -1]);
+    assert.equal(store.size, 300);
+    assert.ok(store.delete(0) && store.delete(150) && !store.delete(150));
+    for (const id of [1, 5, 149, 151, 299]) {
+      const [hit] = store.nearest(id === 5 ? [0, -1] : [Math.cos(id), Math.sin(id)], 1);
+      assert.equal(hit.id, id, `chunk ${id} still has its own vector`);
+    }
+    assert.ok(!store.nearest([1, 0], 300).some((h) => h.id === 0 || h.id === 150));
+  });
+
   test('a vector of another size than the store’s is refused', () => {
     const store = new VectorStore('m');
     store.set(1, [1, 2]);

@@ -16,14 +16,17 @@ export interface VectorHit {
 }
 
 export class VectorStore {
-  private readonly vectors = new Map<number, Float32Array>();
+  /** Chunk id → slot; slot i's vector is data[i·dims, (i+1)·dims) and its id ids[i]. One block, scanned in order. */
+  private readonly slots = new Map<number, number>();
+  private ids: number[] = [];
+  private data = new Float32Array(0);
   private dims = 0;
 
   /** `model` names what made the vectors (the embedding model's path): vectors of another are not mixed in. */
   constructor(readonly model: string) {}
 
   get size(): number {
-    return this.vectors.size;
+    return this.ids.length;
   }
 
   get dimensions(): number {
@@ -31,7 +34,7 @@ export class VectorStore {
   }
 
   has(id: number): boolean {
-    return this.vectors.has(id);
+    return this.slots.has(id);
   }
 
   /** Stores a chunk's vector (normalized); every vector of a store has the same length. */
@@ -39,48 +42,82 @@ export class VectorStore {
     if (!vector.length) throw new Error('an empty vector');
     if (this.dims && vector.length !== this.dims) throw new Error(`a vector of ${vector.length} dimensions in a store of ${this.dims}`);
     this.dims = vector.length;
-    this.vectors.set(id, normalized(vector));
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      slot = this.ids.length;
+      this.reserve(slot + 1);
+      this.ids.push(id);
+      this.slots.set(id, slot);
+    }
+    this.data.set(normalized(vector), slot * this.dims);
   }
 
   delete(id: number): boolean {
-    return this.vectors.delete(id);
+    const slot = this.slots.get(id);
+    if (slot === undefined) return false;
+    // The last vector moves into the freed slot: the block stays without holes.
+    const last = this.ids.length - 1;
+    if (slot !== last) {
+      this.data.copyWithin(slot * this.dims, last * this.dims, (last + 1) * this.dims);
+      this.ids[slot] = this.ids[last];
+      this.slots.set(this.ids[slot], slot);
+    }
+    this.ids.pop();
+    this.slots.delete(id);
+    return true;
   }
 
   /** Drops the vectors of chunks no longer in the index; answers how many went. */
   retain(live: ReadonlySet<number>): number {
-    let dropped = 0;
-    for (const id of this.vectors.keys())
-      if (!live.has(id)) {
-        this.vectors.delete(id);
-        dropped++;
-      }
-    return dropped;
+    const gone = this.ids.filter((id) => !live.has(id));
+    for (const id of gone) this.delete(id);
+    return gone.length;
   }
 
   /** The `limit` chunks most similar to `query` by cosine similarity, best first. */
   nearest(query: ArrayLike<number>, limit: number): VectorHit[] {
-    if (!this.dims || query.length !== this.dims || limit < 1) return [];
+    const dims = this.dims;
+    if (!dims || query.length !== dims || limit < 1) return [];
     const q = normalized(query);
+    const data = this.data;
     // A small sorted list of the best so far: limit is a handful, the store tens of thousands.
     const best: VectorHit[] = [];
-    for (const [id, v] of this.vectors) {
-      let dot = 0;
-      for (let i = 0; i < v.length; i++) dot += v[i] * q[i];
+    for (let slot = 0, offset = 0; slot < this.ids.length; slot++, offset += dims) {
+      // Four running sums: independent additions the CPU overlaps (~2× over one sum).
+      let d0 = 0;
+      let d1 = 0;
+      let d2 = 0;
+      let d3 = 0;
+      let i = 0;
+      for (; i + 3 < dims; i += 4) {
+        d0 += data[offset + i] * q[i];
+        d1 += data[offset + i + 1] * q[i + 1];
+        d2 += data[offset + i + 2] * q[i + 2];
+        d3 += data[offset + i + 3] * q[i + 3];
+      }
+      for (; i < dims; i++) d0 += data[offset + i] * q[i];
+      const dot = d0 + d1 + d2 + d3;
       if (best.length === limit && dot <= best[best.length - 1].score) continue;
       let at = best.length;
       while (at > 0 && best[at - 1].score < dot) at--;
-      best.splice(at, 0, { id, score: dot });
+      best.splice(at, 0, { id: this.ids[slot], score: dot });
       if (best.length > limit) best.pop();
     }
     return best;
   }
 
+  private reserve(count: number): void {
+    if (count * this.dims <= this.data.length) return;
+    const grown = new Float32Array(Math.max(count, Math.ceil(this.ids.length * 1.5), 256) * this.dims);
+    grown.set(this.data.subarray(0, this.ids.length * this.dims));
+    this.data = grown;
+  }
+
   /** The store as bytes: header (magic, format, dims, count, model name), ids (u32), vectors (f32). */
   serialize(): Buffer {
     const model = Buffer.from(this.model, 'utf8');
-    const count = this.vectors.size;
-    const headerBytes = 20 + model.length;
-    const idsOffset = align4(headerBytes);
+    const count = this.ids.length;
+    const idsOffset = align4(20 + model.length);
     const vectorsOffset = idsOffset + 4 * count;
     const out = Buffer.alloc(vectorsOffset + 4 * count * this.dims);
     out.writeUInt32LE(MAGIC, 0);
@@ -89,12 +126,8 @@ export class VectorStore {
     out.writeUInt32LE(count, 12);
     out.writeUInt32LE(model.length, 16);
     model.copy(out, 20);
-    let i = 0;
-    for (const [id, vector] of this.vectors) {
-      out.writeUInt32LE(id, idsOffset + 4 * i);
-      Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).copy(out, vectorsOffset + 4 * i * this.dims);
-      i++;
-    }
+    for (const [i, id] of this.ids.entries()) out.writeUInt32LE(id, idsOffset + 4 * i);
+    Buffer.from(this.data.buffer, this.data.byteOffset, 4 * count * this.dims).copy(out, vectorsOffset);
     return out;
   }
 
@@ -111,13 +144,16 @@ export class VectorStore {
       throw new CorruptVectorsError(`${bytes.length} bytes for ${count} vectors of ${dims} dimensions`);
     const store = new VectorStore(bytes.toString('utf8', 20, 20 + modelLength));
     store.dims = dims;
-    // One copy of the vector block, aligned for Float32Array; each vector is a view into it.
-    const block = new Float32Array(count * dims);
-    new Uint8Array(block.buffer).set(bytes.subarray(vectorsOffset));
+    // One copy of the vector block, aligned for Float32Array.
+    store.data = new Float32Array(count * dims);
+    new Uint8Array(store.data.buffer).set(bytes.subarray(vectorsOffset));
+    for (let i = 0; i < store.data.length; i++)
+      if (!Number.isFinite(store.data[i])) throw new CorruptVectorsError(`vector ${Math.floor(i / dims)} is not finite`);
     for (let i = 0; i < count; i++) {
-      const vector = block.subarray(i * dims, (i + 1) * dims);
-      if (!vector.every(Number.isFinite)) throw new CorruptVectorsError(`vector ${i} is not finite`);
-      store.vectors.set(bytes.readUInt32LE(idsOffset + 4 * i), vector);
+      const id = bytes.readUInt32LE(idsOffset + 4 * i);
+      if (store.slots.has(id)) throw new CorruptVectorsError(`chunk ${id} twice`);
+      store.slots.set(id, i);
+      store.ids.push(id);
     }
     return store;
   }
