@@ -4,7 +4,7 @@
 // on a file change and a model change, fusion at query time, a model that fails — can be checked.
 // Retrieval quality with a real embedding model is not claimed here.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -123,12 +123,20 @@ test('chunks get vectors in the background, in batches; a question fuses both ra
     assert.equal(opened.dropped, true);
     assert.equal((await worker.vectorsPending('k', 10)).ids.length, 3);
 
+    // A rebuilt lexical index numbers its chunks from 0 again: the stored vectors go with it.
+    await embedder.start(worker, ['k']);
+    await worker.save();
+    assert.ok(existsSync(vectorsFile(spec.file)));
+    await worker.open(spec, true);
+    assert.ok(!existsSync(vectorsFile(spec.file)));
+    await worker.build('k', true);
+    assert.deepEqual(await worker.vectorsOpen('k', model), { stored: 0 });
+
     // No model: retrieval is the lexical one, byte for byte.
     model = '';
     await embedder.start(worker, ['k']);
     assert.equal(await embedder.queryVector('delete a user'), undefined);
     assert.deepEqual(await worker.query('delete a user', 4, 1, undefined), lexicalOnly);
-    void spec;
   } finally {
     await worker.terminate();
   }

@@ -9,7 +9,7 @@ import type { FolderHit, FolderSpec, OpenResult, Reply, Request, WorkerStats } f
 import { SearchIndex } from './searchIndex';
 import { forgetSplits } from './terms';
 import { PathFilter } from './walk';
-import { closeVectors, fusedQuery, openVectors, pendingChunks, putVectors, saveVectors } from './workerVectors';
+import { closeVectors, discardVectors, fusedQuery, openVectors, pendingChunks, putVectors, saveVectors } from './workerVectors';
 
 interface Folder {
   spec: FolderSpec;
@@ -40,6 +40,7 @@ async function open(spec: FolderSpec, rebuild: boolean): Promise<OpenResult> {
       corrupt = err.message;
     }
   }
+  if (!index) await discardVectors(spec.key, spec.file);
   folders.set(spec.key, {
     spec,
     index: index ?? new SearchIndex(),

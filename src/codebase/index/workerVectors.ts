@@ -3,7 +3,7 @@
 // out in batches to the extension host, which has them embedded by the engine, and queries that
 // fuse the lexical ranking with the vectors' by reciprocal rank fusion. Without a store (no
 // embedding model set) a query is exactly the lexical one.
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { reciprocalRankFusion } from './fusion';
@@ -62,6 +62,15 @@ export async function openVectors(key: string, indexFile: string, model: string,
 
 export function closeVectors(key: string): void {
   folders.delete(key);
+}
+
+/**
+ * The folder's lexical index starts afresh (rebuilt, damaged, none stored): its chunk ids start
+ * again from 0, so stored vectors would fit other chunks. They go, in memory and on disk.
+ */
+export async function discardVectors(key: string, indexFile: string): Promise<void> {
+  folders.delete(key);
+  await rm(vectorsFile(indexFile), { force: true });
 }
 
 /** Up to `limit` chunks without a vector, with their text as the file has it now. */
