@@ -23,6 +23,11 @@ export interface ChunkEmbedderOptions {
   /** The embedding model's path (enclave.index.embeddingPath); empty = off. */
   modelPath: () => string;
   log: Logger;
+  /**
+   * Whether the engine is running: chunks are embedded only then (the index never starts the engine;
+   * the shell calls `update` when it becomes ready). A question's embedding may start it: chat needs it anyway.
+   */
+  engineReady?: () => boolean;
   /** Tells the user something once (a model that cannot load). */
   notify: (message: string) => void;
   /** Chunks per engine request (each request is cancellable between its texts). */
@@ -67,7 +72,7 @@ export class ChunkEmbedder {
         if (opened.corrupt) log.warn(`stored vectors of ${key} unusable (${opened.corrupt}): they are made again`);
         if (opened.dropped) log.info(`stored vectors of ${key} were another model's: dropped`);
       }
-      if (!model) return;
+      if (!model || !(this.options.engineReady?.() ?? true)) return;
       for (const key of keys) await this.fill(worker, key, model, controller.signal);
     } catch (err) {
       this.failed(err, model, controller.signal);
@@ -76,9 +81,9 @@ export class ChunkEmbedder {
     }
   }
 
-  /** Embeds the new chunks after file changes (a running fill picks them up itself). */
+  /** Embeds the chunks still without a vector (after file changes, once the engine is ready); a running fill picks them up itself. */
   update(worker: VectorWorker, keys: string[]): void {
-    if (this.run || !this.model()) return;
+    if (this.run || !this.model() || !(this.options.engineReady?.() ?? true)) return;
     const controller = new AbortController();
     this.run = controller;
     const model = this.model();

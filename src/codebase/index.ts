@@ -31,9 +31,11 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
   const { definitions, disposable: definitionEvents } = createDefinitionContext();
   const hash = (request: CompletionRequest) => HASH_COMMENT_LANGUAGES.has(request.languageId);
   let reported = 0;
+  let engineReady = false;
   const embedder = new ChunkEmbedder({
     backend: () => ctx.backend(),
     modelPath: () => ctx.config.embeddingModelPath,
+    engineReady: () => engineReady,
     log,
     notify: (message) => void vscode.window.showWarningMessage(`Enclave: ${message}`),
   });
@@ -110,10 +112,21 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
   const embeddingModel = ctx.config.onDidChange((e) => {
     if (e.affectsConfiguration('enclave.index.embeddingPath')) index.restartEmbeddings();
   });
+  const stopWatchingEngine = ctx.onBackendState((state) => {
+    engineReady = state.kind === 'ready';
+    if (engineReady) index.resumeEmbeddings();
+  });
   return {
     completionContext,
     retrieveForChat,
     index,
-    disposable: vscode.Disposable.from(definitionEvents, index, rebuild, embeddingModel, { dispose: () => clearTimeout(startTimer) }),
+    disposable: vscode.Disposable.from(
+      definitionEvents,
+      index,
+      rebuild,
+      embeddingModel,
+      { dispose: stopWatchingEngine },
+      { dispose: () => clearTimeout(startTimer) },
+    ),
   };
 }

@@ -136,6 +136,11 @@ export class CodebaseIndexService implements vscode.Disposable {
     if (this.enabled && this.worker?.alive && this.folders.size) void this.embedder?.start(this.worker, [...this.folders.keys()]);
   }
 
+  /** Fills in the vectors still missing (the engine became ready). */
+  resumeEmbeddings(): void {
+    if (this.enabled && this.worker?.alive && this.folders.size) this.embedder?.update(this.worker, [...this.folders.keys()]);
+  }
+
   private async build(worker: IndexWorkerClient, entry: FolderIndex, fresh: boolean, token: vscode.CancellationToken): Promise<void> {
     const controller = new AbortController();
     token.onCancellationRequested(() => controller.abort());

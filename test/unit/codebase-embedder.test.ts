@@ -171,3 +171,28 @@ test('a damaged vector file is rebuilt; a model that fails to load is reported o
     await worker.terminate();
   }
 });
+
+test('the index never starts the engine: chunks are embedded once it is ready', async () => {
+  const { worker } = await openWorker(folder(FILES));
+  try {
+    const { backend, calls } = fakeBackend();
+    let ready = false;
+    const embedder = new ChunkEmbedder({
+      backend: () => backend,
+      modelPath: () => '/models/embed.gguf',
+      engineReady: () => ready,
+      log: nullLogger,
+      notify: () => assert.fail(),
+    });
+    await embedder.start(worker, ['k']);
+    embedder.update(worker, ['k']);
+    assert.equal(calls.length, 0);
+    assert.equal((await worker.vectorsPending('k', 10)).ids.length, 3);
+    ready = true;
+    embedder.update(worker, ['k']);
+    for (let i = 0; i < 100 && (await worker.vectorsPending('k', 10)).ids.length; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await worker.vectorsPending('k', 10)).ids.length, 0);
+  } finally {
+    await worker.terminate();
+  }
+});
