@@ -61,6 +61,22 @@ describe('embed', () => {
     assert.ok(result.vectors[0].every(Number.isFinite));
   });
 
+  it('stops between texts when cancelled', async () => {
+    const texts = Array.from({ length: EMBED_LIMITS.maxTexts }, (_, i) =>
+      `function step${i}(input) {\n  return input.map((x) => x * ${i});\n}\n`.repeat(8),
+    );
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = runtime.embed({ modelPath: paths.model, texts }, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    await assert.rejects(pending, (err: EngineError) => err.code === 'CANCELLED');
+    // It rejects (it did not finish the 64 texts) and soon: it checks the signal before each text.
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 15_000, `stopped after ${Math.round(elapsed)} ms`);
+    const after = await runtime.embed({ modelPath: paths.model, texts: ['next'] });
+    assert.equal(after.vectors.length, 1, 'the next request is served');
+  });
+
   it('refuses more texts than one call may carry', async () => {
     const texts = Array.from({ length: EMBED_LIMITS.maxTexts + 1 }, (_, i) => `text ${i}`);
     await assert.rejects(runtime.embed({ modelPath: paths.model, texts }), (err: EngineError) => err.code === 'BAD_REQUEST');
