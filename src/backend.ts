@@ -17,8 +17,9 @@ import { RefusingBackend, SwitchingBackend } from './switchingBackend';
  * settings choose (backendChoice.ts decides, from the Config snapshot and the trust state):
  * - remote: a RemoteBackend on `enclave.backend.remoteUrl` (rebuilt when the URL or model changes),
  *   or a RefusingBackend explaining why the URL is not used;
- * - local: the engine client; when `enclave.model.chatPath` names a different model, a
- *   RoutingBackend sends chat and review to a second engine process on it (started on first use).
+ * - local: the engine client; when `enclave.model.chatPath` or `enclave.model.nextEditPath` names
+ *   a different model, a RoutingBackend sends chat and review, or next-edit prompts, to an engine
+ *   process of its own on that model (started on first use).
  * Everything happens on setting and trust events, never while a feature reads `backend`; engines
  * restart lazily, never at activation.
  */
@@ -26,7 +27,9 @@ export class BackendHost implements vscode.Disposable {
   /** The backend every feature and the API server use; the same object for the host's lifetime. */
   readonly backend: SwitchingBackend;
   private readonly client: EngineClient;
-  private chat?: { path: string; client: EngineClient; routing: RoutingBackend };
+  /** Engines of models set apart from the completion model, and the routing over them. */
+  private readonly sides: Partial<Record<SideRole, { path: string; client: EngineClient }>> = {};
+  private routing?: RoutingBackend;
   private remote?: { key: string; backend: Backend };
   private choice: BackendChoice;
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -81,7 +84,7 @@ export class BackendHost implements vscode.Disposable {
       void this.client.updateSettings({ ...next, adapters });
     }
     if (this.choice.kind === 'local') {
-      this.updateChat(this.choice.local.chatModelPath, next);
+      this.updateSides(next);
       this.dropRemote();
     }
     this.backend.switchTo(this.target());
@@ -93,9 +96,9 @@ export class BackendHost implements vscode.Disposable {
   private target(): Backend {
     const choice = this.choice;
     if (choice.kind === 'remote') return this.remoteBackend(choice);
-    if (!choice.local.chatModelPath) return this.client;
-    if (!this.chat) this.updateChat(choice.local.chatModelPath, choice.local.completion);
-    return this.chat!.routing;
+    if (!choice.local.chatModelPath && !choice.local.nextEditModelPath) return this.client;
+    if (!this.routing) this.updateSides(choice.local.completion);
+    return this.routing ?? this.client;
   }
 
   /** Logs and shows each new reason a configured value is not used. */
@@ -117,8 +120,10 @@ export class BackendHost implements vscode.Disposable {
       await this.backend.info();
       return;
     }
-    const chat = this.chat?.client;
-    await Promise.all([this.client.restart(), chat && chat.currentState.kind !== 'stopped' ? chat.restart() : undefined]);
+    const started = Object.values(this.sides)
+      .map((side) => side.client)
+      .filter((client) => client.currentState.kind !== 'stopped');
+    await Promise.all([this.client.restart(), ...started.map((client) => client.restart())]);
   }
 
   private newClient(settings: EngineSettings, label: string): EngineClient {
@@ -163,42 +168,63 @@ export class BackendHost implements vscode.Disposable {
     void remote?.backend.dispose();
   }
 
-  // ------------------------------------------------------------------ chat model
+  // ------------------------------------------------------------------ chat and next-edit models
 
-  /** Keeps the chat engine in line with the settings: a new one for a new model, none without. */
-  private updateChat(chatPath: string, completion: EngineSettings): void {
-    const settings: EngineSettings = { ...completion, modelPath: chatPath, draftModelPath: undefined, adapters: [] };
-    if (this.chat && this.chat.path === chatPath) {
-      void this.chat.client.updateSettings(settings);
-      return;
+  /**
+   * Keeps the side engines in line with the settings (a new engine for a new model, none without)
+   * and the routing over them; the caller points `backend` at `target()`.
+   */
+  private updateSides(completion: EngineSettings): void {
+    const paths: Record<SideRole, string> = {
+      chat: this.choice.local.chatModelPath,
+      nextEdit: this.choice.local.nextEditModelPath,
+    };
+    let changed = false;
+    for (const role of sideRoles) {
+      const settings: EngineSettings = { ...completion, modelPath: paths[role], draftModelPath: undefined, adapters: [] };
+      const side = this.sides[role];
+      if (side && side.path === paths[role]) {
+        void side.client.updateSettings(settings);
+        continue;
+      }
+      if (!side && !paths[role]) continue;
+      changed = true;
+      if (side) {
+        delete this.sides[role];
+        this.routing?.release(role);
+        void side.client.dispose();
+      }
+      if (!paths[role]) continue;
+      this.sides[role] = { path: paths[role], client: this.newClient(settings, `${sideLabels[role]}: `) };
+      this.logger.info(`${role === 'chat' ? 'chat and review use' : 'next-edit suggestions use'} a separate model: ${paths[role]}`);
     }
-    this.dropChat();
-    if (!chatPath) return;
-    const client = this.newClient(settings, 'chat model: ');
-    this.chat = { path: chatPath, client, routing: new RoutingBackend(this.client, client, chatPath) };
-    this.logger.info(`chat and review use a separate model: ${chatPath}`);
-  }
-
-  private dropChat(): void {
-    const chat = this.chat;
-    if (!chat) return;
-    this.chat = undefined;
-    chat.routing.releaseChat();
-    void chat.client.dispose();
+    if (!changed && this.routing) return;
+    this.routing?.detach();
+    const engine = (role: SideRole) => {
+      const side = this.sides[role];
+      return side && { backend: side.client, path: side.path };
+    };
+    const chat = engine('chat');
+    const nextEdit = engine('nextEdit');
+    this.routing = chat || nextEdit ? new RoutingBackend(this.client, { chat, nextEdit }) : undefined;
   }
 
   dispose(): void {
     for (const s of this.subscriptions) s.dispose();
     this.destinationEmitter.dispose();
     void this.backend.dispose();
-    this.chat?.routing.detach();
-    this.dropChat();
+    this.routing?.detach();
+    for (const side of Object.values(this.sides)) void side.client.dispose();
     this.dropRemote();
     void this.client.dispose();
   }
 }
 
-/** The engine's log lines for the chat model, marked as such. */
+type SideRole = 'chat' | 'nextEdit';
+const sideRoles: readonly SideRole[] = ['chat', 'nextEdit'];
+const sideLabels: Record<SideRole, string> = { chat: 'chat model', nextEdit: 'next-edit model' };
+
+/** The engine's log lines for a side model, marked as such. */
 function prefixed(logger: Logger, label: string): Logger {
   return {
     trace: (m) => logger.trace(label + m),

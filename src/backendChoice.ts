@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { EngineSettings } from './engine/protocol';
-import { separateChatModel } from './engine/routing';
+import { separateModel } from './engine/routing';
 import { insideAny } from './paths';
 import type { ConfigSnapshot } from './settings';
 
@@ -25,6 +25,8 @@ export interface BackendChoice {
     completion: EngineSettings;
     /** A separate chat model ('' when chat uses the completion model). */
     chatModelPath: string;
+    /** A separate next-edit model ('' when next-edit runs on the completion model). */
+    nextEditModelPath: string;
   };
   /** The server when kind is remote; url '' when the configured one was refused (see problems). */
   remote?: { url: string; model: string };
@@ -108,6 +110,7 @@ export function engineSettings(config: ConfigSnapshot, trust: TrustState): Backe
   const modelPath = resolveModelFile('model.path', config.modelPath, trust, localProblems);
   const draft = resolveModelFile('model.draftPath', config.draftModelPath, trust, localProblems);
   const chat = resolveModelFile('model.chatPath', config.chatModelPath, trust, localProblems);
+  const nextEdit = resolveModelFile('model.nextEditPath', config.nextEditModelPath, trust, localProblems);
   const engine = config.engine;
   const cores = Math.max(1, trust.cores);
   const local = {
@@ -122,7 +125,8 @@ export function engineSettings(config: ConfigSnapshot, trust: TrustState): Backe
       gpu: engine.gpu,
       adapters: [],
     },
-    chatModelPath: separateChatModel(chat, modelPath),
+    chatModelPath: separateModel(chat, modelPath),
+    nextEditModelPath: separateModel(nextEdit, modelPath),
   };
   if (config.backend.kind !== 'remote') return { kind: 'local', local, problems: localProblems };
   const problem = remoteUrlProblem(config.backend.remoteUrl);

@@ -80,6 +80,9 @@ export class Config implements vscode.Disposable {
   get chatModelPath(): string {
     return this.snap.chatModelPath;
   }
+  get nextEditModelPath(): string {
+    return this.snap.nextEditModelPath;
+  }
   get draftModelPath(): string {
     return this.snap.draftModelPath;
   }
@@ -144,6 +147,7 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
   const values: Record<string, string> = {
     'enclave.model.path': snapshot.modelPath,
     'enclave.model.chatPath': snapshot.chatModelPath,
+    'enclave.model.nextEditPath': snapshot.nextEditModelPath,
     'enclave.model.draftPath': snapshot.draftModelPath,
     'enclave.index.embeddingPath': snapshot.embeddingModelPath,
   };

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { registerAdapters } from './adapters';
 import { BackendHost } from './backend';
 import { registerChat } from './chat';
+import { registerChatParticipant } from './chat/participant';
 import { registerCommitMessage } from './commitMessage';
 import { registerCodebase } from './codebase';
 import { registerCompletion } from './completion';
@@ -74,8 +75,9 @@ export async function activate(extension: vscode.ExtensionContext): Promise<Encl
       registerModels(ctx),
       registerAdapters(ctx),
       registerChat(ctx, codebase.retrieveForChat),
+      registerChatParticipant(ctx, codebase.retrieveForChat),
       registerServer(ctx),
-      registerNextEdit(ctx),
+      registerNextEdit(ctx, codebase.completionContext),
       registerMetrics(ctx, metrics, host.backend),
       registerLanguageModels(ctx),
       registerInlineEdit(ctx),

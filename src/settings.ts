@@ -47,6 +47,7 @@ export type NumberSetting = keyof typeof NUMBER_SETTINGS;
 export const OTHER_DEFAULTS = {
   'model.path': '',
   'model.chatPath': '',
+  'model.nextEditPath': '',
   'model.draftPath': '',
   'engine.gpu': 'auto',
   'backend.kind': 'local',
@@ -65,6 +66,7 @@ export const OTHER_DEFAULTS = {
   'completion.definitions': true,
   'index.enabled': true,
   'index.chat': true,
+  'index.completion': true,
   'index.embeddingPath': '',
 } as const;
 
@@ -76,6 +78,7 @@ export const OTHER_DEFAULTS = {
 export const SENSITIVE_SETTINGS: readonly string[] = [
   'model.path',
   'model.chatPath',
+  'model.nextEditPath',
   'model.draftPath',
   'adapters.folders',
   'backend.kind',
@@ -127,6 +130,8 @@ export interface ReadOptions {
 export interface ConfigSnapshot {
   modelPath: string;
   chatModelPath: string;
+  /** A separate next-edit model ('' = next-edit runs on the completion model). */
+  nextEditModelPath: string;
   draftModelPath: string;
   /** The codebase index's embedding model (a GGUF); empty = lexical search only. */
   embeddingModelPath: string;
@@ -222,6 +227,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
   return {
     modelPath: str('model.path') || env.ENCLAVE_MODEL || '',
     chatModelPath: str('model.chatPath'),
+    nextEditModelPath: str('model.nextEditPath'),
     embeddingModelPath: str('index.embeddingPath'),
     draftModelPath: str('model.draftPath') || env.ENCLAVE_DRAFT_MODEL || '',
     engine: {

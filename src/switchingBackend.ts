@@ -56,8 +56,8 @@ export class SwitchingBackend implements Backend {
     this.emit(next.currentState ?? { kind: 'stopped' });
   }
 
-  info(): Promise<EngineInfo> {
-    return this.target.info();
+  info(engine?: 'nextEdit'): Promise<EngineInfo> {
+    return this.target.info(engine);
   }
   completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult> {
     return this.target.completeFim(request, options);

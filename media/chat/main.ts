@@ -230,7 +230,7 @@ function renderConversation(): void {
       element(
         'p',
         undefined,
-        'The current selection or file is attached to your question; remove its chip to leave it out, or press @ to attach another file.',
+        'The current selection or file is attached to your question, and code from the workspace that matches it may show as Codebase chips while you write; remove a chip to leave it out, or press @ to attach another file.',
       ),
       element(
         'p',
@@ -391,6 +391,7 @@ function handle(message: HostMessage): void {
     case 'prefill':
       input.value = message.text;
       input.focus();
+      draftChanged();
       saveState();
       break;
     case 'mentionDone':
@@ -421,9 +422,18 @@ window.addEventListener('message', (event: MessageEvent) => {
 
 // — the user's actions —
 
+// The host retrieves codebase chunks for the question as it is written; they show as chips the
+// user can remove before sending. Asked once typing pauses, not at every key.
+let draftTimer: ReturnType<typeof setTimeout> | undefined;
+function draftChanged(): void {
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(() => post({ type: 'draft', text: input.value }), 400);
+}
+
 function send(): void {
   const text = input.value;
   if (busy || (text.trim() === '' && attachments.length === 0)) return;
+  clearTimeout(draftTimer);
   post({ type: 'send', text });
   input.value = '';
   saveState();
@@ -443,6 +453,7 @@ input.addEventListener('input', (e) => {
     mentionAt = at;
     post({ type: 'pickFile' });
   }
+  draftChanged();
   saveState();
 });
 
@@ -533,3 +544,4 @@ renderConversation();
 renderChips();
 renderHistory();
 post({ type: 'ready' });
+if (input.value.trim()) draftChanged();

@@ -7,9 +7,10 @@ import { type Backend, EngineError } from '../engine/protocol';
 import type { Logger } from '../logger';
 import { type Conversation, type HistoryStore, newId, type StoredAttachment, type StoredMessage, titleFor } from './history';
 import type { AttachmentView, ConversationView, HostMessage, MessageView } from './messages';
-import { fitRules, RULES_CONTEXT_SHARE, systemWithRules, type RulesText } from '../rules/prompt';
-import { buildPrompt, DEFAULT_SYSTEM_PROMPT, describeAttachment, PromptTooLargeError } from './session';
+import type { RulesText } from '../rules/prompt';
+import { describeAttachment, planReply, PromptTooLargeError } from './session';
 import { errorMessage } from '../util';
+import { RetrievedChips } from './retrieved';
 
 export interface PendingAttachment {
   view: AttachmentView;
@@ -67,9 +68,12 @@ export class ChatController {
   private readonly tokenCounts = new LRUCache<string, number>({ max: 2_000 });
   private readonly now: () => number;
   private restoring: Promise<void> = Promise.resolve();
+  /** The codebase chunks retrieved for the draft: chips the user can remove before sending. */
+  private readonly retrieved: RetrievedChips;
 
   constructor(private readonly options: ChatControllerOptions) {
     this.now = options.now ?? Date.now;
+    this.retrieved = new RetrievedChips(options.retrieve, options.logger, () => this.postAttachments());
     this.conversation = this.emptyConversation();
   }
 
@@ -146,7 +150,8 @@ export class ChatController {
     const views = this.explicit.map((a) => a.view);
     if (this.auto && !this.autoDismissed && !views.some((v) => v.id === this.auto?.view.id))
       views.unshift({ ...this.auto.view, auto: true });
-    return views;
+    const attachedPaths = new Set(views.map((v) => v.detail ?? v.label));
+    return [...views, ...this.retrieved.current(attachedPaths).map(attachmentView)];
   }
 
   private postAttachments(): void {
@@ -169,7 +174,13 @@ export class ChatController {
     this.postAttachments();
   }
 
+  /** The question as the user is writing it: its codebase chunks show as chips (debounced by the view). */
+  draft(text: string): Promise<void> {
+    return this.retrieved.draft(text);
+  }
+
   removeAttachment(id: string): void {
+    if (this.retrieved.remove(id)) return;
     if (this.auto?.view.id === id) this.autoDismissed = true;
     this.explicit = this.explicit.filter((a) => a.view.id !== id);
     this.postAttachments();
@@ -202,17 +213,12 @@ export class ChatController {
         }
       }
       if (text.trim() === '' && resolved.length === 0) return;
-      if (this.options.retrieve && text.trim()) {
-        try {
-          const attached = new Set(resolved.map((a) => a.path));
-          for (const found of await this.options.retrieve(text)) if (!attached.has(found.path)) resolved.push(found);
-        } catch (err) {
-          this.options.logger.warn(`codebase retrieval failed: ${errorMessage(err)}`);
-        }
-      }
+      const attached = new Set(resolved.map((a) => a.path));
+      for (const found of await this.retrieved.forQuestion(text)) if (!attached.has(found.path)) resolved.push(found);
       if (!attachments) {
         this.explicit = [];
         this.autoDismissed = false;
+        this.retrieved.reset();
         this.postAttachments();
       }
       conversation = this.conversation;
@@ -247,15 +253,13 @@ export class ChatController {
     try {
       const backend = this.options.backend();
       const settings = this.options.settings();
-      const info = await backend.info();
-      const count = (text: string) => this.countTokens(backend, text);
-      const rules = await fitRules(await this.readRules(), Math.floor(info.contextSize * RULES_CONTEXT_SHARE), count);
-      const plan = await buildPrompt({
-        system: systemWithRules(this.options.system ?? DEFAULT_SYSTEM_PROMPT, rules),
+      const plan = await planReply({
+        backend,
+        system: this.options.system,
+        rules: await this.readRules(),
         turns: conversation.messages.slice(0, -1),
-        contextSize: info.contextSize,
         maxTokens: settings.maxTokens,
-        countTokens: count,
+        countTokens: (text: string) => this.countTokens(backend, text),
       });
       if (active.finished) return;
       if (plan.note) {
@@ -397,8 +401,9 @@ export class ChatController {
   }
 }
 
-function describeFailure(err: unknown, partial: boolean): string {
-  const kept = partial ? ' The partial reply is kept; Regenerate to try again.' : ' Regenerate to try again.';
+/** What went wrong with a reply, and what to do next. */
+export function describeFailure(err: unknown, partial: boolean, retry = 'Regenerate'): string {
+  const kept = partial ? ` The partial reply is kept; ${retry} to try again.` : ` ${retry} to try again.`;
   if (err instanceof PromptTooLargeError) return err.message;
   if (err instanceof EngineError) {
     switch (err.code) {

@@ -10,6 +10,7 @@ import { proposeEdit, textToInsert } from './apply';
 import type { PendingAttachment } from './controller';
 import type { StoredAttachment, StoredMessage } from './history';
 import { newId } from './history';
+import type { DiagnosticInfo } from './prompts';
 
 /** More than any context holds; a bigger file is cut here before it reaches the history. */
 const MAX_ATTACHMENT_CHARS = 200_000;
@@ -33,9 +34,35 @@ export function isAttachable(document: vscode.TextDocument): boolean {
   return ATTACHABLE_SCHEMES.has(document.uri.scheme);
 }
 
+const SEVERITY: Record<vscode.DiagnosticSeverity, DiagnosticInfo['severity']> = {
+  [vscode.DiagnosticSeverity.Error]: 'error',
+  [vscode.DiagnosticSeverity.Warning]: 'warning',
+  [vscode.DiagnosticSeverity.Information]: 'information',
+  [vscode.DiagnosticSeverity.Hint]: 'hint',
+};
+
+/** The problems VS Code reports inside `range` of the document (for "fix this"). */
+export function diagnosticsIn(document: vscode.TextDocument, range: vscode.Range): DiagnosticInfo[] {
+  return vscode.languages
+    .getDiagnostics(document.uri)
+    .filter((d) => range.intersection(d.range) !== undefined)
+    .map((d) => ({
+      line: d.range.start.line,
+      character: d.range.start.character,
+      severity: SEVERITY[d.severity],
+      message: d.message,
+      source: d.source,
+      code: typeof d.code === 'object' ? d.code.value : d.code,
+    }));
+}
+
 /** The selection as it is now (a snapshot: editor commands send exactly what was selected). */
 export function selectionSnapshot(editor: vscode.TextEditor, selection: vscode.Range = editor.selection): StoredAttachment {
-  const document = editor.document;
+  return rangeSnapshot(editor.document, selection);
+}
+
+/** A range of a document as it is now, as a selection attachment. */
+export function rangeSnapshot(document: vscode.TextDocument, selection: vscode.Range): StoredAttachment {
   const relative = vscode.workspace.asRelativePath(document.uri);
   return {
     id: attachmentId(
@@ -61,7 +88,7 @@ export function selectionSnapshot(editor: vscode.TextEditor, selection: vscode.R
   };
 }
 
-function fileAttachment(document: vscode.TextDocument): StoredAttachment {
+export function fileAttachment(document: vscode.TextDocument): StoredAttachment {
   return {
     id: attachmentId('file', document.uri.toString()),
     kind: 'file',

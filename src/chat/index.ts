@@ -3,18 +3,11 @@ import * as vscode from 'vscode';
 
 import type { EnclaveContext } from '../context';
 import { ChatController, type ChatControllerOptions, type PendingAttachment } from './controller';
-import { editorAttachment, isAttachable, ProposalProvider, selectionAttachment } from './editor';
+import { diagnosticsIn, editorAttachment, isAttachable, ProposalProvider, selectionAttachment } from './editor';
 import { HistoryStore, workspaceKey } from './history';
-import { type DiagnosticInfo, type EditorPrompt, editorPrompt } from './prompts';
+import { type EditorPrompt, editorPrompt } from './prompts';
 import { ChatViewProvider } from './view';
 import { errorMessage } from '../util';
-
-const SEVERITY: Record<vscode.DiagnosticSeverity, DiagnosticInfo['severity']> = {
-  [vscode.DiagnosticSeverity.Error]: 'error',
-  [vscode.DiagnosticSeverity.Warning]: 'warning',
-  [vscode.DiagnosticSeverity.Information]: 'information',
-  [vscode.DiagnosticSeverity.Hint]: 'hint',
-};
 
 /** Where this workspace's chats live: global storage, one folder per workspace. */
 export function historyFolder(ctx: EnclaveContext): vscode.Uri {
@@ -62,17 +55,7 @@ export function registerChat(ctx: EnclaveContext, retrieve?: ChatControllerOptio
       ? document.validateRange(new vscode.Range(0, 0, document.lineCount, 0))
       : editor.selection;
     const attachment: PendingAttachment = selectionAttachment(editor, selection);
-    const diagnostics: DiagnosticInfo[] = vscode.languages
-      .getDiagnostics(document.uri)
-      .filter((d) => selection.intersection(d.range) !== undefined)
-      .map((d) => ({
-        line: d.range.start.line,
-        character: d.range.start.character,
-        severity: SEVERITY[d.severity],
-        message: d.message,
-        source: d.source,
-        code: typeof d.code === 'object' ? d.code.value : d.code,
-      }));
+    const diagnostics = diagnosticsIn(document, selection);
     const question = editorPrompt(kind, vscode.workspace.asRelativePath(document.uri), document.languageId, diagnostics);
     await view.reveal();
     if (controller.busy) {

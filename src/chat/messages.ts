@@ -75,6 +75,8 @@ export type HostMessage =
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'send'; text: string }
+  /** The question being written (debounced): its codebase chunks come back as removable chips. */
+  | { type: 'draft'; text: string }
   | { type: 'stop' }
   | { type: 'regenerate' }
   | { type: 'newChat' }
@@ -147,6 +149,7 @@ const link: Check = (v) => (typeof v === 'string' && isSafeLink(v) ? undefined :
 const webviewMessage: Check = union({
   ready: {},
   send: { text: str(MAX_TEXT) },
+  draft: { text: str(MAX_TEXT) },
   stop: {},
   regenerate: {},
   newChat: {},

@@ -2,7 +2,8 @@
 // being answered always goes in (its attachments shortened if they must be), older exchanges are
 // added newest first while they fit, and what was left out is summarised and reported in a note
 // the conversation shows — never a silent failure.
-import type { ChatMessage } from '../engine/protocol';
+import type { Backend, ChatMessage } from '../engine/protocol';
+import { fitRules, RULES_CONTEXT_SHARE, systemWithRules, type RulesText } from '../rules/prompt';
 import type { StoredAttachment, StoredMessage } from './history';
 
 export const DEFAULT_SYSTEM_PROMPT =
@@ -229,4 +230,31 @@ export async function buildPrompt(input: PromptInput): Promise<PromptPlan> {
     truncated,
     note: notes.length > 0 ? notes.join(' ') : undefined,
   };
+}
+
+export interface ReplyInput {
+  backend: Pick<Backend, 'info'>;
+  /** The conversation up to and including the question to answer. */
+  turns: readonly StoredMessage[];
+  maxTokens: number;
+  countTokens: TokenCounter;
+  system?: string;
+  rules?: RulesText;
+}
+
+/**
+ * The prompt for answering the last question with the backend's model: the system prompt with the
+ * project's rules (at most a quarter of the context), then `buildPrompt`. One path for the sidebar
+ * chat and the `@enclave` participant in VS Code's chat view.
+ */
+export async function planReply(input: ReplyInput): Promise<PromptPlan> {
+  const { contextSize } = await input.backend.info();
+  const rules = await fitRules(input.rules, Math.floor(contextSize * RULES_CONTEXT_SHARE), input.countTokens);
+  return buildPrompt({
+    system: systemWithRules(input.system ?? DEFAULT_SYSTEM_PROMPT, rules),
+    turns: input.turns,
+    contextSize,
+    maxTokens: input.maxTokens,
+    countTokens: input.countTokens,
+  });
 }

@@ -29,6 +29,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     this.handlers = {
       ready: () => chat().postState(),
       send: (m) => chat().send(m.text),
+      draft: (m) => chat().draft(m.text),
       stop: () => chat().stop(),
       regenerate: () => chat().regenerate(),
       newChat: () => chat().newChat(),

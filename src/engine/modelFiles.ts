@@ -54,6 +54,34 @@ export function vocabularyMismatch(target: LlamaModel, draft: LlamaModel): strin
   return null;
 }
 
+/**
+ * What a model file says about itself besides `general.name`: its other naming metadata (basename,
+ * fine-tune, repository, base models) and the text of its special tokens (control and
+ * user-defined tokens: a fine-tune's own markers show up here).
+ */
+export function modelTags(model: LlamaModel): string[] {
+  type Named = { name?: unknown; organization?: unknown; repo_url?: unknown };
+  const metadata = model.fileInfo.metadata as unknown as {
+    general?: Named & { basename?: unknown; finetune?: unknown; source?: { url?: unknown }; base_model?: Record<string, Named> };
+    tokenizer?: { ggml?: { tokens?: unknown[]; token_type?: unknown[] } };
+  };
+  const general = metadata.general ?? {};
+  const names: unknown[] = [general.basename, general.finetune, general.organization, general.repo_url, general.source?.url];
+  for (const base of Object.values(general.base_model ?? {})) {
+    if (base && typeof base === 'object') names.push(base.name, base.organization, base.repo_url);
+  }
+  const tags = names.filter((n): n is string => typeof n === 'string' && n.length > 0);
+  const { tokens, token_type: types } = metadata.tokenizer?.ggml ?? {};
+  if (Array.isArray(tokens) && Array.isArray(types)) {
+    // llama.cpp token types: 3 control, 4 user-defined.
+    for (let i = 0; i < types.length; i++) {
+      const token = tokens[i];
+      if ((types[i] === 3 || types[i] === 4) && typeof token === 'string') tags.push(token);
+    }
+  }
+  return tags;
+}
+
 function vocabularySize(model: LlamaModel): number {
   const tokens = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: unknown[] } } }).tokenizer?.ggml?.tokens;
   return Array.isArray(tokens) ? tokens.length : 0;

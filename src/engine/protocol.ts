@@ -55,6 +55,12 @@ export interface EngineInfo {
   architecture: string;
   modelSizeBytes: number;
   fimFamily: FimFamily | null;
+  /**
+   * What the model file says about itself beyond its name (local engine): GGUF naming metadata
+   * (basename, fine-tune, repository, base models) and the vocabulary's special tokens — what
+   * next-edit prompt formats are detected from.
+   */
+  modelTags?: string[];
   draftModelPath?: string;
   speculative: SpeculativeMode;
   adapters: AdapterSpec[];
@@ -98,6 +104,11 @@ export interface FimRequest {
    * evaluation steps while an editor completion runs, as chat and review do.
    */
   yieldToEditor?: boolean;
+  /**
+   * A next-edit prompt (raw text, no FIM tokens needed): served by the next-edit model when one is
+   * set apart, else by the completion model (default `completion`).
+   */
+  engine?: 'completion' | 'nextEdit';
 }
 
 export interface ChatMessage {
@@ -150,6 +161,13 @@ export interface StructuredRequest {
   maxTokens: number;
   temperature?: number;
   seed?: number;
+  /**
+   * The model that answers (default `chat`): `nextEdit` is the next-edit model when one is set
+   * apart, else the completion model; `completion` the completion model.
+   */
+  engine?: 'chat' | 'completion' | 'nextEdit';
+  /** The KV sequence to reuse, e.g. a document's (default: the one structured requests share). */
+  cacheKey?: string;
 }
 
 /** Texts to embed with the embedding model at `modelPath` (loaded on first use, kept while it is asked for). */
@@ -230,7 +248,8 @@ export interface RequestOptions {
  */
 export interface Backend {
   readonly kind: 'local' | 'remote';
-  info(): Promise<EngineInfo>;
+  /** The model's info; `nextEdit`: of the model that serves next-edit requests (the same one unless set apart). */
+  info(engine?: 'nextEdit'): Promise<EngineInfo>;
   completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult>;
   chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult>;
   generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult>;

@@ -173,7 +173,8 @@ export class RemoteBackend implements Backend {
 
   async generateStructured(request: StructuredRequest, options: RequestOptions = {}): Promise<StructuredResult> {
     const body: Record<string, unknown> = {
-      ...(await this.chatBody(request, options.signal)),
+      // One model serves every kind of request here: which engine was asked for does not matter.
+      ...(await this.chatBody({ ...request, engine: undefined }, options.signal)),
       response_format: { type: 'json_schema', json_schema: { name: 'enclave_result', schema: request.schema, strict: true } },
     };
     if (request.seed !== undefined) body.seed = request.seed;

@@ -22,6 +22,7 @@ import {
   defaultThreads,
   detectFimFamily,
   loadModelFile,
+  modelTags,
   loadNodeLlamaCpp,
   mapLoadError,
   vocabularyMismatch,
@@ -194,7 +195,8 @@ export class EngineRuntime implements Backend {
   }
 
   async completeFim(request: FimRequest, options: RequestOptions = {}): Promise<GenerationResult> {
-    if (!this.fimFamily) {
+    // A next-edit prompt is raw text in the next-edit model's own format: no FIM tokens needed.
+    if (!this.fimFamily && request.engine !== 'nextEdit') {
       throw new EngineError(
         'NO_FIM',
         `${this.settings.modelPath} has no fill-in-the-middle tokens; choose a coder base model (e.g. Qwen2.5-Coder) for inline completions.`,
@@ -272,7 +274,7 @@ export class EngineRuntime implements Backend {
     validateMessages(request.messages, request.maxTokens);
     return this.track('structured', options, undefined, async (signal, queuedMs) => {
       const grammar = await this.grammars.grammarFor(request.schema);
-      const out = await this.onSlot('structured', signal, (slot) =>
+      const out = await this.onSlot(request.cacheKey ? `structured:${request.cacheKey}` : 'structured', signal, (slot) =>
         runChat(this.nlc, slot.seq, request.messages, {
           maxTokens: request.maxTokens,
           temperature: request.temperature ?? 0,
@@ -377,7 +379,7 @@ export class EngineRuntime implements Backend {
 
   /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
   /** Runs `work` on a free slot whose sequence yields to the editor's completions between steps. */
-  private async onSlot<T>(key: 'chat' | 'structured', signal: AbortSignal, work: (slot: Slot) => Promise<T>): Promise<T> {
+  private async onSlot<T>(key: string, signal: AbortSignal, work: (slot: Slot) => Promise<T>): Promise<T> {
     const slot = this.slots.acquire(key);
     try {
       return await work({ ...slot, seq: yieldingSequence(slot.seq, this.editorFirst, signal) });
@@ -416,6 +418,7 @@ export class EngineRuntime implements Backend {
       architecture: metadata.general?.architecture ?? String(this.model.fileInfo.metadata.general?.architecture ?? ''),
       modelSizeBytes: this.model.size,
       fimFamily: this.fimFamily,
+      modelTags: modelTags(this.model),
       draftModelPath: this.settings.draftModelPath || undefined,
       speculative: this.settings.speculative,
       adapters: this.adapters.map((a) => ({ ...a })),

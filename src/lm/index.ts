@@ -19,9 +19,16 @@ export function registerLanguageModels(ctx: EnclaveContext): vscode.Disposable {
   const logger = ctx.log.for('chat');
   const changed = new vscode.EventEmitter<void>();
   const provider = new EnclaveModelProvider(ctx, logger, changed.event);
+  const registration = vscode.lm.registerLanguageModelChatProvider(VENDOR, provider);
+  // VS Code asks a provider for its models only when some extension selects them (Copilot Chat
+  // does, all the time); without Copilot the chat view's model picker would never list Enclave's,
+  // and `@enclave` requests fail with "Language model unavailable". Listing reads only settings.
+  vscode.lm
+    .selectChatModels({ vendor: VENDOR })
+    .then(undefined, (err: unknown) => logger.warn(`listing the models failed: ${errorMessage(err)}`));
   return vscode.Disposable.from(
     changed,
-    vscode.lm.registerLanguageModelChatProvider(VENDOR, provider),
+    registration,
     registerReadFileTool(),
     ctx.config.onDidChange((e) => {
       if (['enclave.model', 'enclave.engine', 'enclave.backend', 'enclave.chat'].some((k) => e.affectsConfiguration(k))) changed.fire();

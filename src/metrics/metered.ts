@@ -43,8 +43,8 @@ export class MeteredBackend implements Backend {
     return this.inner.currentState;
   }
 
-  info(): Promise<EngineInfo> {
-    return this.inner.info();
+  info(engine?: 'nextEdit'): Promise<EngineInfo> {
+    return this.inner.info(engine);
   }
   completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult> {
     return this.measure(undefined, options, () => this.inner.completeFim(request, options));
@@ -53,7 +53,9 @@ export class MeteredBackend implements Backend {
     return this.measure('chat', options, () => this.inner.chat(request, options));
   }
   generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult> {
-    return this.measure('review', options, () => this.inner.generateStructured(request, options));
+    // A next-edit prediction is not a review (it is measured as the predictor's own request).
+    const feature = request.engine === 'nextEdit' ? undefined : 'review';
+    return this.measure(feature, options, () => this.inner.generateStructured(request, options));
   }
   countTokens(text: string): Promise<number> {
     return this.inner.countTokens(text);

@@ -32,12 +32,13 @@ import { describeChoice, recommend, type MachineMeasure, type Recommendation } f
 const roleLabels: Record<ModelRole, string> = {
   completion: 'Completion model (inline FIM; a base model)',
   chat: 'Chat model (chat and review; an instruct model)',
+  nextEdit: "Next-edit model (next-edit suggestions; Zed's Zeta, Continue's Instinct, Sweep next-edit)",
   draft: 'Draft model (speculative decoding; a small base model with the same vocabulary)',
 };
 
 const WALKTHROUGH_SHOWN = 'enclave.models.walkthroughShown';
 
-const settingKeys = { completion: 'model.path', chat: 'model.chatPath', draft: 'model.draftPath' } as const;
+const settingKeys = { completion: 'model.path', chat: 'model.chatPath', nextEdit: 'model.nextEditPath', draft: 'model.draftPath' } as const;
 
 type PickArgument = string | vscode.Uri | { path: string; role?: ModelRole; profile?: ProfileName } | undefined;
 
@@ -255,6 +256,8 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
   }
 
   function catalogItems(role: ModelRole, recommendation: Recommendation | undefined): ModelItem[] {
+    // The catalog has no next-edit models: one on this disk or a local file.
+    if (role === 'nextEdit') return [];
     const variant = role === 'chat' ? 'instruct' : 'base';
     const recommended =
       role === 'draft' ? findEntry('0.5B', 'base', 'Q8_0') : role === 'chat' ? recommendation?.chat : recommendation?.completion;
@@ -323,7 +326,7 @@ export function registerModels(ctx: EnclaveContext): vscode.Disposable {
     quickPick.matchOnDescription = true;
     quickPick.matchOnDetail = true;
     quickPick.items = items;
-    quickPick.activeItems = [items[0]];
+    quickPick.activeItems = items.filter((item) => item.kind !== vscode.QuickPickItemKind.Separator).slice(0, 1);
     const chosen = await new Promise<ModelItem | undefined>((resolve) => {
       quickPick.onDidAccept(() => resolve(quickPick.selectedItems[0]));
       quickPick.onDidHide(() => resolve(undefined));

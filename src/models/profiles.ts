@@ -4,9 +4,9 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-export type ModelRole = 'completion' | 'chat' | 'draft';
+export type ModelRole = 'completion' | 'chat' | 'nextEdit' | 'draft';
 export type ProfileName = 'stable' | 'experimental';
-export const modelRoles: readonly ModelRole[] = ['completion', 'chat', 'draft'];
+export const modelRoles: readonly ModelRole[] = ['completion', 'chat', 'nextEdit', 'draft'];
 
 export interface ModelRecord {
   path: string;
@@ -33,11 +33,17 @@ export function emptyState(): ProfilesState {
   return { version: 1, active: 'stable', profiles: { stable: {}, experimental: {} } };
 }
 
-/** The settings the active profile implies: `model.path`, `model.chatPath`, `model.draftPath` (empty = unset). */
-export function settingsFor(profile: Profile): { 'model.path': string; 'model.chatPath': string; 'model.draftPath': string } {
+/** The settings the active profile implies: `model.path`, `model.chatPath`, `model.nextEditPath`, `model.draftPath` (empty = unset). */
+export function settingsFor(profile: Profile): {
+  'model.path': string;
+  'model.chatPath': string;
+  'model.nextEditPath': string;
+  'model.draftPath': string;
+} {
   return {
     'model.path': profile.completion?.path ?? '',
     'model.chatPath': profile.chat?.path ?? '',
+    'model.nextEditPath': profile.nextEdit?.path ?? '',
     'model.draftPath': profile.draft?.path ?? '',
   };
 }

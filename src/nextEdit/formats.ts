@@ -1,6 +1,6 @@
 // Prompt formats of the open next-edit models, and a fallback for a general Qwen instruct model.
-// Each builds one raw prompt (special tokens written as text, like a FIM prompt) whose stable part
-// comes first — instructions, then the edit history oldest → newest — so successive requests reuse
+// A next-edit model's format is one raw prompt (special tokens written as text, like a FIM prompt)
+// whose stable part comes first — instructions, then the edit history oldest → newest — so successive requests reuse
 // the engine's KV cache, and ends so that the model's next tokens are the rewritten region: the
 // output mostly copies the region, which prompt-lookup drafting turns into near-total acceptance.
 //
@@ -20,6 +20,11 @@
 //   `original/path:a:b` (the window before the latest edit), `current/path:a:b` (with `<|cursor|>`)
 //   and `updated/path:a:b`, after which the model writes the window; ends at `<|file_sep|>` or EOS.
 //   Trained on fixed 21-line windows (10 lines above and below the cursor line).
+// - Instruct (any chat model): chat messages through the model's own template; the answer is JSON
+//   `{"region": …}` under a grammar (a JSON schema), so it is never a free-text code block.
+// Related excerpts (definitions from other files) go where a format has a slot for them: Instinct's
+// "### Context:", Sweep's leading context files, the instruct prompt's "Related code:"; Zeta has none.
+import type { ChatMessage } from '../engine/protocol';
 import type { EditableRegion } from './edits';
 import { normalize } from './edits';
 import type { EditHunk } from './history';
@@ -50,11 +55,35 @@ export interface PromptInput {
   related?: { path: string; text: string }[];
 }
 
-export interface BuiltPrompt {
+/** A predicted region, and the cursor in it where the model placed its marker. */
+export interface ParsedRegion {
+  text: string;
+  cursor?: number;
+}
+
+/** A raw prompt (a next-edit model's own format) that the model continues with the region. */
+export interface RawPrompt {
+  kind: 'raw';
   prompt: string;
   stop: string[];
   /** The model's text after the prompt → the predicted region and cursor, or undefined. */
-  parse(output: string): { text: string; cursor?: number } | undefined;
+  parse(output: string): ParsedRegion | undefined;
+}
+
+/** Chat messages (the model's own chat template) answered under a JSON schema (a grammar). */
+export interface StructuredPrompt {
+  kind: 'structured';
+  messages: ChatMessage[];
+  schema: object;
+  /** The value the grammar produced → the predicted region and cursor, or undefined. */
+  parse(value: unknown): ParsedRegion | undefined;
+}
+
+export type BuiltPrompt = RawPrompt | StructuredPrompt;
+
+/** The prompt's text as the model reads it, bar the chat template (for tests and measurements). */
+export function promptText(built: BuiltPrompt): string {
+  return built.kind === 'raw' ? built.prompt : built.messages.map((m) => m.content).join('\n');
 }
 
 /** How many lines around the cursor line the region spans, per format. */
@@ -84,12 +113,17 @@ export function buildPrompt(format: NextEditFormatName, input: PromptInput): Bui
   }
 }
 
-/** The format a model was trained on, from its names (GGUF general.name, file name). */
+/**
+ * The format a model was trained on, from what its file says: names (GGUF general.name, basename,
+ * fine-tune, repository, base models, the file name) and its special tokens — a vocabulary with
+ * Zeta's region markers as tokens was trained on them.
+ */
 export function detectFormat(names: string[]): NextEditFormatName {
   const text = names.join(' ').toLowerCase();
-  if (/\bzeta\b|zed-industries/.test(text)) return 'zeta';
   if (/\binstinct\b/.test(text)) return 'instinct';
+  if (/\bzeta\b|zed-industries/.test(text)) return 'zeta';
   if (/sweep/.test(text) && /next[-_ ]?edit/.test(text)) return 'sweep';
+  if (names.includes(ZETA_START) || names.includes(ZETA_CURSOR)) return 'zeta';
   return 'instruct';
 }
 
@@ -126,6 +160,7 @@ function zeta(input: PromptInput): BuiltPrompt {
     'excerpt that the user provides, suggesting the appropriate edits within the excerpt, taking into account the cursor location.\n\n' +
     `### User Edits:\n\n${events}\n\n### User Excerpt:\n\n${excerpt}\n\n### Response:\n${head}\n`;
   return {
+    kind: 'raw',
     prompt,
     stop: [ZETA_END],
     parse: (output) => {
@@ -148,6 +183,7 @@ function instinct(input: PromptInput): BuiltPrompt {
     'region of the user excerpt by predicting and completing the changes they would have made next.\n\n' +
     `### Context:\n${context}\n\n### User Edits:\n\n${edits}\n\n### User Excerpt:\n${input.path}\n\n${excerpt}\n\n### Response:`;
   return {
+    kind: 'raw',
     prompt: chatml(system, user),
     stop: ['<|im_end|>'],
     parse: (output) => {
@@ -174,29 +210,56 @@ function sweep(input: PromptInput): BuiltPrompt {
       `${FILE_SEP}updated/${input.path}:${lines}`,
     ) + '\n';
   return {
+    kind: 'raw',
     prompt,
     stop: [FILE_SEP],
     parse: (output) => withoutMarker(chompNewline(output), SWEEP_CURSOR),
   };
 }
 
-function instruct(input: PromptInput): BuiltPrompt {
+/**
+ * The JSON the instruct fallback answers with: the rewritten region, nothing else, at most
+ * `maxLength` characters (the grammar closes the string in time, so the answer always parses).
+ */
+export function regionSchema(maxLength: number): object {
+  return {
+    type: 'object',
+    properties: { region: { type: 'string', maxLength } },
+    required: ['region'],
+    additionalProperties: false,
+  };
+}
+
+function instruct(input: PromptInput): StructuredPrompt {
   const fence = '```';
+  const related = (input.related ?? []).map((r) => `${r.path}\n${fence}\n${r.text}\n${fence}`).join('\n\n');
   const edits = input.history.map((h) => `${input.pathOf(h.uri)}\n${fence}diff\n${hunkDiff(h)}\n${fence}`).join('\n\n');
   const excerpt = join(input.before, ZETA_START, withCursor(input, ZETA_CURSOR), ZETA_END, input.after);
   const system =
-    "You predict a programmer's next edit. You get their recent edits (oldest first) and an excerpt of the file " +
-    `they are editing, with an editable region between ${ZETA_START} and ${ZETA_END} and their cursor at ${ZETA_CURSOR}. ` +
-    'Reply with the editable region rewritten with the edit they will most likely make next (the region unchanged ' +
-    'when there is none), in one fenced code block, without the markers.';
-  const user = `Recent edits:\n\n${edits || '(none)'}\n\nFile ${input.path}:\n${fence}${input.languageId}\n${excerpt}\n${fence}`;
-  const prefill = `${fence}${input.languageId}\n`;
+    "You predict a programmer's next edit. You get related code from other files, their recent edits (oldest first) " +
+    `and an excerpt of the file they are editing, with an editable region between ${ZETA_START} and ${ZETA_END} and ` +
+    `their cursor at ${ZETA_CURSOR}. Answer in JSON: {"region": the editable region rewritten with the edit they will ` +
+    'most likely make next (the region unchanged when there is none), without the markers}.';
+  // Stable first (KV reuse): related code changes only when the cursor moves to other names, the
+  // edits grow at their end, the excerpt changes with every keystroke.
+  const user =
+    (related ? `Related code:\n\n${related}\n\n` : '') +
+    `Recent edits:\n\n${edits || '(none)'}\n\nFile ${input.path}:\n${fence}${input.languageId}\n${excerpt}\n${fence}`;
   return {
-    prompt: chatml(system, user) + prefill,
-    stop: [fence, '<|im_end|>'],
-    parse: (output) => {
-      if (output.includes(ZETA_START) || output.includes(ZETA_END)) return undefined;
-      return withoutMarker(chompNewline(output), ZETA_CURSOR);
+    kind: 'structured',
+    messages: [
+      { role: 'system', content: system },
+      { role: 'user', content: user },
+    ],
+    // Room for the next edit: a few lines more than the region has now.
+    schema: regionSchema(input.region.text.length + 256),
+    parse: (value) => {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+      const region = (value as { region?: unknown }).region;
+      if (typeof region !== 'string') return undefined;
+      const text = normalize(region);
+      if (text.includes(ZETA_START) || text.includes(ZETA_END)) return undefined;
+      return withoutMarker(chompNewline(stripFence(text)), ZETA_CURSOR);
     },
   };
 }

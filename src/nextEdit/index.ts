@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 
 import * as vscode from 'vscode';
 
+import type { CompletionContextSource, CompletionRequest } from '../completion/core';
 import type { EnclaveContext } from '../context';
 import { inlineArbiter } from './arbiter';
 import type { DocumentFacts } from './guards';
 import { cursorAfterAccept } from './placement';
-import { createNextEditPredictor } from './predictor';
+import { createNextEditPredictor, type RelatedExcerpt } from './predictor';
 import { NextEditDecorations, toVscodeRange } from './presentation';
 import { parseScript, ScriptedPredictor } from './scripted';
 import { NextEditSession, type EditorDocument, type SessionState } from './session';
-import type { DocumentChange, NextEditPredictor, Position } from './types';
+import type { DocumentChange, NextEditPredictor, NextEditRequest, Position } from './types';
 
 /** Context keys the Tab / Escape keybindings in package.json are guarded by. */
 const VISIBLE_KEY = 'enclave.nextEdit.visible';
@@ -21,14 +22,18 @@ const TEST_SCRIPT_ENV = 'ENCLAVE_TEST_NEXT_EDIT_SCRIPT';
 /**
  * Next-edit suggestions: watches the user's edits, asks the predictor after a pause, shows the
  * answer (ghost text at the cursor, decorations elsewhere), Tab to jump and accept, Escape to dismiss.
+ * `context` (the codebase's definitions of the names near the cursor) gives the related excerpts.
  */
-export function registerNextEdit(ctx: EnclaveContext): vscode.Disposable {
+export function registerNextEdit(ctx: EnclaveContext, context?: CompletionContextSource): vscode.Disposable {
   const log = ctx.log.for('nextEdit');
+  const pathOf = (uri: string) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri), false);
   const predictor =
     testPredictor(ctx.extension) ??
     createNextEditPredictor(() => ctx.backend(), {
       format: () => ctx.config.nextEdit.format,
-      pathOf: (uri) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri), false),
+      pathOf,
+      related: context && ((request, signal) => relatedExcerpts(context, request, pathOf(request.uri), signal)),
+      modelKey: () => `${ctx.config.modelPath}\u0000${ctx.config.nextEditModelPath}`,
     });
   const decorations = new NextEditDecorations(vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'next-edit.svg'));
   const contextKeys = new ContextKeys();
@@ -136,6 +141,28 @@ export function registerNextEdit(ctx: EnclaveContext): vscode.Disposable {
   }
 
   return vscode.Disposable.from(...disposables);
+}
+
+/** The definitions (and search hit) the completion prompts get, for the text at the request's cursor. */
+async function relatedExcerpts(
+  context: CompletionContextSource,
+  request: NextEditRequest,
+  path: string,
+  signal: AbortSignal,
+): Promise<RelatedExcerpt[]> {
+  const lines = request.text.split('\n');
+  let offset = request.cursor.character;
+  for (let l = 0; l < request.cursor.line && l < lines.length; l++) offset += lines[l].length + 1;
+  const asCompletion: CompletionRequest = {
+    text: request.text,
+    offset,
+    languageId: request.languageId,
+    uri: request.uri,
+    path,
+    trigger: 'automatic',
+  };
+  await context.prepare(asCompletion, request.text, offset, signal);
+  return context.chunks(asCompletion, request.text, offset).map((c) => ({ path: c.path, text: c.text }));
 }
 
 function testPredictor(extension: vscode.ExtensionContext): NextEditPredictor | undefined {

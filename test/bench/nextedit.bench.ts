@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { EngineRuntime } from '../../src/engine/runtime';
-import type { Backend, FimRequest, GenerationResult, RequestOptions } from '../../src/engine/protocol';
+import type { Backend, FimRequest, GenerationResult, RequestOptions, StructuredRequest, StructuredResult } from '../../src/engine/protocol';
 import type { NextEditFormatName } from '../../src/nextEdit/formats';
 import { createNextEditPredictor, type NextEditRequestReport } from '../../src/nextEdit/predictor';
 import { fixtures, settingsFor } from '../engine/helpers';
@@ -52,22 +52,27 @@ const steps: Step[] = [
   { after: '    #initializeTTLTracking() {', word: '\n        this.#evictions = 0;' },
 ];
 
-/** A backend that answers instantly with the region unchanged: isolates the extension's overhead. */
+const instantStats = {
+  promptTokens: 0,
+  evaluatedTokens: 0,
+  reusedTokens: 0,
+  generatedTokens: 0,
+  timeToFirstTokenMs: 0,
+  totalMs: 0,
+  queuedMs: 0,
+  stopReason: 'stop',
+} as const;
+
+/** A backend that answers instantly (an empty region): isolates the extension's overhead. */
 class InstantBackend {
+  info(): Promise<never> {
+    return Promise.reject(new Error('not asked: the format is set'));
+  }
   completeFim(_request: FimRequest, _options?: RequestOptions): Promise<GenerationResult> {
-    return Promise.resolve({
-      text: '',
-      stats: {
-        promptTokens: 0,
-        evaluatedTokens: 0,
-        reusedTokens: 0,
-        generatedTokens: 0,
-        timeToFirstTokenMs: 0,
-        totalMs: 0,
-        queuedMs: 0,
-        stopReason: 'stop',
-      },
-    });
+    return Promise.resolve({ text: '', stats: { ...instantStats } });
+  }
+  generateStructured(_request: StructuredRequest, _options?: RequestOptions): Promise<StructuredResult> {
+    return Promise.resolve({ text: '{"region":""}', value: { region: '' }, stats: { ...instantStats } });
   }
 }
 
@@ -114,6 +119,7 @@ async function session(backend: Backend, format: NextEditFormatName, text0: stri
 }
 
 async function main() {
+  const loadAtStart = os.loadavg()[0].toFixed(1);
   const paths = await fixtures();
   const text = await readFile(join(root, 'node_modules', 'lru-cache', 'dist', 'commonjs', 'index.js'), 'utf8');
   // The extension's own overhead first, before the engine is loaded (in the editor the engine is
@@ -154,6 +160,7 @@ async function main() {
       const later = reports.slice(1);
       results.push({
         format,
+        asked: quick ? 3 : steps.length,
         requests: reports.length,
         promptTokensP50: percentile(
           reports.map((r) => r.stats.promptTokens),
@@ -209,9 +216,12 @@ async function main() {
     quick,
     maxTokens,
     note:
-      'Random weights: no suggestions, every request generates maxTokens, lookup acceptance is chance; overhead is ' +
+      'Random weights: no suggestions, lookup acceptance is chance; raw formats (zeta, sweep) generate maxTokens per request. ' +
+      'instruct is chat messages answered as JSON under a grammar (no lookup drafting; maxTokens + 32 tokens): `requests` ' +
+      'counts the answers that were complete JSON of `asked` (a cut-off answer is refused by the engine: no suggestion). Overhead is ' +
       'measured against an instant backend before the engine loads: per request (history + prompt + parse + diff) and ' +
-      'per keystroke (recordChange). This machine was shared (load ~30 on 2 cores): single samples jump by tens of ms.',
+      `per keystroke (recordChange). The machine is shared: load average ${loadAtStart} at the start on ` +
+      `${os.availableParallelism()} cores; single samples jump by tens of ms under load.`,
     results,
   };
   await mkdir(join(out, '..'), { recursive: true });

@@ -291,6 +291,13 @@ function summarize(samples: KeySample[]) {
       sameMs: mean(cold.filter((s) => s.sameMs !== undefined).map((s) => s.sameMs!)),
       enclaveEvaluated: mean(cold.filter((s) => s.model).map((s) => s.model!.evaluatedTokens)),
       infillPromptN: mean(cold.map((s) => s.infill.promptN)),
+      // Where Enclave's cold keystroke goes: the engine's own time (time to first token within it),
+      // the client's wall time for the call, and everything else in the core (e.g. the first
+      // prompt in a language measures its token count with one countTokens call).
+      enclaveEngineMs: mean(cold.filter((s) => s.model).map((s) => s.model!.engineMs)),
+      enclaveTtftMs: mean(cold.filter((s) => s.model).map((s) => s.model!.ttftMs)),
+      enclaveClientWallMs: mean(cold.filter((s) => s.model).map((s) => s.model!.clientWallMs)),
+      sameServerPromptMs: mean(cold.filter((s) => s.same).map((s) => s.same!.promptMs)),
     },
     allKeystrokes: { ...all, ratio: ratio(all.enclave, all.infill), ratioSameTokens: ratio(all.enclave, all.same) },
     modelCallsOnly: { ...calls, ratio: ratio(calls.enclave, calls.infill), ratioSameTokens: ratio(calls.enclave, calls.same) },

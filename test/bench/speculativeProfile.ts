@@ -1,6 +1,7 @@
 // Where a speculative round's time goes (issue 14 item 1), on the bench target (6 × 768) and a
 // 1 × 64 draft: interleaved repetitions of each primitive on the same cached prompt, medians in ms.
-//   node --import tsx test/bench/speculativeProfile.ts [threads]
+//   node --import tsx test/bench/speculativeProfile.ts [threads] [target.gguf draft.gguf]
+// (default: the sweep's Q8_0 target and its 100 % draft); PROFILE_BINARY=prebuilt skips a local build
 import { loadNodeLlamaCpp } from '../../src/engine/modelFiles';
 import { fimPrompt, repetitiveCode } from '../engine/helpers';
 import { ensureSpeculativeBenchFixtures } from '../fixtures/generate';
@@ -11,9 +12,15 @@ async function main(): Promise<void> {
   const threads = Number(process.argv[2] ?? 1);
   const fixtures = await ensureSpeculativeBenchFixtures();
   const nlc = await loadNodeLlamaCpp();
-  const llama = await nlc.getLlama({ gpu: false, build: 'never', maxThreads: threads });
-  const model = await llama.loadModel({ modelPath: fixtures.target });
-  const draftModel = await llama.loadModel({ modelPath: fixtures.drafts[1] });
+  const llama = await nlc.getLlama({
+    gpu: false,
+    build: 'never',
+    maxThreads: threads,
+    // PROFILE_BINARY=prebuilt skips a local build (a local build is found by its folder name, which includes custom CMake options)
+    cmakeOptions: process.env.PROFILE_BINARY === 'prebuilt' ? { ENCLAVE_PROFILE_PREBUILT: '1' } : undefined,
+  });
+  const model = await llama.loadModel({ modelPath: process.argv[3] ?? fixtures.target });
+  const draftModel = await llama.loadModel({ modelPath: process.argv[4] ?? fixtures.drafts[1] });
   const context = await model.createContext({ sequences: 1, contextSize: 2048, batchSize: 512, threads });
   const draftContext = await draftModel.createContext({ sequences: 1, contextSize: 2048, batchSize: 512, threads });
   const draftContextNow = await draftModel.createContext({

@@ -290,6 +290,26 @@ test('Enter sends, Shift+Enter makes a new line', async () => {
   await o.page.context().close();
 });
 
+test('the question being written goes to the host as a draft; its Codebase chips can be removed before sending', async () => {
+  const o = await open();
+  await o.hostPost(state([]));
+  await o.page.locator('#input').click();
+  await o.page.keyboard.type('how is VAT added');
+  await o.page.waitForFunction(() =>
+    (window as unknown as { __posted: { type: string; text?: string }[] }).__posted.some(
+      (m) => m.type === 'draft' && m.text === 'how is VAT added',
+    ),
+  );
+  await o.hostPost({
+    type: 'attachments',
+    attachments: [{ id: 'cb-1', kind: 'codebase', label: 'tax.ts:11-13', detail: 'src/tax.ts, lines 11-13' }],
+  });
+  await o.page.locator('#chips .chip-codebase .chip-remove').click();
+  assert.deepEqual(await o.waitForPost('removeAttachment'), { type: 'removeAttachment', id: 'cb-1' });
+  assert.deepEqual(o.errors, []);
+  await o.page.context().close();
+});
+
 test('a streamed reply grows chunk by chunk, and Stop posts stop', async () => {
   const o = await open();
   await o.hostPost(state([user('u1', 'explain')]));

@@ -2,7 +2,8 @@
 // in the chat view, and its text reaches the prompt. The prompt is observed where it leaves
 // Enclave: the backend is a loopback OpenAI-compatible server run by this test (Enclave's real
 // remote backend speaking real HTTP), which records every request body. Deleting the file removes
-// the chip (the loader's cache follows file changes).
+// the chip (the loader's cache follows file changes). The codebase index is on and never retrieves
+// AGENTS.md into a question.
 import * as assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -67,9 +68,6 @@ test('rules: AGENTS.md shows as a chip in the chat and its text reaches the prom
       'enclave.backend.remoteUrl': fake.url,
       'enclave.backend.remoteModel': 'fake-model',
       'enclave.completion.enabled': false,
-      // The codebase index would retrieve AGENTS.md itself into the question; this test is about
-      // the rules' own path into the system message.
-      'enclave.index.chat': false,
     },
   };
   // On the shared 2-core machine the first page load sometimes misses Playwright's 30 s; launch()
@@ -79,6 +77,10 @@ test('rules: AGENTS.md shows as a chip in the chat and its text reaches the prom
     return launch(options);
   });
   t.after(() => wb.close());
+  // The codebase index is on: it must not retrieve AGENTS.md into a question (the rules are in the
+  // system message already). Each extension host logs its index once it is built or loaded.
+  const indexed = () => wb.enclaveLog().match(/index of \S+: \d+ files/g)?.length ?? 0;
+  const indexedBefore = indexed();
   // A fresh code-server window applies user settings (here: the remote backend) only after a
   // reload (chat.test.ts saw the same with enclave.model.path).
   await wb.page.reload();
@@ -104,6 +106,11 @@ test('rules: AGENTS.md shows as a chip in the chat and its text reaches the prom
   });
 
   await t.test("the rules text is in the system message of the request Enclave sends; the question isn't", async () => {
+    const deadline = Date.now() + 60_000;
+    while (indexed() <= indexedBefore) {
+      if (Date.now() > deadline) throw new Error('the codebase index was not ready after the reload');
+      await new Promise((r) => setTimeout(r, 300));
+    }
     await chat.locator('#input').fill('How should I name a helper?');
     await chat.locator('#input').press('Enter');
     await chat.locator('article.message.assistant .message-content', { hasText: 'Noted.' }).waitFor({ timeout: 60_000 });
@@ -115,6 +122,7 @@ test('rules: AGENTS.md shows as a chip in the chat and its text reaches the prom
     assert.ok(messages[0].content.includes('AGENTS.md'), 'the system message names the file');
     assert.ok(!messages.slice(1).some((m) => m.content.includes(MARKER)), 'the rules are not repeated in other messages');
     assert.ok(messages.at(-1)?.content.includes('How should I name a helper?'));
+    assert.equal(await chat.locator('article.message.user .chip-codebase', { hasText: 'AGENTS.md' }).count(), 0, 'not retrieved');
     await wb.screenshot('rules-answered');
   });
 

@@ -108,7 +108,7 @@ describe('fixture files', () => {
         createHash('sha256')
           .update(await readFile(file))
           .digest('hex');
-      for (const name of ['draft', 'loraA', 'wideDraftHalf'] as const) {
+      for (const name of ['draft', 'loraA', 'wideDraftHalf', 'wideDraftQ8'] as const) {
         const copy = join(dir, `${name}.gguf`);
         await writeFixture(name, copy);
         assert.equal(await sha(copy), await sha(paths[name]), name);
@@ -285,12 +285,13 @@ describe('wide-margin models', () => {
     assert.ok(worst > 0.2, `runner-up within ${(100 * (1 - worst)).toFixed(0)}% of the winner`);
   });
 
-  it('greedy output of the target and both drafts follows their succ, at batch sizes 64 and 1', async () => {
+  it('greedy output of the target and the drafts (f16 and Q8_0) follows their succ, at batch sizes 64 and 1', async () => {
     const half = draftSuccessor(plan, 0.5);
     for (const [path, succ] of [
       [paths.wide, plan.succ],
       [paths.wideDraft, plan.succ],
       [paths.wideDraftHalf, half],
+      [paths.wideDraftQ8, plan.succ],
     ] as const) {
       const model = await loadModel(path);
       for (const prompt of prompts) {

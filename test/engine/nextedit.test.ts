@@ -1,15 +1,17 @@
 // Next-edit prediction on the real engine (in-process runtime, node-llama-cpp on the wide-margin
-// fixture model, whose greedy output is the same on every CPU kernel): the raw next-edit prompt
-// runs through completeFim with prompt-lookup drafting and gives token for token what plain greedy
-// decoding gives; successive requests as the user edits reuse the document's KV cache. Random
-// weights: nothing is asserted about what the model predicts, only that the predictor turns
-// whatever it writes into a valid suggestion or none, without throwing.
+// fixture model, whose greedy output is the same on every CPU kernel): a next-edit model's raw
+// prompt runs through completeFim with prompt-lookup drafting and gives token for token what plain
+// greedy decoding gives; successive requests as the user edits reuse the document's KV cache. The
+// instruct fallback's answer comes under the JSON schema's grammar. Random weights: nothing is
+// asserted about what the model predicts, only that the predictor turns whatever it writes into a
+// valid suggestion or none (its output is no rewrite of the region), without throwing.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { EngineRuntime } from '../../src/engine/runtime';
+import type { FimRequest, StructuredRequest } from '../../src/engine/protocol';
 import type { NextEditFormatName } from '../../src/nextEdit/formats';
 import { createNextEditPredictor, type NextEditRequestReport } from '../../src/nextEdit/predictor';
 import type { NextEditSuggestion } from '../../src/nextEdit/types';
@@ -63,7 +65,7 @@ function checkSuggestion(s: NextEditSuggestion | undefined, text: string, versio
 }
 
 describe('next-edit prediction on the engine', () => {
-  for (const format of ['zeta', 'sweep', 'instruct', 'instinct'] as NextEditFormatName[]) {
+  for (const format of ['zeta', 'sweep', 'instinct'] as NextEditFormatName[]) {
     it(`${format}: lookup-drafted output = plain greedy output, and the next request reuses the KV cache`, async () => {
       const reports: NextEditRequestReport[] = [];
       const predictor = createNextEditPredictor(() => wide, {
@@ -91,7 +93,9 @@ describe('next-edit prediction on the engine', () => {
       }
       assert.equal(reports.length, 2);
       for (const [i, report] of reports.entries()) {
-        const plain = await wide.completeFim({ ...report.request, documentKey: `plain-${format}-${i}`, speculative: 'off' });
+        const sent = report.request as FimRequest;
+        assert.equal(sent.engine, 'nextEdit');
+        const plain = await wide.completeFim({ ...sent, documentKey: `plain-${format}-${i}`, speculative: 'off' });
         assert.equal(report.output, plain.text, `request ${i}: lookup = plain`);
         assert.equal(report.stats.generatedTokens, plain.stats.generatedTokens);
         assert.equal(report.stats.stopReason, plain.stats.stopReason);
@@ -101,7 +105,7 @@ describe('next-edit prediction on the engine', () => {
       assert.ok(first.promptTokens > 300, `a real prompt (${first.promptTokens} tokens)`);
       // Everything up to the newest hunk (instructions, older hunks) is the same text in both
       // prompts, and the second request evaluates none of it again.
-      const [a, b] = reports.map((r) => r.request.prompt);
+      const [a, b] = reports.map((r) => (r.request as FimRequest).prompt);
       let common = 0;
       while (a[common] === b[common]) common++;
       const shared = await wide.countTokens(a.slice(0, common));
@@ -110,4 +114,46 @@ describe('next-edit prediction on the engine', () => {
       assert.ok(second.evaluatedTokens <= second.promptTokens - shared + 2, 'only the changed tail is evaluated');
     });
   }
+
+  it("instruct: the region comes as JSON under the schema's grammar, no rewrite is no suggestion, the next request reuses the KV cache", async () => {
+    const reports: NextEditRequestReport[] = [];
+    const predictor = createNextEditPredictor(() => wide, {
+      format: 'instruct',
+      maxTokens: 200,
+      maxTimeMs: 120_000,
+      onRequest: (r) => reports.push(r),
+    });
+    const uri = 'file:///work/src/history-instruct.ts';
+    let text = source;
+    let version = 1;
+    predictor.recordChange({ uri, languageId: 'typescript', version, changes: [], textAfter: text });
+    let offset = text.indexOf('maxTokens: 1200') + 'maxTokens'.length;
+    for (const word of ['Budget', 'X']) {
+      ({ text, offset, version } = typeInto(predictor, uri, text, offset, word, version));
+      const suggestion = await predictor.predict(
+        { uri, languageId: 'typescript', version, text, cursor: position(text, offset) },
+        new AbortController().signal,
+      );
+      checkSuggestion(suggestion, text, version);
+      // Other structured work (a review) between two predictions keeps to its own KV sequence.
+      const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
+      await wide
+        .generateStructured({ messages: [{ role: 'user', content: 'Is this fine?' }], schema, maxTokens: 8 })
+        .catch(() => undefined);
+    }
+    // The wide-margin model writes the same short string on every machine and ends the JSON itself.
+    assert.equal(reports.length, 2, 'both answers were complete JSON');
+    for (const report of reports) {
+      const sent = report.request as StructuredRequest;
+      assert.equal(sent.engine, 'nextEdit');
+      assert.ok(sent.schema, 'a JSON schema, not a free-text code block');
+      const value = JSON.parse(report.output) as { region?: unknown };
+      assert.equal(typeof value.region, 'string', `the grammar's JSON: ${report.output.slice(0, 120)}`);
+      // Random weights: the string is no rewrite of the region, and so no suggestion.
+      if (!(value.region as string).includes('maxTokens')) assert.equal(report.suggestion, undefined);
+    }
+    const second = reports[1].stats;
+    assert.ok(second.reusedTokens > 100, `the system prompt and older edits come from the KV cache (${second.reusedTokens} reused)`);
+    assert.ok(second.evaluatedTokens < second.promptTokens);
+  });
 });

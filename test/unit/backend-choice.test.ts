@@ -68,6 +68,21 @@ describe('engineSettings', () => {
     assert.equal(other.local.chatModelPath, '/chat.gguf');
   });
 
+  it('names a separate next-edit model only when it differs from the completion model; never one inside an untrusted workspace', () => {
+    const paths = (nextEdit: string, trusted = true) =>
+      engineSettings(
+        snapshot({ 'model.path': { globalValue: '/m.gguf' }, 'model.nextEditPath': { globalValue: nextEdit } }),
+        trust(trusted),
+      );
+    assert.equal(paths('/m.gguf').local.nextEditModelPath, '');
+    assert.equal(paths('/zeta.gguf').local.nextEditModelPath, '/zeta.gguf');
+    assert.equal(paths('/zeta.gguf').local.chatModelPath, '', 'chat is not affected');
+    const inside = paths(join(workspace, 'zeta.gguf'), false);
+    assert.equal(inside.local.nextEditModelPath, '');
+    assert.equal(inside.problems.length, 1);
+    assert.ok(inside.problems[0].includes('enclave.model.nextEditPath'), 'the problem names the setting');
+  });
+
   it('refuses plain http to another machine, allows https and loopback http', () => {
     const remote = (url: string) =>
       engineSettings(snapshot({ 'backend.kind': { globalValue: 'remote' }, 'backend.remoteUrl': { globalValue: url } }), trust(true));

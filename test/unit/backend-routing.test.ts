@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { EngineMetrics, EngineState, RequestStats } from '../../src/engine/protocol';
-import { mergeStates, RoutingBackend, separateChatModel } from '../../src/engine/routing';
+import { mergeStates, RoutingBackend, separateModel } from '../../src/engine/routing';
 import { FakeBackend, fakeStats } from './fakes';
 
 const stats: RequestStats = fakeStats({ promptTokens: 1, evaluatedTokens: 1, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1 });
@@ -41,7 +41,7 @@ function named(name: string, n: number): FakeBackend {
 function setup() {
   const completion = named('coder', 1);
   const chat = named('instruct', 2);
-  const routing = new RoutingBackend(completion, chat, '/models/instruct.gguf');
+  const routing = new RoutingBackend(completion, { chat: { backend: chat, path: '/models/instruct.gguf' } });
   return { completion, chat, routing };
 }
 
@@ -149,11 +149,61 @@ describe('RoutingBackend', () => {
   });
 });
 
-describe('separateChatModel', () => {
+describe('RoutingBackend with a next-edit model set apart', () => {
+  function withNextEdit() {
+    const completion = named('coder', 1);
+    const nextEdit = named('zeta', 3);
+    const routing = new RoutingBackend(completion, { nextEdit: { backend: nextEdit, path: '/models/zeta.gguf' } });
+    return { completion, nextEdit, routing };
+  }
+
+  it('sends next-edit prompts (raw and structured) and the next-edit info to the next-edit engine, the rest to the completion engine', async () => {
+    const { completion, nextEdit, routing } = withNextEdit();
+    assert.equal((await routing.completeFim({ documentKey: 'd', prompt: 'p', maxTokens: 1 })).text, 'coder:completeFim');
+    assert.deepEqual(nextEdit.calls, [], 'not started by completion work');
+    assert.equal((await routing.completeFim({ documentKey: 'd', prompt: 'p', maxTokens: 1, engine: 'nextEdit' })).text, 'zeta:completeFim');
+    const structured = await routing.generateStructured({
+      messages: [{ role: 'user', content: 'x' }],
+      schema: {},
+      maxTokens: 1,
+      engine: 'nextEdit',
+    });
+    assert.deepEqual(structured.value, { from: 'zeta' });
+    assert.equal((await routing.info('nextEdit')).modelName, 'zeta');
+    assert.equal((await routing.info()).modelName, 'coder');
+    assert.equal((await routing.info()).nextEditModelPath, '/models/zeta.gguf');
+    // No chat model set apart: chat and review stay on the completion model.
+    assert.equal((await routing.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 1 })).text, 'coder:chat');
+    assert.deepEqual(nextEdit.calls, ['completeFim', 'generateStructured', 'info']);
+    assert.deepEqual(completion.calls, ['completeFim', 'info', 'info', 'chat']);
+    assert.equal((await routing.metrics()).requests, 1 + 3, 'metrics count the next-edit engine once used');
+  });
+
+  it("marks the next-edit engine's error as such, and after release sends next-edit prompts to the completion engine", async () => {
+    const { completion, nextEdit, routing } = withNextEdit();
+    const seen: EngineState[] = [];
+    routing.onState((s) => seen.push(s));
+    completion.emit({ kind: 'ready' });
+    nextEdit.emit({ kind: 'error', message: 'The model file /models/zeta.gguf does not exist.' });
+    routing.release('nextEdit');
+    assert.deepEqual(seen, [
+      { kind: 'ready' },
+      { kind: 'error', message: 'Next-edit model: The model file /models/zeta.gguf does not exist.' },
+      { kind: 'ready' },
+    ]);
+    assert.equal(
+      (await routing.completeFim({ documentKey: 'd', prompt: 'p', maxTokens: 1, engine: 'nextEdit' })).text,
+      'coder:completeFim',
+    );
+    assert.equal(nextEdit.listeners.size, 0);
+  });
+});
+
+describe('separateModel', () => {
   it('runs a second engine only for a chat model that differs from the completion model', () => {
-    assert.equal(separateChatModel('', '/m/coder.gguf'), '');
-    assert.equal(separateChatModel('/m/instruct.gguf', '/m/coder.gguf'), '/m/instruct.gguf');
-    assert.equal(separateChatModel('/m/./coder.gguf', '/m/coder.gguf'), '');
-    assert.equal(separateChatModel('/m/instruct.gguf', ''), '/m/instruct.gguf');
+    assert.equal(separateModel('', '/m/coder.gguf'), '');
+    assert.equal(separateModel('/m/instruct.gguf', '/m/coder.gguf'), '/m/instruct.gguf');
+    assert.equal(separateModel('/m/./coder.gguf', '/m/coder.gguf'), '');
+    assert.equal(separateModel('/m/instruct.gguf', ''), '/m/instruct.gguf');
   });
 });

@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import { ChatController, type PendingAttachment } from '../../src/chat/controller';
-import { type Conversation, HistoryStore } from '../../src/chat/history';
+import { HistoryStore } from '../../src/chat/history';
 import type { HostMessage } from '../../src/chat/messages';
 import { parseHostMessage } from '../../src/chat/messages';
 import { type Backend, type ChatRequest, EngineError, type GenerationResult, type RequestOptions } from '../../src/engine/protocol';
 import { nullLogger } from '../../src/logger';
-import { FakeBackend } from './fakes';
+import { chatHarness } from './fakes';
 
 type Script = (request: ChatRequest, options: RequestOptions) => Promise<GenerationResult>;
 
@@ -35,27 +35,7 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
   }
 }
 
-async function setup(script: Script, contextSize?: number) {
-  const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-chat-controller-'));
-  const store = new HistoryStore(dir, { logger: nullLogger });
-  const backend = new FakeBackend({ chat: script, info: { contextSize: contextSize ?? 4096 } });
-  const posted: HostMessage[] = [];
-  const controller = new ChatController({
-    store,
-    backend: () => backend,
-    settings: () => ({ maxTokens: 256, temperature: 0.1 }),
-    post: (m) => {
-      // Everything the host posts must pass the webview's validator.
-      const parsed = parseHostMessage(JSON.parse(JSON.stringify(m)));
-      assert.ok(parsed.ok, parsed.ok ? '' : parsed.problem);
-      posted.push(m);
-    },
-    logger: nullLogger,
-    saveIntervalMs: 10,
-  });
-  const onDisk = async (): Promise<Conversation> => JSON.parse(await fs.readFile(path.join(dir, `${controller.current.id}.json`), 'utf8'));
-  return { dir, store, backend, posted, controller, onDisk };
-}
+const setup = (script: Script, contextSize?: number) => chatHarness({ chat: script, contextSize });
 
 test('a reply streams chunk by chunk and is saved complete', async () => {
   const { backend, posted, controller, onDisk } = await setup(async (_req, { onText }) => {

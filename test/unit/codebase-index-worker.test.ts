@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 
@@ -8,18 +7,11 @@ import { IndexWorkerClient } from '../../src/codebase/index/client';
 import type { FolderSpec } from '../../src/codebase/index/protocol';
 import { SearchIndex } from '../../src/codebase/index/searchIndex';
 import { bundleIndexWorker } from '../bench/indexWorkerBundle';
+import { tempWorkspace as workspace } from './fakes';
 
+/** The worker bundles built for these tests. */
 const temps: string[] = [];
 after(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
-function workspace(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'enclave-index-'));
-  temps.push(root);
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), content);
-  }
-  return root;
-}
 
 /** Chunks that all say the same common words, and one file that defines something rare. */
 function commonAndRare(): SearchIndex {

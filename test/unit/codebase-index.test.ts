@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 
 import { buildIndex, loadIndex, readHit, saveIndex, updateFile } from '../../src/codebase/index/builder';
 import { chunkLines } from '../../src/codebase/index/chunk';
@@ -10,18 +9,7 @@ import { CorruptIndexError, SearchIndex } from '../../src/codebase/index/searchI
 import { termsOf } from '../../src/codebase/index/terms';
 import { PathFilter, walkWorkspace } from '../../src/codebase/index/walk';
 import { makeQueries, readCorpus, recallAt } from '../bench/indexQueries';
-
-const temps: string[] = [];
-after(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
-function workspace(files: Record<string, string | Uint8Array>): string {
-  const root = mkdtempSync(join(tmpdir(), 'enclave-index-'));
-  temps.push(root);
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), content);
-  }
-  return root;
-}
+import { tempWorkspace as workspace } from './fakes';
 
 test('identifiers are found by their parts: camelCase, snake_case, acronyms', () => {
   assert.deepEqual(termsOf('parseConfigFile'), ['parseconfigfile', 'parse', 'config', 'file']);

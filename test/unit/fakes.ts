@@ -1,5 +1,14 @@
-// Test doubles for the unit tests: one configurable Backend and a manual clock. (Not *.test.ts:
-// the runner does not pick it up.)
+// Test doubles for the unit tests: one configurable Backend, a manual clock and a chat controller
+// over a real history store in a temp folder. (Not *.test.ts: the runner does not pick it up.)
+import assert from 'node:assert/strict';
+import { promises as fs, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { ChatController, type ChatControllerOptions } from '../../src/chat/controller';
+import { type Conversation, HistoryStore } from '../../src/chat/history';
+import { type HostMessage, parseHostMessage } from '../../src/chat/messages';
+import { nullLogger } from '../../src/logger';
 import type {
   AdapterSpec,
   AdapterSwitchResult,
@@ -231,4 +240,51 @@ export class FakeClock implements Clock {
 /** Lets pending promise chains and setImmediate callbacks run (no time passes on any clock). */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+export interface ChatHarnessOptions {
+  /** The model's answers (default: 'ok'). */
+  chat?: FakeBackendOptions['chat'];
+  contextSize?: number;
+  /** The project rules and the codebase retrieval, as registerChat would pass them. */
+  rules?: ChatControllerOptions['rules'];
+  retrieve?: ChatControllerOptions['retrieve'];
+}
+
+/**
+ * A ChatController on a FakeBackend and a real HistoryStore in a fresh temp folder. Everything it
+ * posts must pass the webview's validator (checked on a JSON copy, as the webview receives it).
+ */
+export async function chatHarness(options: ChatHarnessOptions = {}) {
+  const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-chat-'));
+  const store = new HistoryStore(dir, { logger: nullLogger });
+  const backend = new FakeBackend({ chat: options.chat ?? (() => 'ok'), info: { contextSize: options.contextSize ?? 4096 } });
+  const posted: HostMessage[] = [];
+  const controller = new ChatController({
+    store,
+    backend: () => backend,
+    settings: () => ({ maxTokens: 256, temperature: 0.1 }),
+    post: (m) => {
+      const parsed = parseHostMessage(JSON.parse(JSON.stringify(m)));
+      assert.ok(parsed.ok, parsed.ok ? '' : parsed.problem);
+      posted.push(m);
+    },
+    logger: nullLogger,
+    saveIntervalMs: 10,
+    rules: options.rules,
+    retrieve: options.retrieve,
+  });
+  const onDisk = async (): Promise<Conversation> => JSON.parse(await fs.readFile(path.join(dir, `${controller.current.id}.json`), 'utf8'));
+  return { dir, store, backend, posted, controller, onDisk };
+}
+
+/** Writes `files` (relative path → content) into a new temporary folder, removed when the process exits. */
+export function tempWorkspace(files: Record<string, string | Uint8Array>): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'enclave-ws-'));
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.join(root, file, '..'), { recursive: true });
+    writeFileSync(path.join(root, file), content);
+  }
+  return root;
 }

@@ -39,7 +39,12 @@ describe('model profiles', () => {
     await store.switchTo('experimental');
     let active = await store.active();
     assert.equal(active.name, 'experimental');
-    assert.deepEqual(settingsFor(active.profile), { 'model.path': '/models/14b-base.gguf', 'model.chatPath': '', 'model.draftPath': '' });
+    assert.deepEqual(settingsFor(active.profile), {
+      'model.path': '/models/14b-base.gguf',
+      'model.chatPath': '',
+      'model.nextEditPath': '',
+      'model.draftPath': '',
+    });
 
     await store.rollback();
     active = await store.active();

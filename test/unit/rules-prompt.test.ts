@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { ChatController } from '../../src/chat/controller';
-import { HistoryStore } from '../../src/chat/history';
 import { DEFAULT_SYSTEM_PROMPT } from '../../src/chat/session';
-import { type HostMessage, parseHostMessage } from '../../src/chat/messages';
-import { nullLogger } from '../../src/logger';
 import { parseUnifiedDiff } from '../../src/review/diff';
 import { runReview, type ReviewInput } from '../../src/review/reviewer';
 import { fitRules, systemWithRules, type RulesText } from '../../src/rules/prompt';
-import { FakeBackend, fakeStats } from './fakes';
+import { chatHarness, FakeBackend } from './fakes';
 
 const rules: RulesText = { files: [{ path: 'AGENTS.md' }], text: '## AGENTS.md\n\nNever use var.\n' };
 const countChars = (text: string) => text.length;
@@ -38,30 +31,7 @@ test('rules longer than their token share are cut at a line end to fit; short on
   assert.equal(await fitRules(long, 0, countChars), undefined, 'no room at all: no rules rather than an overflow');
 });
 
-async function controllerWith(rulesFor: () => Promise<RulesText | undefined>) {
-  const dir = await fs.mkdtemp(path.join(tmpdir(), 'enclave-rules-chat-'));
-  const backend = new FakeBackend({
-    chat: async () => ({
-      text: 'ok',
-      stats: fakeStats({ promptTokens: 1, evaluatedTokens: 1, generatedTokens: 1, timeToFirstTokenMs: 1, totalMs: 1 }),
-    }),
-    info: { contextSize: 4096 },
-  });
-  const posted: HostMessage[] = [];
-  const controller = new ChatController({
-    store: new HistoryStore(dir, { logger: nullLogger }),
-    backend: () => backend,
-    settings: () => ({ maxTokens: 256, temperature: 0 }),
-    post: (m) => {
-      const parsed = parseHostMessage(JSON.parse(JSON.stringify(m)));
-      assert.ok(parsed.ok, parsed.ok ? '' : parsed.problem);
-      posted.push(m);
-    },
-    logger: nullLogger,
-    rules: rulesFor,
-  });
-  return { backend, posted, controller };
-}
+const controllerWith = (rules: () => Promise<RulesText | undefined>) => chatHarness({ rules });
 
 test('chat: the rules reach the system message of every question and the view gets a rules chip', async () => {
   const { backend, posted, controller } = await controllerWith(async () => rules);

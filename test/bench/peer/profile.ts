@@ -68,7 +68,7 @@ function instrument(runtime: EngineRuntime, c: Counters): void {
   const internals = runtime as unknown as {
     context: { _ctx: Record<string, AnyFn> };
     model: Record<string, AnyFn>;
-    slots: Array<{ seq: Record<string, AnyFn> }>;
+    slots: { slots: Array<{ seq: Record<string, AnyFn> }> };
   };
   const addon = internals.context._ctx;
   let batchTokens = 0;
@@ -125,7 +125,7 @@ function instrument(runtime: EngineRuntime, c: Counters): void {
       c.detokenizeCalls++;
     }
   });
-  for (const slot of internals.slots) {
+  for (const slot of internals.slots.slots) {
     patch(slot.seq, 'eraseContextTokenRanges', (erase) => async (...a) => {
       const started = performance.now();
       try {
