@@ -8,14 +8,14 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { cleanCommitMessage } from '../../src/commitMessage/core';
 import { applyHunks, extractCode, lineHunks } from '../../src/inlineEdit/core';
 import { fixturePaths, launch, makeWorkspace, type Workbench } from './harness';
+import { LoopbackModel } from './loopbackModel';
 
 const original = [
   'export function area(width: number, height: number) {',
@@ -42,26 +42,10 @@ const rewrite = [
 const commitAnswer = '```\nfeat: explain the shapes\n\nThe perimeter is documented now.\n```';
 
 /** The scripted model: what it answers, how fast, and what it was asked. */
-class ScriptedModel {
+class ScriptedModel extends LoopbackModel {
   chunkDelayMs = 15;
   readonly chatRequests: { system: string; user: string }[] = [];
-  aborted = 0;
-  private server = createServer((req, res) => void this.handle(req, res));
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body = '';
-    for await (const chunk of req) body += chunk;
+  protected async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     if (req.url === '/v1/models')
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[{"id":"scripted"}]}');
     if (req.url !== '/v1/chat/completions') return void res.writeHead(404).end();
@@ -70,23 +54,8 @@ class ScriptedModel {
     const user = messages.find((m) => m.role === 'user')?.content ?? '';
     this.chatRequests.push({ system, user });
     const answer = system.includes('commit messages') ? commitAnswer : rewrite;
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let closed = false;
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        closed = true;
-        this.aborted++;
-      }
-    });
-    for (let at = 0; at < answer.length && !closed; at += 6) {
-      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: answer.slice(at, at + 6) } }] })}\n\n`);
-      await new Promise((r) => setTimeout(r, this.chunkDelayMs));
-    }
-    if (closed) return;
-    res.write(
-      `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 50, completion_tokens: 40 } })}\n\n`,
-    );
-    res.end('data: [DONE]\n\n');
+    const pieces = Array.from({ length: Math.ceil(answer.length / 6) }, (_, i) => answer.slice(i * 6, i * 6 + 6));
+    await this.streamAnswer(res, pieces, this.chunkDelayMs, 50);
   }
 }
 
@@ -157,6 +126,8 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
       'enclave.backend.remoteUrl': model.url,
       'enclave.backend.remoteModel': 'scripted',
       'enclave.completion.enabled': false,
+      // Next-edit predictions would go to the same scripted server (the instruct fallback is a chat request).
+      'enclave.nextEdit.enabled': false,
       'editor.codeLens': true,
     },
   });
@@ -185,7 +156,7 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     const request = model.chatRequests.at(-1)!;
     assert.ok(
       request.user.includes('take absolute values') && request.user.includes(oldRegion[1]),
-      'the instruction and the region reached the model',
+      `the instruction and the region reached the model: ${JSON.stringify(model.chatRequests.map((r) => r.user.slice(0, 300)))}`,
     );
     assert.ok(request.system.includes(rulesMarker), "the project's rules reached the prompt");
   });

@@ -6,13 +6,13 @@
 // without `@enclave` goes to Copilot's agent, which asks for a GitHub sign-in (docs/ARCHITECTURE.md).
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { launch, makeWorkspace, type Workbench } from './harness';
+import { LoopbackModel } from './loopbackModel';
 
 const RULE = 'Rule-c41d: answer in British English.';
 const CODE = 'export const answerZq9 = 6 * 7;\n';
@@ -24,50 +24,18 @@ interface Message {
 }
 
 /** The scripted model: a short answer in four SSE chunks, or (slow) a long one to stop midway. */
-class ScriptedModel {
+class ScriptedModel extends LoopbackModel {
   slow = false;
-  aborted = 0;
   readonly requests: Message[][] = [];
-  private readonly server = createServer((req, res) => void this.handle(req, res));
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body = '';
-    for await (const chunk of req) body += chunk;
+  protected async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     if (req.url === '/v1/models')
       return void res
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ data: [{ id: 'scripted', max_model_len: 8192 }] }));
     if (req.url !== '/v1/chat/completions') return void res.writeHead(404).end();
     this.requests.push((JSON.parse(body) as { messages: Message[] }).messages);
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let closed = false;
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        closed = true;
-        this.aborted++;
-      }
-    });
     const words = this.slow ? Array.from({ length: 400 }, (_, i) => `w${i} `) : ANSWER;
-    for (const word of words) {
-      if (closed) return;
-      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: word } }] })}\n\n`);
-      await new Promise((r) => setTimeout(r, this.slow ? 100 : 30));
-    }
-    res.write(
-      `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 20, completion_tokens: words.length } })}\n\n`,
-    );
-    res.end('data: [DONE]\n\n');
+    await this.streamAnswer(res, words, this.slow ? 100 : 30, 20);
   }
 }
 
