@@ -86,6 +86,9 @@ export class Config implements vscode.Disposable {
   get draftModelPath(): string {
     return this.snap.draftModelPath;
   }
+  get embeddingModelPath(): string {
+    return this.snap.embeddingModelPath;
+  }
   get engine(): ConfigSnapshot['engine'] {
     return this.snap.engine;
   }
@@ -146,6 +149,7 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
     'enclave.model.chatPath': snapshot.chatModelPath,
     'enclave.model.nextEditPath': snapshot.nextEditModelPath,
     'enclave.model.draftPath': snapshot.draftModelPath,
+    'enclave.index.embeddingPath': snapshot.embeddingModelPath,
   };
   for (const group of [
     'engine',

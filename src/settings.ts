@@ -67,6 +67,7 @@ export const OTHER_DEFAULTS = {
   'index.enabled': true,
   'index.chat': true,
   'index.completion': true,
+  'index.embeddingPath': '',
 } as const;
 
 /**
@@ -83,6 +84,7 @@ export const SENSITIVE_SETTINGS: readonly string[] = [
   'backend.kind',
   'backend.remoteUrl',
   'backend.remoteModel',
+  'index.embeddingPath',
 ];
 
 /**
@@ -131,6 +133,8 @@ export interface ConfigSnapshot {
   /** A separate next-edit model ('' = next-edit runs on the completion model). */
   nextEditModelPath: string;
   draftModelPath: string;
+  /** The codebase index's embedding model (a GGUF); empty = lexical search only. */
+  embeddingModelPath: string;
   engine: { contextSize: number; sequences: number; threads: number; batchSize: number; gpu: 'auto' | 'cpu' };
   backend: { kind: 'local' | 'remote'; remoteUrl: string; remoteModel: string };
   completion: {
@@ -224,6 +228,7 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
     modelPath: str('model.path') || env.ENCLAVE_MODEL || '',
     chatModelPath: str('model.chatPath'),
     nextEditModelPath: str('model.nextEditPath'),
+    embeddingModelPath: str('index.embeddingPath'),
     draftModelPath: str('model.draftPath') || env.ENCLAVE_DRAFT_MODEL || '',
     engine: {
       contextSize: num('engine.contextSize'),

@@ -8,6 +8,8 @@ import {
   type AdapterSwitchResult,
   type Backend,
   type ChatRequest,
+  type EmbedRequest,
+  type EmbedResult,
   type EngineInfo,
   type EngineMetrics,
   type EngineState,
@@ -68,6 +70,10 @@ export class SwitchingBackend implements Backend {
   }
   countTokens(text: string): Promise<number> {
     return this.target.countTokens(text);
+  }
+  async embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult> {
+    if (!this.target.embed) throw new EngineError('BAD_REQUEST', 'Embeddings need the local engine.');
+    return this.target.embed(request, options);
   }
   setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
     return this.target.setAdapters(adapters);

@@ -6,6 +6,7 @@ import type { EnclaveContext } from '../context';
 import type { CompletionContextSource } from '../completion/core';
 import { CodebaseCompletionContext } from './completionContext';
 import { createDefinitionContext } from './definitionsShell';
+import { ChunkEmbedder } from './chunkEmbedder';
 import { CodebaseIndexService } from './indexShell';
 import type { StoredAttachment } from '../chat/history';
 import { retrieveForChat as retrieve } from './chatRetrieval';
@@ -32,7 +33,15 @@ async function rulesFiles(ctx: EnclaveContext): Promise<string[]> {
 export function registerCodebase(ctx: EnclaveContext): Codebase {
   const log = ctx.log.for('codebase');
   const { definitions, disposable: definitionEvents } = createDefinitionContext();
-  const index = new CodebaseIndexService(ctx.extension.storageUri ?? ctx.extension.globalStorageUri, log, ctx.trusted);
+  let engineReady = false;
+  const embedder = new ChunkEmbedder({
+    backend: () => ctx.backend(),
+    modelPath: () => ctx.config.embeddingModelPath,
+    engineReady: () => engineReady,
+    log,
+    notify: (message) => void vscode.window.showWarningMessage(`Enclave: ${message}`),
+  });
+  const index = new CodebaseIndexService(ctx.extension.storageUri ?? ctx.extension.globalStorageUri, log, ctx.trusted, embedder);
   const completionContext = new CodebaseCompletionContext({
     definitions,
     useDefinitions: () => setting('completion.definitions', true),
@@ -47,7 +56,7 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
   const retrieveForChat = async (question: string): Promise<StoredAttachment[]> => {
     const found = await retrieve(question, {
       enabled: () => setting('index.chat', true),
-      search: async (query, limit) => (await index.retrieve(query, limit)).map((c) => ({ ...c, uri: c.uri.toString() })),
+      search: async (query, limit) => (await index.retrieve(query, limit, true)).map((c) => ({ ...c, uri: c.uri.toString() })),
       rulesFiles: () => rulesFiles(ctx),
     });
     log.debug(`chat retrieval: ${found.length} chunk(s) for ${JSON.stringify(question.slice(0, 80))}`);
@@ -60,10 +69,24 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
     }
     await index.start(true);
   });
+  const embeddingModel = ctx.config.onDidChange((e) => {
+    if (e.affectsConfiguration('enclave.index.embeddingPath')) index.restartEmbeddings();
+  });
+  const stopWatchingEngine = ctx.onBackendState((state) => {
+    engineReady = state.kind === 'ready';
+    if (engineReady) index.resumeEmbeddings();
+  });
   return {
     completionContext,
     retrieveForChat,
     index,
-    disposable: vscode.Disposable.from(definitionEvents, index, rebuild, { dispose: () => clearTimeout(startTimer) }),
+    disposable: vscode.Disposable.from(
+      definitionEvents,
+      index,
+      rebuild,
+      embeddingModel,
+      { dispose: stopWatchingEngine },
+      { dispose: () => clearTimeout(startTimer) },
+    ),
   };
 }

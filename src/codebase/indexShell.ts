@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import * as vscode from 'vscode';
 
+import type { ChunkEmbedder } from './chunkEmbedder';
 import type { Logger } from '../logger';
 import { readHit, type Hit } from './index/hits';
 import { IndexWorkerClient } from './index/client';
@@ -55,6 +56,8 @@ export class CodebaseIndexService implements vscode.Disposable {
     private readonly storage: vscode.Uri,
     private readonly log: Logger,
     private readonly trusted: () => boolean,
+    /** Vectors for the chunks when an embedding model is set (chunkEmbedder.ts); retrieval is lexical without. */
+    private readonly embedder?: ChunkEmbedder,
   ) {
     const watcher = vscode.workspace.createFileSystemWatcher('**/*');
     this.disposables.push(
@@ -91,6 +94,7 @@ export class CodebaseIndexService implements vscode.Disposable {
   /** Loads the stored indexes and brings them up to date (in the background, in the worker). */
   async start(rebuild = false): Promise<void> {
     this.building?.cancel();
+    this.embedder?.stop();
     this.folders.clear();
     if (!this.enabled) {
       // Off: the worker and the memory its indexes hold go.
@@ -123,6 +127,18 @@ export class CodebaseIndexService implements vscode.Disposable {
       this.folders.set(spec.key, entry);
       await this.build(worker, entry, !opened.loaded, source.token);
     }
+    // Vectors after the lexical index: it is usable meanwhile.
+    if (!source.token.isCancellationRequested) void this.embedder?.start(worker, [...this.folders.keys()]);
+  }
+
+  /** The embedding model changed (or a workspace value of it was confirmed): vectors for it, in the background. */
+  restartEmbeddings(): void {
+    if (this.enabled && this.worker?.alive && this.folders.size) void this.embedder?.start(this.worker, [...this.folders.keys()]);
+  }
+
+  /** Fills in the vectors still missing (the engine became ready). */
+  resumeEmbeddings(): void {
+    if (this.enabled && this.worker?.alive && this.folders.size) this.embedder?.update(this.worker, [...this.folders.keys()]);
   }
 
   private async build(worker: IndexWorkerClient, entry: FolderIndex, fresh: boolean, token: vscode.CancellationToken): Promise<void> {
@@ -183,6 +199,7 @@ export class CodebaseIndexService implements vscode.Disposable {
         if (!entry || !this.worker?.alive) continue;
         if (await this.worker.change(entry.spec.key, vscode.workspace.asRelativePath(uri, false))) this.scheduleSave();
       }
+      if (this.worker?.alive) this.embedder?.update(this.worker, [...this.folders.keys()]);
     } catch (err) {
       this.log.warn(`index update failed: ${errorMessage(err)}`);
     } finally {
@@ -198,11 +215,16 @@ export class CodebaseIndexService implements vscode.Disposable {
     }, 30_000);
   }
 
-  /** The chunks that best match `query`, read from their files as they are now. */
-  async retrieve(query: string, limit = 4): Promise<RetrievedChunk[]> {
+  /**
+   * The chunks that best match `query`, read from their files as they are now. `semantic` (chat):
+   * fused with the chunks nearest to the question's embedding when an embedding model is set.
+   */
+  async retrieve(query: string, limit = 4, semantic = false): Promise<RetrievedChunk[]> {
     if (!this.enabled || !this.worker?.alive || !this.folders.size) return [];
+    const vector = semantic ? await this.embedder?.queryVector(query) : undefined;
+    if (!this.worker?.alive) return [];
     const out: RetrievedChunk[] = [];
-    for (const { key, hit } of await this.worker.query(query, limit, 1)) {
+    for (const { key, hit } of await this.worker.query(query, limit, 1, vector)) {
       const entry = this.folders.get(key);
       if (!entry) continue;
       const text = await readHit(entry.folder.uri.fsPath, hit);
@@ -213,6 +235,7 @@ export class CodebaseIndexService implements vscode.Disposable {
 
   dispose(): void {
     this.building?.cancel();
+    this.embedder?.stop();
     for (const d of this.disposables) d.dispose();
     const worker = this.worker;
     this.worker = undefined;

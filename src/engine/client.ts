@@ -24,6 +24,8 @@ import {
   type AdapterSwitchResult,
   type Backend,
   type ChatRequest,
+  type EmbedRequest,
+  type EmbedResult,
   type EngineInfo,
   type EngineMetrics,
   type EngineSettings,
@@ -130,6 +132,10 @@ export class EngineClient implements Backend {
     const result = await this.request((c, token) => c.sendRequest(EngineRpc.setAdapters, { adapters }, token));
     this.settings.adapters = adapters.map((a) => ({ ...a }));
     return result;
+  }
+
+  embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult> {
+    return this.request((c, token) => c.sendRequest(EngineRpc.embed, request, token), options);
   }
 
   async metrics(): Promise<EngineMetrics> {

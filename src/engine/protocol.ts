@@ -170,6 +170,18 @@ export interface StructuredRequest {
   cacheKey?: string;
 }
 
+/** Texts to embed with the embedding model at `modelPath` (loaded on first use, kept while it is asked for). */
+export interface EmbedRequest {
+  modelPath: string;
+  texts: string[];
+}
+
+export interface EmbedResult {
+  /** One vector per text, in order; each of `dimensions` numbers. */
+  vectors: number[][];
+  dimensions: number;
+}
+
 export interface GenerationResult {
   text: string;
   stats: RequestStats;
@@ -243,6 +255,8 @@ export interface Backend {
   generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult>;
   countTokens(text: string): Promise<number>;
   setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult>;
+  /** Embeddings for the codebase index (the local engine only); yields to the editor's completions. */
+  embed?(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult>;
   metrics(): Promise<EngineMetrics>;
   /** Subscribe to state changes (starting, loading %, ready, error); returns an unsubscribe. */
   onState(listener: (state: EngineState) => void): () => void;
@@ -256,6 +270,7 @@ export type EngineErrorCode =
   | 'MODEL_TOO_LARGE'
   | 'ADAPTER_MISMATCH'
   | 'DRAFT_MISMATCH'
+  | 'EMBEDDING_MODEL_INVALID'
   | 'NO_FIM'
   | 'CANCELLED'
   | 'ENGINE_CRASHED'

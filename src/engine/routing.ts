@@ -3,19 +3,22 @@
 // separate next-edit model. Pure: it only forwards calls.
 import * as path from 'node:path';
 
-import type {
-  AdapterSpec,
-  AdapterSwitchResult,
-  Backend,
-  ChatRequest,
-  EngineInfo,
-  EngineMetrics,
-  EngineState,
-  FimRequest,
-  GenerationResult,
-  RequestOptions,
-  StructuredRequest,
-  StructuredResult,
+import {
+  EngineError,
+  type AdapterSpec,
+  type AdapterSwitchResult,
+  type Backend,
+  type ChatRequest,
+  type EmbedRequest,
+  type EmbedResult,
+  type EngineInfo,
+  type EngineMetrics,
+  type EngineState,
+  type FimRequest,
+  type GenerationResult,
+  type RequestOptions,
+  type StructuredRequest,
+  type StructuredResult,
 } from './protocol';
 
 /** The completion engine's info, plus the models chat / review and next-edit use ('' = the completion model). */
@@ -112,6 +115,12 @@ export class RoutingBackend implements Backend {
 
   setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
     return this.completion.setAdapters(adapters);
+  }
+
+  /** Embeddings run in the completion engine's process (the one always there). */
+  async embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult> {
+    if (!this.completion.embed) throw new EngineError('BAD_REQUEST', 'This backend does not compute embeddings.');
+    return this.completion.embed(request, options);
   }
 
   /** All engines' counters summed (a side engine's only once it has been used). */

@@ -7,6 +7,8 @@ import {
   type AdapterSpec,
   type AdapterSwitchResult,
   type ChatRequest,
+  type EmbedRequest,
+  type EmbedResult,
   type EngineErrorCode,
   type EngineInfo,
   type EngineMetrics,
@@ -36,6 +38,7 @@ export const EngineRpc = {
   generateStructured: new RequestType<Streamed<StructuredRequest>, StructuredResult, EngineErrorData>('enclave/generateStructured'),
   countTokens: new RequestType<{ text: string }, number, EngineErrorData>('enclave/countTokens'),
   setAdapters: new RequestType<{ adapters: AdapterSpec[] }, AdapterSwitchResult, EngineErrorData>('enclave/setAdapters'),
+  embed: new RequestType<EmbedRequest, EmbedResult, EngineErrorData>('enclave/embed'),
   metrics: new RequestType0<EngineMetrics, EngineErrorData>('enclave/metrics'),
   /** Disposes the model; the process exits after answering. */
   shutdown: new RequestType0<void, EngineErrorData>('enclave/shutdown'),

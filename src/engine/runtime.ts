@@ -12,6 +12,7 @@ import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp' with { 're
 import { validateAdapter } from './adapterValidation';
 import { parseStructured, runChat, SchemaGrammars } from './chatGeneration';
 import { EditorFirstGate, yieldingSequence } from './editorFirst';
+import { EmbeddingModels } from './embeddings';
 import { validateTools } from './toolCalls';
 import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
@@ -35,6 +36,8 @@ import {
   type Backend,
   type ChatMessage,
   type ChatRequest,
+  type EmbedRequest,
+  type EmbedResult,
   type EngineInfo,
   type EngineMetrics,
   type EngineSettings,
@@ -74,6 +77,7 @@ export class EngineRuntime implements Backend {
   private readonly grammars: SchemaGrammars;
   private readonly counters: EngineMetrics = emptyMetrics();
   private disposed = false;
+  private embeddings?: EmbeddingModels;
   readonly fimFamily: FimFamily | null;
 
   private constructor(
@@ -304,6 +308,13 @@ export class EngineRuntime implements Backend {
     return value;
   }
 
+  /** Embeddings on their own model and context, outside the scheduler; they wait for the editor's completions. */
+  async embed(request: EmbedRequest, options: RequestOptions = {}): Promise<EmbedResult> {
+    if (this.disposed) throw new EngineError('ENGINE_UNAVAILABLE', 'The engine has been shut down.');
+    this.embeddings ??= new EmbeddingModels(this.llama, this.threads, this.editorFirst, this.logger);
+    return this.embeddings.embed(request, options.signal);
+  }
+
   async metrics(): Promise<EngineMetrics> {
     return { ...this.counters };
   }
@@ -318,6 +329,7 @@ export class EngineRuntime implements Backend {
     if (this.disposed) return;
     this.disposed = true;
     this.scheduler.cancelAll(new EngineError('ENGINE_UNAVAILABLE', 'The engine is shutting down.'));
+    await this.embeddings?.dispose();
     await this.context?.dispose().catch(() => undefined);
     await this.draftContext?.dispose().catch(() => undefined);
     await this.draftModel?.dispose().catch(() => undefined);

@@ -119,6 +119,10 @@ connection.onRequest(
   handle(async ({ adapters }) => (await engine()).setAdapters(adapters)),
 );
 connection.onRequest(
+  EngineRpc.embed,
+  handle(async (request, token) => (await engine()).embed(request, { signal: abortSignalFor(token) })),
+);
+connection.onRequest(
   EngineRpc.metrics,
   handle0(async () => (await engine()).metrics()),
 );

@@ -1,19 +1,22 @@
 // A Backend that passes every call through and records chat and review generations (throughput,
 // time to first token) and failed calls. The composition root hands features this one object, so
 // chat, review and the API server are measured without knowing about metrics.
-import type {
-  AdapterSpec,
-  AdapterSwitchResult,
-  Backend,
-  ChatRequest,
-  EngineInfo,
-  EngineMetrics,
-  EngineState,
-  FimRequest,
-  GenerationResult,
-  RequestOptions,
-  StructuredRequest,
-  StructuredResult,
+import {
+  EngineError,
+  type AdapterSpec,
+  type AdapterSwitchResult,
+  type Backend,
+  type ChatRequest,
+  type EmbedRequest,
+  type EmbedResult,
+  type EngineInfo,
+  type EngineMetrics,
+  type EngineState,
+  type FimRequest,
+  type GenerationResult,
+  type RequestOptions,
+  type StructuredRequest,
+  type StructuredResult,
 } from '../engine/protocol';
 import type { GenerationFeature, MetricEvent } from './events';
 
@@ -56,6 +59,10 @@ export class MeteredBackend implements Backend {
   }
   countTokens(text: string): Promise<number> {
     return this.inner.countTokens(text);
+  }
+  async embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult> {
+    if (!this.inner.embed) throw new EngineError('BAD_REQUEST', 'Embeddings need the local engine.');
+    return this.inner.embed(request, options);
   }
   setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
     return this.inner.setAdapters(adapters);

@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 
 import type { BuildSummary, FolderHit, FolderSpec, OpenResult, Reply, Request, WorkerStats } from './protocol';
+import type { PendingChunks, VectorsOpenResult } from './workerVectors';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -80,8 +81,21 @@ export class IndexWorkerClient {
     return this.request({ op: 'change', key, path });
   }
 
-  query(text: string, limit: number, perFile = 1): Promise<FolderHit[]> {
-    return this.request({ op: 'query', text, limit, perFile });
+  query(text: string, limit: number, perFile = 1, vector?: number[]): Promise<FolderHit[]> {
+    return this.request({ op: 'query', text, limit, perFile, vector });
+  }
+
+  vectorsOpen(key: string, model: string): Promise<VectorsOpenResult> {
+    return this.request({ op: 'vectorsOpen', key, model });
+  }
+
+  vectorsPending(key: string, limit: number): Promise<PendingChunks> {
+    return this.request({ op: 'vectorsPending', key, limit });
+  }
+
+  /** Answers how many of the vectors were kept (those of chunks still in the index). */
+  vectorsPut(key: string, model: string, ids: number[], vectors: number[][]): Promise<number> {
+    return this.request({ op: 'vectorsPut', key, model, ids, vectors });
   }
 
   save(): Promise<void> {

@@ -22,7 +22,13 @@ export type Request =
   | { op: 'cancel'; key: string }
   /** A file event: the file is re-indexed, removed, or left out by the walk's rules. */
   | { op: 'change'; key: string; path: string }
-  | { op: 'query'; text: string; limit: number; perFile: number }
+  /** `vector`: the question's embedding, fused with the lexical ranking where the folder has vectors. */
+  | { op: 'query'; text: string; limit: number; perFile: number; vector?: number[] }
+  /** Loads the folder's chunk vectors made by `model` (another model's are dropped); '' = none. */
+  | { op: 'vectorsOpen'; key: string; model: string }
+  /** Chunks without a vector yet, with their text, at most `limit`. */
+  | { op: 'vectorsPending'; key: string; limit: number }
+  | { op: 'vectorsPut'; key: string; model: string; ids: number[]; vectors: number[][] }
   /** Writes the indexes changed since they were last written. */
   | { op: 'save' }
   /** Drops the folders not named. */

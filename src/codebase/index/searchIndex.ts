@@ -121,6 +121,17 @@ export class SearchIndex {
     return this.search.documentCount;
   }
 
+  /** A chunk's place by its id (undefined once its file was re-indexed or removed). */
+  chunk(id: number): Omit<Hit, 'score'> | undefined {
+    const stored = this.search.getStoredFields(id);
+    return stored && { path: stored.path as string, startLine: stored.startLine as number, endLine: stored.endLine as number };
+  }
+
+  /** Every chunk's id, file by file (the embedding vectors are keyed by chunk id). */
+  *chunkIds(): Generator<number> {
+    for (const state of this.files.values()) yield* state.ids;
+  }
+
   private termTable(): TermTable {
     return (this.search as unknown as { _index: TermTable })._index;
   }

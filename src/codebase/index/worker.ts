@@ -9,6 +9,7 @@ import type { FolderHit, FolderSpec, OpenResult, Reply, Request, WorkerStats } f
 import { SearchIndex } from './searchIndex';
 import { forgetSplits } from './terms';
 import { PathFilter } from './walk';
+import { closeVectors, discardVectors, fusedQuery, openVectors, pendingChunks, putVectors, saveVectors } from './workerVectors';
 
 interface Folder {
   spec: FolderSpec;
@@ -39,6 +40,7 @@ async function open(spec: FolderSpec, rebuild: boolean): Promise<OpenResult> {
       corrupt = err.message;
     }
   }
+  if (!index) await discardVectors(spec.key, spec.file);
   folders.set(spec.key, {
     spec,
     index: index ?? new SearchIndex(),
@@ -90,9 +92,10 @@ async function change(key: string, path: string): Promise<boolean> {
   return true;
 }
 
-function query(text: string, limit: number, perFile: number): FolderHit[] {
+function query(text: string, limit: number, perFile: number, vector?: number[]): FolderHit[] {
   const scored: FolderHit[] = [];
-  for (const [key, entry] of folders) if (entry.ready) for (const hit of entry.index.query(text, limit, perFile)) scored.push({ key, hit });
+  for (const [key, entry] of folders)
+    if (entry.ready) for (const hit of fusedQuery(key, entry.index, text, vector, limit, perFile)) scored.push({ key, hit });
   return scored.sort((a, b) => b.hit.score - a.hit.score).slice(0, limit);
 }
 
@@ -102,6 +105,7 @@ async function save(): Promise<void> {
       entry.dirty = false;
       await saveIndex(entry.spec.file, entry.index);
     }
+  await saveVectors();
 }
 
 function stats(): WorkerStats {
@@ -125,7 +129,13 @@ async function handle(request: Request, progress: (done: number, total: number) 
     case 'change':
       return change(request.key, request.path);
     case 'query':
-      return query(request.text, request.limit, request.perFile);
+      return query(request.text, request.limit, request.perFile, request.vector);
+    case 'vectorsOpen':
+      return openVectors(request.key, folder(request.key).spec.file, request.model, folder(request.key).index);
+    case 'vectorsPending':
+      return pendingChunks(request.key, folder(request.key).spec.root, folder(request.key).index, request.limit);
+    case 'vectorsPut':
+      return putVectors(request.key, request.model, folder(request.key).index, request.ids, request.vectors);
     case 'save':
       return save();
     case 'retain':
@@ -133,6 +143,7 @@ async function handle(request: Request, progress: (done: number, total: number) 
         if (!request.keys.includes(key)) {
           entry.build?.abort();
           folders.delete(key);
+          closeVectors(key);
         }
       return undefined;
     case 'stats':
