@@ -1,14 +1,14 @@
 // How long the next speculative draft is, and when drafting pauses — from what a document's drafts
 // did so far. Pure (no node-llama-cpp): fimDecoding.ts feeds it each verify round's outcome.
 //
-// Cost model (test/bench/speculativeProfile.ts, 1 CPU thread, bench target 6 × 768 and draft
-// 1 × 64; issue 14): a plain step costs T; a round of k draft tokens costs k·D (draft steps) + V +
-// k·P (one verify batch: its base V ≈ T plus P per extra position, mostly the 152k-wide output
-// layer), and yields the accepted tokens plus the target's own next token. With Q8_0 weights
-// D ≈ 0.15 T and P ≈ 0.14 T, a ceiling of ≈ T / (D + P) ≈ 3.5× at 100 % agreement (f16 weights:
-// P ≈ 0.3 T, ≈ 2.2×); a round pays off only when it emits more than (V + k·(D + P)) / T tokens.
-// Hence: draft exactly up to where a disagreement is expected (a wasted position costs D + P and a
-// needless extra round costs V), and pause where rounds lose.
+// Cost model (test/bench/speculativeProfile.ts, 1 CPU thread, bench target 16 × 768 and draft
+// 1 × 64, both Q8_0; issue 14): a plain step costs T (22 ms there); a round of k draft tokens costs
+// k·D (draft steps) + V + k·P (one verify batch: its base V ≈ T plus P per extra position, much of
+// it the 152k-wide output layer), and yields the accepted tokens plus the target's own next token.
+// With D ≈ 0.12 T and P ≈ 0.17 T the ceiling is ≈ T / (D + P) ≈ 3.4× at 100 % agreement (f16
+// weights: P ≈ 0.3 T, ≈ 2.2×); a round pays off only when it emits more than (V + k·(D + P)) / T
+// tokens. Hence: draft exactly up to where a disagreement is expected (a wasted position costs
+// D + P and a needless extra round costs V), and pause where rounds lose.
 import type { AdaptiveDraft } from './slots';
 
 export interface DraftLimits {

@@ -7,7 +7,7 @@
 //  - speculative: acceptance and speed vs plain decoding for drafts that agree often (the model
 //    drafting for itself; prompt lookup on repeated text) and rarely (the random draft model), on
 //    the wide-margin target, so that identicalToPlain holds on every CPU variant; `sweep`: a
-//    6 × 768 target with drafts agreeing on 100/90/75/50/0 % (speculativeSweep.ts);
+//    16 × 768 target with drafts agreeing on 100/90/75/50/0 % (speculativeSweep.ts);
 //  - throughput with 1, 4 and 8 concurrent requests.
 // Writes test/bench/results/engine.json.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
     agreesOften_lookupOnRepeatedText: await measureSpec(wide, 'lookup', echoPrompts),
     lookupOnCode: await measureSpec(wide, 'lookup', specPrompts),
     rarelyAgrees_randomDraft: { ...(await measureSpec(random, 'draft', specPrompts)), goalMinSpeedRatio: 0.95 },
-    // The wide-margin 6 × 768 target with 1 × 64 drafts at controlled agreement (issue 14).
+    // The wide-margin 16 × 768 target with 1 × 64 drafts at controlled agreement (issue 14).
     sweep: await speculativeSweep({ quick }),
   };
   await self.dispose();

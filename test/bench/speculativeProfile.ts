@@ -1,4 +1,4 @@
-// Where a speculative round's time goes (issue 14 item 1), on the bench target (6 × 768) and a
+// Where a speculative round's time goes (issue 14 item 1), on the bench target (16 × 768) and a
 // 1 × 64 draft: interleaved repetitions of each primitive on the same cached prompt, medians in ms.
 //   node --import tsx test/bench/speculativeProfile.ts [threads] [target.gguf draft.gguf]
 // (default: the sweep's Q8_0 target and its 100 % draft); PROFILE_BINARY=prebuilt skips a local build

@@ -1,4 +1,4 @@
-// Speculative decoding sweep (issue 14): the wide-margin target (6 × 768, Q8_0) with drafts
+// Speculative decoding sweep (issue 14): the wide-margin target (16 × 768, Q8_0) with drafts
 // (1 × 64) that agree with it on 100 / 90 / 75 / 50 / 0 % of tokens. Per agreement level, for FIM
 // (16 / 64 / 128 tokens) and greedy chat (256): acceptance, tokens/s plain and speculative (paired
 // runs on the same cached prompt, so load drift cancels out), the speed-up, and whether the outputs
