@@ -48,6 +48,30 @@ function typeInto(
   return { text, offset, version };
 }
 
+/**
+ * Types each of `words` after `maxTokens` in `source` and asks for a prediction after each (the
+ * suggestion checked against the text), running `between` after every prediction.
+ */
+async function typeAndPredict(
+  predictor: ReturnType<typeof createNextEditPredictor>,
+  uri: string,
+  start: { text: string; version: number },
+  words: string[],
+  between: () => Promise<unknown> = async () => undefined,
+): Promise<void> {
+  let { text, version } = start;
+  let offset = text.indexOf('maxTokens: 1200') + 'maxTokens'.length;
+  for (const word of words) {
+    ({ text, offset, version } = typeInto(predictor, uri, text, offset, word, version));
+    const suggestion = await predictor.predict(
+      { uri, languageId: 'typescript', version, text, cursor: position(text, offset) },
+      new AbortController().signal,
+    );
+    checkSuggestion(suggestion, text, version);
+    await between();
+  }
+}
+
 function position(text: string, offset: number) {
   const lines = text.slice(0, offset).split('\n');
   return { line: lines.length - 1, character: lines[lines.length - 1].length };
@@ -82,15 +106,7 @@ describe('next-edit prediction on the engine', () => {
       for (const name of ['maxHunks', 'maxDocuments', 'stormLines']) {
         ({ text, version } = typeInto(predictor, uri, text, text.indexOf(name) + name.length, 'Limit', version));
       }
-      let offset = text.indexOf('maxTokens: 1200') + 'maxTokens'.length;
-      for (const word of ['Budget', 'X']) {
-        ({ text, offset, version } = typeInto(predictor, uri, text, offset, word, version));
-        const suggestion = await predictor.predict(
-          { uri, languageId: 'typescript', version, text, cursor: position(text, offset) },
-          new AbortController().signal,
-        );
-        checkSuggestion(suggestion, text, version);
-      }
+      await typeAndPredict(predictor, uri, { text, version }, ['Budget', 'X']);
       assert.equal(reports.length, 2);
       for (const [i, report] of reports.entries()) {
         const sent = report.request as FimRequest;
@@ -124,23 +140,12 @@ describe('next-edit prediction on the engine', () => {
       onRequest: (r) => reports.push(r),
     });
     const uri = 'file:///work/src/history-instruct.ts';
-    let text = source;
-    let version = 1;
-    predictor.recordChange({ uri, languageId: 'typescript', version, changes: [], textAfter: text });
-    let offset = text.indexOf('maxTokens: 1200') + 'maxTokens'.length;
-    for (const word of ['Budget', 'X']) {
-      ({ text, offset, version } = typeInto(predictor, uri, text, offset, word, version));
-      const suggestion = await predictor.predict(
-        { uri, languageId: 'typescript', version, text, cursor: position(text, offset) },
-        new AbortController().signal,
-      );
-      checkSuggestion(suggestion, text, version);
-      // Other structured work (a review) between two predictions keeps to its own KV sequence.
-      const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
-      await wide
-        .generateStructured({ messages: [{ role: 'user', content: 'Is this fine?' }], schema, maxTokens: 8 })
-        .catch(() => undefined);
-    }
+    predictor.recordChange({ uri, languageId: 'typescript', version: 1, changes: [], textAfter: source });
+    // Other structured work (a review) between two predictions keeps to its own KV sequence.
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
+    await typeAndPredict(predictor, uri, { text: source, version: 1 }, ['Budget', 'X'], () =>
+      wide.generateStructured({ messages: [{ role: 'user', content: 'Is this fine?' }], schema, maxTokens: 8 }).catch(() => undefined),
+    );
     // The wide-margin model writes the same short string on every machine and ends the JSON itself.
     assert.equal(reports.length, 2, 'both answers were complete JSON');
     for (const report of reports) {
