@@ -64,6 +64,7 @@ export const OTHER_DEFAULTS = {
   'metrics.enabled': true,
   'rules.enabled': true,
   'completion.definitions': true,
+  'completion.warmOnOpen': true,
   'index.enabled': true,
   'index.chat': true,
   'index.completion': true,

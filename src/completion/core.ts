@@ -353,6 +353,43 @@ export class CompletionCore {
     }
   }
 
+  /**
+   * Warms the engine for a document opened or switched to: evaluates the prompt for the cursor's
+   * place into the document's cache, generating nothing, so the first keystroke there evaluates
+   * only what it changed. Idle work: skipped while the user's own call runs, cancelled by the next
+   * keystroke (what was evaluated by then stays cached). True when the prompt was evaluated.
+   */
+  async warm(request: Omit<CompletionRequest, 'trigger' | 'selected'>): Promise<boolean> {
+    if (this.engineCall || this.current) return false;
+    const { text, offset } = request;
+    if (this.skipReason(text, offset)) return false;
+    const full: CompletionRequest = { ...request, trigger: 'automatic' };
+    // Whatever the first keystroke's prompt will hold: the lookups it would start, the same windows.
+    await this.options.contextSource?.prepare(full, text, offset, new AbortController().signal).catch(() => undefined);
+    const model = await this.modelView().catch(() => undefined);
+    if (!model || this.engineCall || this.current) return false;
+    const settings = this.settings();
+    const estimator = this.estimatorFor(request.languageId);
+    if (!estimator.calibrated) {
+      const draft = this.build(model, full, text, offset, settings, false);
+      estimator.calibrate(
+        draft.prompt.length,
+        await this.options
+          .backend()
+          .countTokens(draft.prompt)
+          .catch(() => 0),
+      );
+      if (this.engineCall || this.current) return false;
+    }
+    const built = this.build(model, full, text, offset, settings);
+    const [variant] = this.variants('automatic', built, model.template, settings);
+    const fim = { ...fimRequest(request.uri, built, variant, settings), maxTokens: 0 };
+    return this.callEngine(request.uri, `warm:${request.uri}`, fim, estimator, undefined, true).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Forgets the model view (call after the engine restarted or the model changed). */
   resetModel(): void {
     this.model?.unsubscribe();
@@ -473,6 +510,8 @@ export class CompletionCore {
     fim: FimRequest,
     estimator: CharsPerTokenEstimator,
     signal?: AbortSignal,
+    /** A warm-up: its time is not a completion's (the debounce and the status bar do not see it). */
+    warming = false,
   ): Promise<{ result: GenerationResult; elapsedMs: number }> {
     const controller = new AbortController();
     const onAbort = () => controller.abort();
@@ -491,8 +530,9 @@ export class CompletionCore {
           finished();
           const elapsedMs = this.clock.now() - started;
           if (controller.signal.aborted || result.stats.stopReason === 'abort') throw new Error('cancelled');
-          this.debounce.record(elapsedMs);
           estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
+          if (warming) return { result, elapsedMs };
+          this.debounce.record(elapsedMs);
           const seconds = result.stats.totalMs / 1000;
           this.options.onEvent?.({
             kind: 'done',

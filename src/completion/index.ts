@@ -6,8 +6,22 @@ import { formatSpeculative } from './status';
 import { EnclaveStatusBar } from './statusBar';
 import { ExtraContextRing } from './extraContext';
 import { CompletionCore, type CompletionContextSource } from './core';
-import { ACCEPTED_COMMAND, completionSettings, InlineProvider, type AcceptedSuggestion, type CompletionObserver } from './provider';
+import {
+  ACCEPTED_COMMAND,
+  completionSettings,
+  documentRequest,
+  InlineProvider,
+  type AcceptedSuggestion,
+  type CompletionObserver,
+} from './provider';
 import { errorMessage } from '../util';
+
+/** A file stays active this long before it is warmed (flipping through tabs warms nothing). */
+const WARM_DELAY_MS = 300;
+/** A cursor move this far (lines) by mouse or command is a jump: the new place is warmed. */
+const WARM_JUMP_LINES = 30;
+
+const setting = <T>(key: string, fallback: T): T => vscode.workspace.getConfiguration('enclave').get<T>(key, fallback);
 
 /**
  * Inline completions: the provider, the status bar item and their commands; `observer` hears what
@@ -100,11 +114,39 @@ export function registerCompletion(
     );
   };
   for (const editor of vscode.window.visibleTextEditors) if (editor !== lastEditor) remember(editor);
+
+  // A file opened or switched to, or a jump far within one: its prompt is evaluated while the user
+  // reads (nothing generated or shown; the first keystroke cancels it), so the first suggestion
+  // there is as quick as the next ones. Only on the local engine, and only once it is running.
+  let warmTimer: NodeJS.Timeout | undefined;
+  let warmedLine = -1;
+  const warmSoon = (editor: vscode.TextEditor | undefined) => {
+    clearTimeout(warmTimer);
+    if (!editor || editor.document.uri.scheme === 'output') return;
+    warmTimer = setTimeout(() => {
+      const document = editor.document;
+      const ready = status.state.engine?.kind === 'ready' && watched?.kind === 'local';
+      if (!ready || vscode.window.activeTextEditor !== editor || !ctx.config.completion.enabled) return;
+      if (!ctx.config.isLanguageEnabled(document.languageId) || !setting('completion.warmOnOpen', true)) return;
+      warmedLine = editor.selection.active.line;
+      void core.warm(documentRequest(document, editor.selection.active)).then((warmed) => {
+        if (warmed) log.trace(`warmed ${vscode.workspace.asRelativePath(document.uri, false)}:${warmedLine + 1}`);
+      });
+    }, WARM_DELAY_MS);
+  };
+  disposables.push({ dispose: () => clearTimeout(warmTimer) });
+  warmSoon(vscode.window.activeTextEditor);
   disposables.push(
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       remember(lastEditor);
       lastEditor = editor;
       refreshEnabled();
+      warmSoon(editor);
+    }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      // A jump (go to definition, search) rather than typing or arrowing along.
+      if (e.kind !== vscode.TextEditorSelectionChangeKind.Keyboard && Math.abs(e.selections[0].active.line - warmedLine) > WARM_JUMP_LINES)
+        warmSoon(e.textEditor);
     }),
     vscode.workspace.onDidSaveTextDocument((document) => {
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);

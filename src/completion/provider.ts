@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 
 import type { Config } from '../config';
 import { inlineArbiter } from '../nextEdit/arbiter';
-import type { CompletionCore, CompletionOutcome, CompletionSettings } from './core';
+import type { CompletionCore, CompletionOutcome, CompletionRequest, CompletionSettings } from './core';
 
 export function completionSettings(config: Config): CompletionSettings {
   const c = config.completion;
@@ -57,24 +57,15 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
     const cancellation = token.onCancellationRequested(() => controller.abort());
     try {
       const selected = context.selectedCompletionInfo;
-      const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-      const editor = vscode.window.activeTextEditor;
-      const tabSize = editor?.document === document && typeof editor.options.tabSize === 'number' ? editor.options.tabSize : undefined;
       const outcome = await this.core.provide(
         {
-          text: document.getText(),
-          offset: document.offsetAt(position),
-          languageId: document.languageId,
-          uri: document.uri.toString(),
-          path: vscode.workspace.asRelativePath(document.uri, false),
-          repoName: folder?.name ?? '',
+          ...documentRequest(document, position),
           trigger: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'manual' : 'automatic',
           selected: selected && {
             start: document.offsetAt(selected.range.start),
             end: document.offsetAt(selected.range.end),
             text: selected.text,
           },
-          tabSize,
         },
         controller.signal,
       );
@@ -98,4 +89,18 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       cancellation.dispose();
     }
   }
+}
+
+/** What the core needs of a document and a place in it (the trigger aside). */
+export function documentRequest(document: vscode.TextDocument, position: vscode.Position): Omit<CompletionRequest, 'trigger' | 'selected'> {
+  const editor = vscode.window.activeTextEditor;
+  return {
+    text: document.getText(),
+    offset: document.offsetAt(position),
+    languageId: document.languageId,
+    uri: document.uri.toString(),
+    path: vscode.workspace.asRelativePath(document.uri, false),
+    repoName: vscode.workspace.getWorkspaceFolder(document.uri)?.name ?? '',
+    tabSize: editor?.document === document && typeof editor.options.tabSize === 'number' ? editor.options.tabSize : undefined,
+  };
 }

@@ -82,6 +82,8 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
   let emitted = 0;
   let done = false;
   const maxHold = Math.max(0, ...o.stop.map((s) => s.length - 1));
+  // Nothing to generate: the prompt is in the cache (all but its last token, as for every request).
+  if (o.maxTokens <= 0) return out;
 
   /** Takes one generated token; returns false when generation is over. */
   const take = (token: Token): boolean => {

@@ -92,6 +92,10 @@ export interface FimRequest {
   documentKey: string;
   /** The whole FIM prompt, special tokens written as text (built by completion/prompt.ts). */
   prompt: string;
+  /**
+   * 0 evaluates the prompt into the document's cache and generates nothing (a document opened or
+   * switched to is warmed this way, so its first keystroke evaluates only what it changed).
+   */
   maxTokens: number;
   /** Stop generating after this long (the anchors use ~500 ms for responsiveness). */
   maxTimeMs?: number;

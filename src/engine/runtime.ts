@@ -430,7 +430,8 @@ export class EngineRuntime implements Backend {
 function validateFim(request: FimRequest): void {
   if (typeof request.prompt !== 'string' || request.prompt.length === 0)
     throw new EngineError('BAD_REQUEST', 'FIM request without a prompt.');
-  if (!(request.maxTokens >= 1)) throw new EngineError('BAD_REQUEST', 'FIM request needs maxTokens ≥ 1.');
+  // 0: evaluate the prompt only (warming a document's cache).
+  if (!(request.maxTokens >= 0)) throw new EngineError('BAD_REQUEST', 'FIM request needs maxTokens ≥ 0.');
 }
 
 function validateMessages(messages: ChatMessage[], maxTokens: number): void {

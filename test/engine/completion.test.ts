@@ -67,6 +67,29 @@ test('the next keystroke re-evaluates only the tail of the prompt (KV reuse)', a
   assert.ok(reuseChecks >= 2, `keystrokes that needed the model: ${reuseChecks}`);
 });
 
+test('a warmed document: the engine evaluates its prompt without generating, and the first keystroke evaluates only its own tail', async () => {
+  const core = newCore();
+  const lineEnd = source.indexOf('\n', 4000);
+  const text = source.slice(0, lineEnd) + '\n' + source.slice(lineEnd);
+  const offset = lineEnd + 1;
+  const warmUri = 'file:///work/warm.js';
+  const request = { ...at(text, offset), uri: warmUri };
+  // What the engine did for the warm-up, seen through its own counters.
+  const before = await backend.metrics();
+  assert.equal(await core.warm(request), true);
+  const after = await backend.metrics();
+  assert.equal(after.generatedTokens - before.generatedTokens, 0, 'a warm-up generates nothing');
+  const warmedTokens = after.evaluatedTokens - before.evaluatedTokens;
+  assert.ok(warmedTokens > 500, `the warm-up evaluated the prompt (${warmedTokens} tokens)`);
+
+  const typed = text.slice(0, offset) + 'i' + text.slice(offset);
+  const first = await core.provide({ ...at(typed, offset + 1), uri: warmUri });
+  assert.equal(first.source, 'model');
+  const stats = first.stats!;
+  assert.ok(stats.evaluatedTokens <= 20, `the first keystroke evaluated ${stats.evaluatedTokens} of ${stats.promptTokens} tokens`);
+  assert.ok(stats.generatedTokens > 0);
+});
+
 test('a cancelled request leaves no completion, and the next one still works', async () => {
   const controller = new AbortController();
   // Cancel once the engine call is under way (as a keystroke does while the model is generating).

@@ -368,3 +368,51 @@ test("the first prompt's windows in each language are sized with the model's tok
   assert.equal(countCalls(), 2, 'another language has its own ratio');
   assert.equal(c.estimatorFor('typescript').calibrated, true);
 });
+
+test('warming a document sends its prompt with nothing to generate; the first keystroke then extends that prompt', async () => {
+  const backend = scripted(() => 'xs.length;');
+  const c = core(backend);
+  assert.equal(await c.warm(request()), true);
+  assert.equal(backend.fimRequests.length, 1);
+  const warmed = backend.fimRequests[0];
+  assert.equal(warmed.maxTokens, 0);
+  assert.equal(warmed.documentKey, 'file:///sum.ts');
+  // The user types one character where the cursor was: the same windows, the prompt only grows.
+  const typed = text.slice(0, offset) + 'x' + text.slice(offset);
+  const outcome = await c.provide(request({ text: typed, offset: offset + 1 }));
+  assert.equal(outcome.source, 'model');
+  const sent = backend.fimRequests[1];
+  assert.ok(sent.maxTokens > 0);
+  assert.equal(sent.prompt, warmed.prompt + 'x', 'the keystroke prompt is the warmed one plus the typed character');
+  // A warm-up is not counted as one of the user's model calls.
+  assert.equal(c.counters.modelCalls, 1);
+});
+
+test('warming does not cancel or wait behind the user: skipped while a call runs, cancelled by the next keystroke', async () => {
+  const clock = new FakeClock();
+  const backend = scripted(() => 'a;', clock);
+  backend.fimDelayMs = 200;
+  const c = core(backend);
+  const running = c.provide(request());
+  await clock.advance(5);
+  assert.equal(await withoutWaiting(c.warm(request({ uri: 'file:///other.ts' }))), false, 'skipped while the keystroke runs');
+  await clock.advance(200);
+  await running;
+  const calls = backend.fimRequests.length;
+  const warming = c.warm(request({ uri: 'file:///other.ts' }));
+  await clock.advance(5);
+  assert.equal(backend.fimRequests.length, calls + 1);
+  backend.fimDelayMs = 0;
+  const typed = text.slice(0, offset) + 'q' + text.slice(offset);
+  assert.equal((await withoutWaiting(c.provide(request({ text: typed, offset: offset + 1 })))).source, 'model');
+  assert.equal(await warming, false, 'the warm-up was cancelled');
+  assert.equal(backend.aborted, 1);
+  assert.equal(backend.maxRunning, 1);
+});
+
+test('a place where no suggestion would be asked for is not warmed', async () => {
+  const backend = scripted(() => 'a;');
+  const mid = text.indexOf('number');
+  assert.equal(await core(backend).warm(request({ offset: mid + 2 })), false);
+  assert.equal(backend.fimRequests.length, 0);
+});
