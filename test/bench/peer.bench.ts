@@ -100,6 +100,12 @@ interface KeySample {
   infill: ServerSide;
   sameMs?: number;
   same?: ServerSide;
+  /**
+   * The trace's first keystroke again, on the same text opened as another document that was warmed
+   * first (enclave.completion.warmOnOpen: the prompt evaluated while the user reads, nothing
+   * generated): what the user feels after opening a file and starting to type. Cold sample only.
+   */
+  opened?: { warmed: boolean; warmMs: number; enclaveMs: number; evaluatedTokens?: number; promptTokens?: number };
 }
 
 const ensureNewline = (t: string) => (t.endsWith('\n') ? t : t + '\n');
@@ -148,20 +154,22 @@ async function runTrace(
       const key = trace.keystrokes[i];
       // The prompt the core is about to build (same function, same estimator state): the texts the
       // server gets. Checked against the prompt the core really sent whenever it called the model.
-      const built = buildPrompt(
-        template,
-        {
-          text: key.text,
-          offset: key.offset,
-          languageId: trace.file.languageId,
-          path: trace.file.name,
-          repoName: 'myproject',
-          files: extra ? ring.chunks(trace.uri) : [],
-        },
-        { contextTokens: settings.contextTokens, extraTokens: extra ? Math.floor(settings.contextTokens / 2) : 0 },
-        new CharsPerTokenEstimator(core.estimatorFor(trace.file.languageId).ratio),
-        core.windowHint(trace.uri),
-      );
+      const build = () =>
+        buildPrompt(
+          template,
+          {
+            text: key.text,
+            offset: key.offset,
+            languageId: trace.file.languageId,
+            path: trace.file.name,
+            repoName: 'myproject',
+            files: extra ? ring.chunks(trace.uri) : [],
+          },
+          { contextTokens: settings.contextTokens, extraTokens: extra ? Math.floor(settings.contextTokens / 2) : 0 },
+          new CharsPerTokenEstimator(core.estimatorFor(trace.file.languageId).ratio),
+          core.windowHint(trace.uri),
+        );
+      let built = build();
       const stop = [...template.stop];
 
       const runEnclave = async () => {
@@ -209,7 +217,13 @@ async function runTrace(
       let f: Awaited<ReturnType<typeof runInfill>> | undefined;
       let s: Awaited<ReturnType<typeof runSame>>;
       const order = [async () => (e = await runEnclave()), async () => (f = await runInfill()), async () => (s = await runSame())];
-      for (let j = 0; j < order.length; j++) await order[(i + j) % order.length]();
+      for (let j = 0; j < order.length; j++) {
+        await order[(i + j) % order.length]();
+        // A new document's first keystroke (Enclave goes first there): the core sized its windows
+        // with the token count it measured for the language just now, so the servers get the
+        // prompt built with that measurement — the very tokens Enclave evaluated.
+        if (i === 0 && j === 0) built = build();
+      }
       if (!e || !f) throw new Error('a side did not run');
 
       const sample: KeySample = {
@@ -246,7 +260,33 @@ async function runTrace(
     // The same file comes again with extra context: its keystrokes must not be answered from this trace's cache.
     core.cache.clear();
   }
+  if (samples[0]) samples[0].opened = await openedKeystroke(trace, session);
   return samples;
+}
+
+/** The trace's first keystroke on its text opened afresh (a document key of its own, so a sequence
+ *  with nothing of it cached) after a warm-up of the text before that keystroke. */
+async function openedKeystroke(trace: Trace, session: Session): Promise<NonNullable<KeySample['opened']>> {
+  const { core, calls } = session;
+  const first = trace.keystrokes[0];
+  const doc = { languageId: trace.file.languageId, uri: `${trace.uri}?opened`, path: trace.file.name, repoName: 'myproject' };
+  const warmStarted = performance.now();
+  const before = first.text.slice(0, first.offset - first.typed.length) + first.text.slice(first.offset);
+  const warmed = await core.warm({ ...doc, text: before, offset: first.offset - first.typed.length });
+  const warmMs = performance.now() - warmStarted;
+  const callsBefore = calls.length;
+  const started = performance.now();
+  await core.provide({ ...doc, text: first.text, offset: first.offset, trigger: 'automatic' });
+  const enclaveMs = performance.now() - started;
+  const call = calls.length > callsBefore ? calls[calls.length - 1] : undefined;
+  core.cache.clear();
+  return {
+    warmed,
+    warmMs,
+    enclaveMs,
+    evaluatedTokens: call?.result.stats.evaluatedTokens,
+    promptTokens: call?.result.stats.promptTokens,
+  };
 }
 
 interface SideSummary {
@@ -257,6 +297,21 @@ interface SideSummary {
 }
 function side(values: number[]): SideSummary {
   return { n: values.length, medianMs: percentile(values, 50), p95Ms: percentile(values, 95), meanMs: mean(values) };
+}
+
+function openedSummary(cold: KeySample[]) {
+  const opened = cold.filter((s) => s.opened?.warmed && s.sameMs !== undefined);
+  const enclaveMs = mean(opened.map((s) => s.opened!.enclaveMs));
+  const sameMs = mean(opened.map((s) => s.sameMs!));
+  return {
+    n: opened.length,
+    warmUpMs: mean(opened.map((s) => s.opened!.warmMs)),
+    enclaveMs,
+    enclaveEvaluated: mean(opened.map((s) => s.opened!.evaluatedTokens ?? NaN)),
+    enclavePromptTokens: mean(opened.map((s) => s.opened!.promptTokens ?? NaN)),
+    sameColdMs: sameMs,
+    ratioSameTokens: enclaveMs / sameMs,
+  };
 }
 
 function summarize(samples: KeySample[]) {
@@ -298,7 +353,13 @@ function summarize(samples: KeySample[]) {
       enclaveTtftMs: mean(cold.filter((s) => s.model).map((s) => s.model!.ttftMs)),
       enclaveClientWallMs: mean(cold.filter((s) => s.model).map((s) => s.model!.clientWallMs)),
       sameServerPromptMs: mean(cold.filter((s) => s.same).map((s) => s.same!.promptMs)),
+      sameServerPromptN: mean(cold.filter((s) => s.same).map((s) => s.same!.promptN)),
+      sameServerCacheN: mean(cold.filter((s) => s.same).map((s) => s.same!.cacheN)),
+      promptMatchesBench: `${cold.filter((s) => s.model?.promptMatchesBench).length}/${cold.filter((s) => s.model).length}`,
     },
+    // The first keystroke after the document was opened and warmed (see KeySample.opened), against
+    // the same server's cold keystroke on identical tokens (it has no warm-up).
+    coldAfterWarmUp: openedSummary(cold),
     allKeystrokes: { ...all, ratio: ratio(all.enclave, all.infill), ratioSameTokens: ratio(all.enclave, all.same) },
     modelCallsOnly: { ...calls, ratio: ratio(calls.enclave, calls.infill), ratioSameTokens: ratio(calls.enclave, calls.same) },
     promptTokens: {
@@ -583,6 +644,14 @@ async function main(): Promise<void> {
   console.log(
     `overall (+extra):   ratio median ${overall.extraContext.allKeystrokes.ratio.median.toFixed(2)}, p95 ${overall.extraContext.allKeystrokes.ratio.p95.toFixed(2)}`,
   );
+  for (const [name, o] of Object.entries(overall)) {
+    const c = o.cold;
+    const w = o.coldAfterWarmUp;
+    console.log(
+      `cold (${name}): enclave ${c.enclaveMs.toFixed(0)} ms vs same tokens ${c.sameMs.toFixed(0)} ms (×${(c.enclaveMs / c.sameMs).toFixed(2)}); ` +
+        `after a ${w.warmUpMs.toFixed(0)} ms warm-up: ${w.enclaveMs.toFixed(0)} ms, ${w.enclaveEvaluated.toFixed(0)} tokens evaluated (×${w.ratioSameTokens.toFixed(2)}, n ${w.n})`,
+    );
+  }
   console.log(`wrote ${out.slice(root.length + 1)} in ${result.wallSeconds.toFixed(0)} s`);
 }
 

@@ -27,6 +27,8 @@ export interface PromptEvalOptions {
   reps: number;
   /** Include the local (built for this machine) binary when node-llama-cpp has one. */
   local: boolean;
+  /** Only the candidates whose names contain one of these (the first server always runs). */
+  only?: string[];
 }
 
 /** What the engine ships today (runtime.ts createContexts with the bench's engine settings;
@@ -75,17 +77,13 @@ function hasLocalBuild(): boolean {
   return existsSync(dir) && readdirSync(dir).some((d) => existsSync(join(dir, d, 'buildDone.status')));
 }
 
-/** The core's prompt for the first keystroke of the first trace (no extra context). */
-function coldPrompt(): string {
+/** The core's prompt for the first keystroke of the first trace (no extra context), sized by `estimator`. */
+function coldPrompt(estimator: CharsPerTokenEstimator): string {
   const file = sourceFiles(repoRoot)[0];
   const key = makeTrace(file, 1).keystrokes[0];
   const doc = { text: key.text, offset: key.offset, languageId: file.languageId, path: file.name, repoName: 'myproject', files: [] };
-  return buildPrompt(
-    fimTemplate('qwen'),
-    doc,
-    { contextTokens: defaultCompletionSettings.contextTokens, extraTokens: 0 },
-    new CharsPerTokenEstimator(),
-  ).prompt;
+  return buildPrompt(fimTemplate('qwen'), doc, { contextTokens: defaultCompletionSettings.contextTokens, extraTokens: 0 }, estimator)
+    .prompt;
 }
 
 export async function promptEvalExperiment(o: PromptEvalOptions) {
@@ -155,9 +153,19 @@ export async function promptEvalExperiment(o: PromptEvalOptions) {
       sides.push(inProcess('local build: batch 2048', 'local', true, { ...base, batchSize: 2048 }));
     }
 
+    if (o.only?.length) {
+      const keep = (name: string) => name === sides[0].name || o.only!.some((part) => name.includes(part));
+      sides.splice(0, sides.length, ...sides.filter((s) => keep(s.name)));
+    }
     const tokenizer = worker('prebuilt', true);
     await tokenizer.ready;
-    const { tokens } = await tokenizer.ask<{ tokens: number[] }>({ tokenize: coldPrompt() });
+    // The core calibrates its chars-per-token estimate on a new language's first prompt and builds
+    // the prompt again to fill its token budget: the cold keystroke evaluates the second one.
+    const estimator = new CharsPerTokenEstimator();
+    const draft = coldPrompt(estimator);
+    const counted = await tokenizer.ask<{ tokens: number[] }>({ tokenize: draft });
+    estimator.calibrate(draft.length, counted.tokens.length);
+    const { tokens } = await tokenizer.ask<{ tokens: number[] }>({ tokenize: coldPrompt(estimator) });
     const samples = new Map<string, { promptMs: number[]; firstTokenMs: number[]; wallMs: number[] }>();
     for (const s of sides) samples.set(s.name, { promptMs: [], firstTokenMs: [], wallMs: [] });
     // A warm-up pass (page cache, first context allocation), then rounds in rotating order.
@@ -226,6 +234,7 @@ if (require.main === module) {
       rounds: num('--rounds', 5),
       reps: num('--reps', 2),
       local: !args.includes('--no-local'),
+      only: args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined,
     });
     console.log(JSON.stringify(result, null, 2));
   })().catch((err: unknown) => {
