@@ -74,9 +74,10 @@ export function backOff(adapt: AdaptiveDraft, accepted: number): void {
   const slower =
     adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.25;
   if (accepted === 0) {
-    // A document whose drafts have never agreed waits long before it tries again.
+    // A document whose drafts have never agreed waits long before it tries again, and ever longer:
+    // a probe costs about one plain step, so one per 1,024 tokens costs < 0.1 %.
     adapt.cooldown = adapt.everAccepted ? adapt.plainStretch : Math.max(64, adapt.plainStretch);
-    adapt.plainStretch = Math.min(256, adapt.plainStretch * 4);
+    adapt.plainStretch = Math.min(adapt.everAccepted ? 256 : 1024, adapt.plainStretch * 4);
   } else if (slower) {
     adapt.cooldown = Math.min(64, adapt.plainStretch);
     adapt.plainStretch = Math.min(256, adapt.plainStretch * 2);

@@ -31,7 +31,7 @@ export interface SweepOptions {
 
 export async function speculativeSweep(options: SweepOptions = {}): Promise<Record<string, unknown>> {
   const fixtures = await ensureSpeculativeBenchFixtures();
-  const repeats = options.quick ? 1 : 3;
+  const repeats = options.quick ? 1 : 5;
   const fimTokens = options.fimTokens ?? [16, 64, 128];
   const prompt = fimPrompt(
     repetitiveCode(4) + '\nexport function handle4(request: Request, response: Response): void {\n  const body = ',
@@ -62,19 +62,24 @@ export async function speculativeSweep(options: SweepOptions = {}): Promise<Reco
       for (const maxTokens of fimTokens) {
         // Each length on a document of its own: its first pair is where the draft policy learns
         // the document (reported as firstPairSpeedUp), the median is over the pairs after it.
-        perLength[`fim${maxTokens}`] = await pairs(repeats, async () => {
+        perLength[`fim${maxTokens}`] = await pairs(repeats, async (specFirst) => {
           const request = { documentKey: `sweep-fim${maxTokens}`, prompt, maxTokens };
           await runtime.completeFim({ ...request, maxTokens: 1, speculative: 'off' }); // the prompt is cached
-          return [
-            await runtime.completeFim({ ...request, speculative: 'off' }),
-            await runtime.completeFim({ ...request, speculative: 'draft' }),
-          ];
+          return inOrder(
+            specFirst,
+            () => runtime.completeFim({ ...request, speculative: 'off' }),
+            () => runtime.completeFim({ ...request, speculative: 'draft' }),
+          );
         });
       }
-      perLength[`chat${chatTokens}`] = await pairs(repeats, async () => {
+      perLength[`chat${chatTokens}`] = await pairs(repeats, async (specFirst) => {
         const request = { messages: chatMessages, maxTokens: chatTokens };
         await runtime.chat({ ...request, maxTokens: 1, speculative: 'off' }); // the conversation is cached
-        return [await runtime.chat({ ...request, speculative: 'off' }), await runtime.chat({ ...request, speculative: 'draft' })];
+        return inOrder(
+          specFirst,
+          () => runtime.chat({ ...request, speculative: 'off' }),
+          () => runtime.chat({ ...request, speculative: 'draft' }),
+        );
       });
       // Prompt lookup (no draft model): a prompt whose continuation occurs in it, as when the code
       // being typed exists nearby — the FIM prompt, its greedy answer, then the same prompt again.
@@ -82,13 +87,14 @@ export async function speculativeSweep(options: SweepOptions = {}): Promise<Reco
         for (const maxTokens of [64, 128]) {
           const first = await runtime.completeFim({ documentKey: 'lookup-seed', prompt, maxTokens, speculative: 'off' });
           const echo = prompt + first.text + '<|file_sep|>' + prompt;
-          lookup[`fim${maxTokens}`] = await pairs(repeats, async () => {
+          lookup[`fim${maxTokens}`] = await pairs(repeats, async (specFirst) => {
             const request = { documentKey: 'lookup', prompt: echo, maxTokens };
             await runtime.completeFim({ ...request, maxTokens: 1, speculative: 'off' });
-            return [
-              await runtime.completeFim({ ...request, speculative: 'off' }),
-              await runtime.completeFim({ ...request, speculative: 'lookup' }),
-            ];
+            return inOrder(
+              specFirst,
+              () => runtime.completeFim({ ...request, speculative: 'off' }),
+              () => runtime.completeFim({ ...request, speculative: 'lookup' }),
+            );
           });
         }
       }
@@ -101,13 +107,31 @@ export async function speculativeSweep(options: SweepOptions = {}): Promise<Reco
   return levels;
 }
 
+/** A plain and a speculative run, in the order given (returned plain first). */
+async function inOrder(
+  specFirst: boolean,
+  plain: () => Promise<GenerationResult>,
+  spec: () => Promise<GenerationResult>,
+): Promise<[GenerationResult, GenerationResult]> {
+  if (!specFirst) {
+    const p = await plain();
+    return [p, await spec()];
+  }
+  const s = await spec();
+  return [await plain(), s];
+}
+
 /**
- * Paired plain/speculative runs: acceptance, tokens/s and the median per-pair speed-up over
+ * Paired plain/speculative runs (which goes first alternates, so neither side always runs on
+ * the heels of the other): acceptance, tokens/s and the median per-pair speed-up over
  * `repeats` pairs after a first one (a document's first requests, while the draft policy learns it
  * and the draft sequence is brought up to the prompt: its speed-up is reported apart); identity
  * over all of them.
  */
-async function pairs(repeats: number, run: () => Promise<[GenerationResult, GenerationResult]>): Promise<Record<string, unknown>> {
+async function pairs(
+  repeats: number,
+  run: (specFirst: boolean) => Promise<[GenerationResult, GenerationResult]>,
+): Promise<Record<string, unknown>> {
   const plainTps: number[] = [];
   const specTps: number[] = [];
   const ratios: number[] = [];
@@ -116,7 +140,7 @@ async function pairs(repeats: number, run: () => Promise<[GenerationResult, Gene
   let identical = true;
   let firstPairSpeedUp = NaN;
   for (let rep = -1; rep < repeats; rep++) {
-    const [plain, spec] = await run();
+    const [plain, spec] = await run(rep % 2 !== 0);
     identical &&= spec.text === plain.text && spec.stats.generatedTokens === plain.stats.generatedTokens;
     if (rep < 0) {
       firstPairSpeedUp = plain.stats.totalMs / spec.stats.totalMs;

@@ -62,6 +62,15 @@ test('drafts that never agree back off for long stretches, growing each time', (
   assert.ok(adapt.plainStretch > first);
 });
 
+test('a document whose drafts never agreed probes ever more rarely (1 in 1,024 tokens); one that agreed once, at most 1 in 256', () => {
+  const never = fresh();
+  for (let i = 0; i < 8; i++) backOff(never, 0);
+  assert.equal(never.cooldown, 1024);
+  const once: AdaptiveDraft = { ...fresh(), everAccepted: true };
+  for (let i = 0; i < 8; i++) backOff(once, 0);
+  assert.equal(once.cooldown, 256);
+});
+
 test('rounds measured clearly slower than plain steps pause drafting; comparable ones do not', () => {
   const adapt: AdaptiveDraft = { ...fresh(), everAccepted: true, plainMsPerToken: 10, specMsPerToken: 11 };
   backOff(adapt, 3);
