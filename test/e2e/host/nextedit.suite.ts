@@ -2,6 +2,7 @@
 // passes ENCLAVE_TEST_NEXT_EDIT_SCRIPT): the shell's version logic and undo against real documents.
 // The suggestion is driven through the commands the Tab / Escape keybindings run.
 import * as assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 
 import * as vscode from 'vscode';
 
@@ -35,8 +36,14 @@ const SOURCE = [
 
 describe('next-edit in the real editor (scripted predictor)', () => {
   let editor: vscode.TextEditor;
+  let folder: vscode.Uri;
+  let opened = 0;
 
   before(async () => {
+    const workspace = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(workspace, 'the host suite needs an open folder');
+    folder = vscode.Uri.joinPath(workspace.uri, 'nextedit-host');
+    mkdirSync(folder.fsPath, { recursive: true });
     const extension = vscode.extensions.getExtension('enclave-dev.enclave');
     assert.ok(extension);
     await extension.activate();
@@ -44,8 +51,15 @@ describe('next-edit in the real editor (scripted predictor)', () => {
   });
 
   beforeEach(async () => {
-    const document = await vscode.workspace.openTextDocument({ language: 'javascript', content: SOURCE });
-    editor = await vscode.window.showTextDocument(document);
+    // A file of its own for each test, not an untitled document: after revert-and-close the next
+    // untitled document gets the same name (Untitled-1), and VS Code fills an untitled document
+    // from a backup of that name when one exists — here a backup of the previous test's edited
+    // text that the revert had not discarded yet, so the test began at `let sumCents` and the
+    // script (which waits for the user to type Cents) never had anything to suggest.
+    const uri = vscode.Uri.joinPath(folder, `total-${++opened}.js`);
+    writeFileSync(uri.fsPath, SOURCE);
+    editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    assert.equal(editor.document.getText(), SOURCE, 'each test starts from SOURCE');
   });
 
   afterEach(async () => {
