@@ -357,17 +357,18 @@ export class CompletionCore {
    * Warms the engine for a document opened or switched to: evaluates the prompt for the cursor's
    * place into the document's cache, generating nothing, so the first keystroke there evaluates
    * only what it changed. Idle work: skipped while the user's own call runs, cancelled by the next
-   * keystroke (what was evaluated by then stays cached). True when the prompt was evaluated.
+   * keystroke (what was evaluated by then stays cached). The engine's stats when it evaluated the
+   * prompt, undefined when skipped or cancelled.
    */
-  async warm(request: Omit<CompletionRequest, 'trigger' | 'selected'>): Promise<boolean> {
-    if (this.engineCall || this.current) return false;
+  async warm(request: Omit<CompletionRequest, 'trigger' | 'selected'>): Promise<RequestStats | undefined> {
+    if (this.engineCall || this.current) return undefined;
     const { text, offset } = request;
-    if (this.skipReason(text, offset)) return false;
+    if (this.skipReason(text, offset)) return undefined;
     const full: CompletionRequest = { ...request, trigger: 'automatic' };
     // Whatever the first keystroke's prompt will hold: the lookups it would start, the same windows.
     await this.options.contextSource?.prepare(full, text, offset, new AbortController().signal).catch(() => undefined);
     const model = await this.modelView().catch(() => undefined);
-    if (!model || this.engineCall || this.current) return false;
+    if (!model || this.engineCall || this.current) return undefined;
     const settings = this.settings();
     const estimator = this.estimatorFor(request.languageId);
     if (!estimator.calibrated) {
@@ -379,14 +380,14 @@ export class CompletionCore {
           .countTokens(draft.prompt)
           .catch(() => 0),
       );
-      if (this.engineCall || this.current) return false;
+      if (this.engineCall || this.current) return undefined;
     }
     const built = this.build(model, full, text, offset, settings);
     const [variant] = this.variants('automatic', built, model.template, settings);
     const fim = { ...fimRequest(request.uri, built, variant, settings), maxTokens: 0 };
     return this.callEngine(request.uri, `warm:${request.uri}`, fim, estimator, undefined, true).then(
-      () => true,
-      () => false,
+      ({ result }) => result.stats,
+      () => undefined,
     );
   }
 

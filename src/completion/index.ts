@@ -18,7 +18,7 @@ import { errorMessage } from '../util';
 
 /** A file stays active this long before it is warmed (flipping through tabs warms nothing). */
 const WARM_DELAY_MS = 300;
-/** A cursor move this far (lines) by mouse or command is a jump: the new place is warmed. */
+/** A cursor move this far (lines) at once is a jump: the new place is warmed. */
 const WARM_JUMP_LINES = 30;
 
 const setting = <T>(key: string, fallback: T): T => vscode.workspace.getConfiguration('enclave').get<T>(key, fallback);
@@ -128,9 +128,12 @@ export function registerCompletion(
       const ready = status.state.engine?.kind === 'ready' && watched?.kind === 'local';
       if (!ready || vscode.window.activeTextEditor !== editor || !ctx.config.completion.enabled) return;
       if (!ctx.config.isLanguageEnabled(document.languageId) || !setting('completion.warmOnOpen', true)) return;
-      warmedLine = editor.selection.active.line;
-      void core.warm(documentRequest(document, editor.selection.active)).then((warmed) => {
-        if (warmed) log.trace(`warmed ${vscode.workspace.asRelativePath(document.uri, false)}:${warmedLine + 1}`);
+      const line = (warmedLine = editor.selection.active.line);
+      void core.warm(documentRequest(document, editor.selection.active)).then((stats) => {
+        if (stats)
+          log.info(
+            `warmed ${vscode.workspace.asRelativePath(document.uri, false)}:${line + 1}: ${stats.evaluatedTokens} of ${stats.promptTokens} prompt tokens evaluated in ${stats.totalMs.toFixed(0)} ms`,
+          );
       });
     }, WARM_DELAY_MS);
   };
@@ -144,9 +147,8 @@ export function registerCompletion(
       warmSoon(editor);
     }),
     vscode.window.onDidChangeTextEditorSelection((e) => {
-      // A jump (go to definition, search) rather than typing or arrowing along.
-      if (e.kind !== vscode.TextEditorSelectionChangeKind.Keyboard && Math.abs(e.selections[0].active.line - warmedLine) > WARM_JUMP_LINES)
-        warmSoon(e.textEditor);
+      // A jump (Ctrl+End, go to definition, a search result, a click far away), not typing along.
+      if (Math.abs(e.selections[0].active.line - warmedLine) > WARM_JUMP_LINES) warmSoon(e.textEditor);
     }),
     vscode.workspace.onDidSaveTextDocument((document) => {
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);

@@ -272,7 +272,7 @@ async function openedKeystroke(trace: Trace, session: Session): Promise<NonNulla
   const doc = { languageId: trace.file.languageId, uri: `${trace.uri}?opened`, path: trace.file.name, repoName: 'myproject' };
   const warmStarted = performance.now();
   const before = first.text.slice(0, first.offset - first.typed.length) + first.text.slice(first.offset);
-  const warmed = await core.warm({ ...doc, text: before, offset: first.offset - first.typed.length });
+  const warmed = (await core.warm({ ...doc, text: before, offset: first.offset - first.typed.length })) !== undefined;
   const warmMs = performance.now() - warmStarted;
   const callsBefore = calls.length;
   const started = performance.now();

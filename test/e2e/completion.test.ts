@@ -158,6 +158,29 @@ test('inline completions from the real engine: ghost text, Tab, Escape, fast typ
       assert.ok(original.length < text.length);
     }),
   );
+
+  await t.test('a file switched to is warmed in the running engine: its prompt evaluated, nothing shown', () =>
+    wb.step('warm', async () => {
+      // The cursor at the end of money.ts, then away and back (from the explorer): switching to it
+      // warms that place.
+      const fromExplorer = async (name: string) => {
+        await wb.page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: name }).first().click();
+        await wb.page.locator('.part.editor .tab.active').filter({ hasText: name }).waitFor({ timeout: 30_000 });
+      };
+      await wb.openFile('money.ts');
+      await wb.press('Control+End');
+      await fromExplorer('cart.ts');
+      await fromExplorer('money.ts');
+      const lastLine = readFileSync(join(wb.workspace, 'src/money.ts'), 'utf8').split('\n').length;
+      const [, evaluated, total] = await wb.waitForLog(
+        new RegExp(`warmed src/money\\.ts:${lastLine}: (\\d+) of (\\d+) prompt tokens`),
+        20_000,
+      );
+      assert.ok(Number(total) > 0 && Number(evaluated) <= Number(total), `evaluated ${evaluated} of ${total}`);
+      await wb.screenshot('warmed');
+      assert.equal(await wb.ghostText(), '', 'a warm-up shows nothing');
+    }),
+  );
 });
 
 /** The text `after` has in addition to `before` (one insertion). */
