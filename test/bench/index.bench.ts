@@ -111,6 +111,19 @@ async function main() {
         rssGrowthMB: round((rssAfter - rssBefore) / 1e6),
         rssPeakGrowthMB: round((rssPeak - rssBefore) / 1e6),
         goalMB: 200,
+        includes:
+          'the whole process (the worker is a thread of it) after the build and its save and a full collection, against before the build',
+        worker: {
+          heapCommittedMB: round(workerStats.memory.heapTotal / 1e6),
+          externalMB: round(workerStats.memory.external / 1e6),
+          arrayBuffersMB: round(workerStats.memory.arrayBuffers / 1e6),
+          spacesMB: Object.fromEntries(
+            Object.entries(workerStats.memory.spaces)
+              .filter(([, s]) => s.committed > 1e6)
+              .map(([name, s]) => [name, { used: round(s.used / 1e6), committed: round(s.committed / 1e6) }]),
+          ),
+          note: 'heap committed beyond heapUsed is free space V8 keeps: the young generation and the gaps the build left in old space',
+        },
       },
     };
     const write = () => {

@@ -25,6 +25,9 @@ export interface BuildOptions extends WalkOptions {
   onProgress?: (progress: BuildProgress) => void;
   /** Work this long between yields (ms). */
   sliceMs?: number;
+  /** A full garbage collection, run after every `collectEvery` files indexed (see worker.ts). */
+  collect?: () => void;
+  collectEvery?: number;
 }
 
 const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
@@ -55,7 +58,7 @@ export async function buildIndex(index: SearchIndex, options: BuildOptions): Pro
         const read = await readText(join(options.root, file.path), maxBytes);
         if (read) {
           index.setFile(file.path, read.text, read);
-          indexed++;
+          if (++indexed % (options.collectEvery ?? 1000) === 0) options.collect?.();
         } else index.removeFile(file.path);
       } catch {
         index.removeFile(file.path); // deleted or unreadable since the walk
@@ -97,8 +100,19 @@ export async function saveIndex(file: string, index: SearchIndex): Promise<void>
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${threadId}.tmp`;
   const fd = openSync(temp, 'w');
+  // The pieces are small: gathered in one reused buffer, written a megabyte at a time.
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let used = 0;
   try {
-    for (const piece of index.jsonPieces()) writeSync(fd, piece);
+    for (const piece of index.jsonPieces()) {
+      if (used + piece.length * 3 > buffer.length) {
+        writeSync(fd, buffer, 0, used);
+        used = 0;
+      }
+      if (piece.length * 3 > buffer.length) writeSync(fd, piece);
+      else used += buffer.write(piece, used);
+    }
+    writeSync(fd, buffer, 0, used);
   } finally {
     closeSync(fd);
   }

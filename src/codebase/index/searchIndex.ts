@@ -38,6 +38,22 @@ interface TermTable extends Iterable<[string, Map<number, Map<number, number>>]>
 /** Bumped whenever what is stored changes meaning (tokenizer, chunking, layout): older files are rebuilt. */
 export const INDEX_FORMAT = 3;
 
+/** MiniSearch's document tables (not public API, read only for a save in pieces; see TermTable). */
+interface SearchInternals {
+  _documentIds: Map<number, unknown>;
+  _fieldLength: Map<number, number[]>;
+  _storedFields: Map<number, unknown>;
+}
+
+/** A map's entries as JSON object members, one piece each. */
+function* entries<K, V>(map: Map<K, V>, member: (key: K, value: V) => string): Generator<string> {
+  let first = true;
+  for (const [key, value] of map) {
+    yield first ? member(key, value) : `,${member(key, value)}`;
+    first = false;
+  }
+}
+
 interface ChunkDoc {
   id: number;
   path: string;
@@ -187,32 +203,52 @@ export class SearchIndex {
   }
 
   /**
-   * The serialized index as pieces of JSON text (together what fromJSON reads), a few thousand terms
-   * at a time: MiniSearch's toJSON builds the whole term table as objects and JSON.stringify then
-   * one string of it, 270 MB at the peak for 10,000 files; pieces written as they come need ~1 MB.
+   * The serialized index as small pieces of JSON text (together what fromJSON reads, MiniSearch's
+   * own toJSON layout). MiniSearch's toJSON builds every map as an object and JSON.stringify one
+   * string of it: 270 MB at the peak for 10,000 files. Here no piece holds more than one file, one
+   * chunk or `entriesPerPiece` postings of one term, so a save allocates almost nothing that lives.
    */
-  *jsonPieces(termsPerPiece = 4000): Generator<string> {
-    // Everything but the term table, by MiniSearch itself: its toJSON on a view with an empty table.
-    const view = Object.create(this.search, { _index: { value: [] } }) as MiniSearch<ChunkDoc>;
-    const { index: _empty, ...rest } = view.toJSON();
-    const files = JSON.stringify(Object.fromEntries(this.files));
-    yield `{"format":${INDEX_FORMAT},"nextId":${this.nextId},"files":${files},"search":${JSON.stringify(rest).slice(0, -1)},"index":[`;
-    let batch: string[] = [];
-    let first = true;
-    const flush = () => {
-      const text = (first ? '' : ',') + batch.join(',');
-      first = false;
-      batch = [];
-      return text;
-    };
+  *jsonPieces(entriesPerPiece = 2000): Generator<string> {
+    const search = this.search as unknown as SearchInternals;
+    // The scalars by MiniSearch itself: its toJSON on a view whose maps are empty.
+    const empty = { value: new Map() };
+    const view = Object.create(this.search, {
+      _index: { value: [] },
+      _documentIds: empty,
+      _fieldLength: empty,
+      _storedFields: empty,
+    }) as MiniSearch<ChunkDoc>;
+    const { index: _i, documentIds: _d, fieldLength: _f, storedFields: _s, serializationVersion, ...rest } = view.toJSON();
+    yield `{"format":${INDEX_FORMAT},"nextId":${this.nextId},"files":{`;
+    yield* entries(this.files, (path, state) => `${JSON.stringify(path)}:${JSON.stringify(state)}`);
+    yield `},"search":${JSON.stringify(rest).slice(0, -1)},"documentIds":{`;
+    yield* entries(search._documentIds, (shortId, id) => `"${shortId}":${JSON.stringify(id)}`);
+    yield '},"fieldLength":{';
+    yield* entries(search._fieldLength, (shortId, lengths) => `"${shortId}":${JSON.stringify(lengths)}`);
+    yield '},"storedFields":{';
+    yield* entries(search._storedFields, (shortId, stored) => `"${shortId}":${JSON.stringify(stored)}`);
+    yield '},"index":[';
+    let comma = '';
     for (const [term, fields] of this.termTable()) {
-      const data: Record<number, Record<number, number>> = {};
-      for (const [fieldId, counts] of fields) data[fieldId] = Object.fromEntries(counts);
-      batch.push(JSON.stringify([term, data]));
-      if (batch.length >= termsPerPiece) yield flush();
+      let piece = `${comma}[${JSON.stringify(term)},{`;
+      comma = ',';
+      let fieldComma = '';
+      for (const [fieldId, counts] of fields) {
+        piece += `${fieldComma}"${fieldId}":{`;
+        fieldComma = ',';
+        let n = 0;
+        for (const [chunk, count] of counts) {
+          if (n && n % entriesPerPiece === 0) {
+            yield piece;
+            piece = '';
+          }
+          piece += `${n++ ? ',' : ''}"${chunk}":${count}`;
+        }
+        piece += '}';
+      }
+      yield `${piece}}]`;
     }
-    if (batch.length) yield flush();
-    yield ']}}';
+    yield `],"serializationVersion":${serializationVersion}}}`;
   }
 
   /** An index from its serialized form; CorruptIndexError when the text is not one of this format. */
