@@ -192,13 +192,29 @@ async function main() {
     await worker.terminate();
     // The next session: a new worker loads the stored index.
     const next = new IndexWorkerClient(bundle.script);
+    await next.stats();
+    gc();
+    const rssBeforeLoad = process.memoryUsage().rss;
+    const loadWatch = watchMainThread();
     const loadStarted = performance.now();
     const loaded = await next.open(spec);
     const loadMs = performance.now() - loadStarted;
+    const loadPeak = loadWatch.stop().rssPeak;
+    await next.stats();
+    gc();
+    const rssAfterLoad = process.memoryUsage().rss;
     await next.terminate();
     rmSync(bundle.dir, { recursive: true, force: true });
 
-    result.stored = { megabytes: round(storedBytes / 1e6), saveMs: round(saveMs), loadMs: round(loadMs), loaded: loaded.loaded };
+    result.stored = {
+      megabytes: round(storedBytes / 1e6),
+      saveMs: round(saveMs),
+      loadMs: round(loadMs),
+      loaded: loaded.loaded,
+      loadRssGrowthMB: round((rssAfterLoad - rssBeforeLoad) / 1e6),
+      loadRssPeakGrowthMB: round((loadPeak - rssBeforeLoad) / 1e6),
+      loadNote: 'a new worker loads the stored index (the next session): the process RSS against before, as for the build',
+    };
     write();
   } finally {
     rmSync(dir, { recursive: true, force: true });

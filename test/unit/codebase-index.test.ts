@@ -100,7 +100,7 @@ test('build, query, incremental update after a save, removal, and a stored index
 
 test('a corrupt or foreign stored index is reported as such, never half-loaded', async () => {
   const root = workspace({
-    'a.json': '{"format": 3, "search": {"bad": true}, "files": {}, "nextId": 0}',
+    'a.json': '{"format": 4, "search": {"bad": true}, "files": {}, "nextId": 0}',
     'b.json': 'garbage{',
     'c.json': '{"format": 1}',
   });

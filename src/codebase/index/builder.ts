@@ -121,13 +121,23 @@ export async function saveIndex(file: string, index: SearchIndex): Promise<void>
 
 /** The stored index, undefined when there is none; CorruptIndexError when it cannot be used. */
 export async function loadIndex(file: string): Promise<SearchIndex | undefined> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch {
     return undefined;
   }
-  return SearchIndex.fromJSON(text);
+  return SearchIndex.fromLines(linesOf(bytes));
+}
+
+/** The lines of UTF-8 text, decoded one at a time (the whole file is never one string). */
+function* linesOf(bytes: Buffer): Generator<string> {
+  for (let start = 0; start < bytes.length;) {
+    const newline = bytes.indexOf(10, start);
+    const end = newline === -1 ? bytes.length : newline;
+    yield bytes.toString('utf8', start, end);
+    start = end + 1;
+  }
 }
 
 export { CorruptIndexError };

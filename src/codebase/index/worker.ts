@@ -57,6 +57,7 @@ async function open(spec: FolderSpec, rebuild: boolean): Promise<OpenResult> {
   if (!rebuild) {
     try {
       index = await loadIndex(spec.file);
+      collect(); // what the load parsed line by line
     } catch (err) {
       if (!(err instanceof CorruptIndexError)) throw err;
       corrupt = err.message;
