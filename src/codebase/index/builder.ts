@@ -1,6 +1,6 @@
 // Building and updating the index from the files on disk, in slices of a few milliseconds with a
 // yield to the event loop between them, so the extension host stays responsive throughout.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, sep } from 'node:path';
@@ -119,25 +119,46 @@ export async function saveIndex(file: string, index: SearchIndex): Promise<void>
   await rename(temp, file);
 }
 
-/** The stored index, undefined when there is none; CorruptIndexError when it cannot be used. */
-export async function loadIndex(file: string): Promise<SearchIndex | undefined> {
-  let bytes: Buffer;
+/**
+ * The stored index, undefined when there is none; CorruptIndexError when it cannot be used.
+ * `collect` (a full garbage collection) runs every 20 lines: what MiniSearch's maps outgrow as
+ * they are filled goes before the next lines are parsed.
+ */
+export async function loadIndex(file: string, collect?: () => void): Promise<SearchIndex | undefined> {
+  let fd: number;
   try {
-    bytes = await readFile(file);
+    fd = openSync(file, 'r');
   } catch {
     return undefined;
   }
-  return SearchIndex.fromLines(linesOf(bytes));
+  try {
+    return SearchIndex.fromLines(linesOf(fd, collect));
+  } catch (err) {
+    if (err instanceof CorruptIndexError) throw err;
+    return undefined; // unreadable (a folder, an I/O error): as if there were none
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** The lines of UTF-8 text, decoded one at a time (the whole file is never one string). */
-function* linesOf(bytes: Buffer): Generator<string> {
-  for (let start = 0; start < bytes.length;) {
-    const newline = bytes.indexOf(10, start);
-    const end = newline === -1 ? bytes.length : newline;
-    yield bytes.toString('utf8', start, end);
-    start = end + 1;
+/** A file's lines of UTF-8 text, read a megabyte at a time: the whole file is never in memory. */
+function* linesOf(fd: number, collect?: () => void): Generator<string> {
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let parts: Buffer[] = [];
+  let lines = 0;
+  for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
+    const bytes = buffer.subarray(0, read);
+    let start = 0;
+    for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
+      parts.push(bytes.subarray(start, newline));
+      yield Buffer.concat(parts).toString('utf8');
+      parts = [];
+      start = newline + 1;
+      if (++lines % 20 === 0) collect?.();
+    }
+    if (start < read) parts.push(Buffer.from(bytes.subarray(start)));
   }
+  if (parts.length) yield Buffer.concat(parts).toString('utf8');
 }
 
 export { CorruptIndexError };

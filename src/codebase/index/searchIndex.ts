@@ -294,7 +294,8 @@ export class SearchIndex {
         const [term, fields] = Array.isArray(entry) ? entry : [];
         if (typeof term !== 'string' || !fields || typeof fields !== 'object') throw new CorruptIndexError(`term entry ${terms}`);
         const byField = new Map<number, Map<number, number>>();
-        for (const [fieldId, counts] of Object.entries(fields as Record<string, Record<string, number>>)) {
+        for (const [fieldId, counts] of Object.entries(fields as Record<string, Record<string, number> | null>)) {
+          if (!counts || typeof counts !== 'object') throw new CorruptIndexError(`term entry ${term}`);
           const byChunk = new Map<number, number>();
           for (const chunk of Object.keys(counts)) byChunk.set(parseInt(chunk, 10), counts[chunk]);
           byField.set(parseInt(fieldId, 10), byChunk);

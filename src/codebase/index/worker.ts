@@ -56,8 +56,8 @@ async function open(spec: FolderSpec, rebuild: boolean): Promise<OpenResult> {
   let corrupt: string | undefined;
   if (!rebuild) {
     try {
-      index = await loadIndex(spec.file);
-      collect(); // what the load parsed line by line
+      index = await loadIndex(spec.file, collect);
+      collect();
     } catch (err) {
       if (!(err instanceof CorruptIndexError)) throw err;
       corrupt = err.message;
