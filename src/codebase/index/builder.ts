@@ -58,7 +58,7 @@ export async function buildIndex(index: SearchIndex, options: BuildOptions): Pro
         const read = await readText(join(options.root, file.path), maxBytes);
         if (read) {
           index.setFile(file.path, read.text, read);
-          if (++indexed % (options.collectEvery ?? 1000) === 0) options.collect?.();
+          if (++indexed % (options.collectEvery ?? 500) === 0) options.collect?.();
         } else index.removeFile(file.path);
       } catch {
         index.removeFile(file.path); // deleted or unreadable since the walk
