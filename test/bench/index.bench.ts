@@ -111,6 +111,19 @@ async function main() {
         rssGrowthMB: round((rssAfter - rssBefore) / 1e6),
         rssPeakGrowthMB: round((rssPeak - rssBefore) / 1e6),
         goalMB: 200,
+        includes:
+          'the whole process (the worker is a thread of it) after the build and its save and a full collection, against before the build',
+        worker: {
+          heapCommittedMB: round(workerStats.memory.heapTotal / 1e6),
+          externalMB: round(workerStats.memory.external / 1e6),
+          arrayBuffersMB: round(workerStats.memory.arrayBuffers / 1e6),
+          spacesMB: Object.fromEntries(
+            Object.entries(workerStats.memory.spaces)
+              .filter(([, s]) => s.committed > 1e6)
+              .map(([name, s]) => [name, { used: round(s.used / 1e6), committed: round(s.committed / 1e6) }]),
+          ),
+          note: 'heap committed beyond heapUsed is free space V8 keeps: the young generation and the gaps the build left in old space',
+        },
       },
     };
     const write = () => {
@@ -179,13 +192,29 @@ async function main() {
     await worker.terminate();
     // The next session: a new worker loads the stored index.
     const next = new IndexWorkerClient(bundle.script);
+    await next.stats();
+    gc();
+    const rssBeforeLoad = process.memoryUsage().rss;
+    const loadWatch = watchMainThread();
     const loadStarted = performance.now();
     const loaded = await next.open(spec);
     const loadMs = performance.now() - loadStarted;
+    const loadPeak = loadWatch.stop().rssPeak;
+    await next.stats();
+    gc();
+    const rssAfterLoad = process.memoryUsage().rss;
     await next.terminate();
     rmSync(bundle.dir, { recursive: true, force: true });
 
-    result.stored = { megabytes: round(storedBytes / 1e6), saveMs: round(saveMs), loadMs: round(loadMs), loaded: loaded.loaded };
+    result.stored = {
+      megabytes: round(storedBytes / 1e6),
+      saveMs: round(saveMs),
+      loadMs: round(loadMs),
+      loaded: loaded.loaded,
+      loadRssGrowthMB: round((rssAfterLoad - rssBeforeLoad) / 1e6),
+      loadRssPeakGrowthMB: round((loadPeak - rssBeforeLoad) / 1e6),
+      loadNote: 'a new worker loads the stored index (the next session): the process RSS against before, as for the build',
+    };
     write();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 
 import { IndexWorkerClient } from '../../src/codebase/index/client';
 import type { FolderSpec } from '../../src/codebase/index/protocol';
-import { SearchIndex } from '../../src/codebase/index/searchIndex';
+import { CorruptIndexError, SearchIndex } from '../../src/codebase/index/searchIndex';
 import { bundleIndexWorker } from '../bench/indexWorkerBundle';
 import { tempWorkspace as workspace } from './fakes';
 
@@ -135,15 +135,24 @@ test('a build cancelled while it runs in the worker stops with an error', async 
   }
 });
 
-test('the index is saved in pieces that together are MiniSearch’s own serialization, and reload', () => {
+test('the index is saved as JSON lines that together are MiniSearch’s own serialization, and reload whole or not at all', () => {
   const index = commonAndRare();
   index.removeFile('lib/value3.ts');
   const text = [...index.jsonPieces(7)].join('');
-  const saved = JSON.parse(text) as { search: unknown; files: Record<string, unknown> };
+  const lines = text.trimEnd().split('\n');
+  assert.ok(lines.length > 10, 'the term table is spread over lines');
+  const header = JSON.parse(lines[0]) as { search: Record<string, unknown>; files: Record<string, unknown> };
+  const terms = lines.slice(1, -1).flatMap((line) => JSON.parse(line) as unknown[]);
+  assert.deepEqual(JSON.parse(lines.at(-1)!), { terms: terms.length });
   const own = (index as unknown as { search: { toJSON(): unknown } }).search.toJSON();
-  assert.deepEqual(saved.search, JSON.parse(JSON.stringify(own)));
-  assert.equal(Object.keys(saved.files).length, 400);
-  const again = SearchIndex.fromJSON(text);
+  assert.deepEqual({ ...header.search, index: terms }, JSON.parse(JSON.stringify(own)));
+  assert.equal(Object.keys(header.files).length, 400);
+  const again = SearchIndex.fromText(text);
   assert.equal(again.query('reconcileLedger')[0].path, 'lib/ledger.ts');
   assert.equal(again.chunkCount, index.chunkCount);
+  assert.deepEqual(again.query('value common'), index.query('value common'));
+  // A file cut at a line's end (a crash mid-save without the rename) is refused, not half-loaded.
+  const cut = lines.slice(0, -3).join('\n');
+  assert.throws(() => SearchIndex.fromText(cut), CorruptIndexError);
+  assert.throws(() => SearchIndex.fromText(`${text}[["extra",{}]]\n`), CorruptIndexError);
 });

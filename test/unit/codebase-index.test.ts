@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -100,7 +100,7 @@ test('build, query, incremental update after a save, removal, and a stored index
 
 test('a corrupt or foreign stored index is reported as such, never half-loaded', async () => {
   const root = workspace({
-    'a.json': '{"format": 3, "search": {"bad": true}, "files": {}, "nextId": 0}',
+    'a.json': '{"format": 4, "search": {"bad": true}, "files": {}, "nextId": 0}',
     'b.json': 'garbage{',
     'c.json': '{"format": 1}',
   });
@@ -156,4 +156,19 @@ test('file events pass the same filter as the walk: .gitignore chain, excludes, 
   assert.equal(await filter.allows('.git/config'), false);
   assert.equal(await filter.allows('../outside.ts'), false);
   assert.equal(await filter.allows('logo.png'), false);
+});
+
+test('a stored index larger than the load’s read buffer, with non-ASCII paths, loads whole', async () => {
+  const index = new SearchIndex();
+  const stat = { mtimeMs: 1, size: 1 };
+  // Long non-ASCII paths: the first line alone spans several megabyte reads, cut inside characters.
+  for (let i = 0; i < 5000; i++)
+    index.setFile(`src/mödulé-ünïcode-πολύ-長い名前/${'ß'.repeat(40)}${i}.ts`, `export const entry${i} = ${i};\n`, stat);
+  const stored = join(workspace({}), 'index.json');
+  await saveIndex(stored, index);
+  assert.ok(statSync(stored).size > 2_000_000);
+  const again = await loadIndex(stored);
+  assert.ok(again);
+  assert.equal(again.fileCount, 5000);
+  assert.deepEqual(again.query('entry4321', 1)[0]?.path, `src/mödulé-ünïcode-πολύ-長い名前/${'ß'.repeat(40)}4321.ts`);
 });

@@ -1,6 +1,6 @@
 // Building and updating the index from the files on disk, in slices of a few milliseconds with a
 // yield to the event loop between them, so the extension host stays responsive throughout.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, sep } from 'node:path';
@@ -25,6 +25,9 @@ export interface BuildOptions extends WalkOptions {
   onProgress?: (progress: BuildProgress) => void;
   /** Work this long between yields (ms). */
   sliceMs?: number;
+  /** A full garbage collection, run after every `collectEvery` files indexed (see worker.ts). */
+  collect?: () => void;
+  collectEvery?: number;
 }
 
 const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
@@ -55,7 +58,7 @@ export async function buildIndex(index: SearchIndex, options: BuildOptions): Pro
         const read = await readText(join(options.root, file.path), maxBytes);
         if (read) {
           index.setFile(file.path, read.text, read);
-          indexed++;
+          if (++indexed % (options.collectEvery ?? 500) === 0) options.collect?.();
         } else index.removeFile(file.path);
       } catch {
         index.removeFile(file.path); // deleted or unreadable since the walk
@@ -97,23 +100,65 @@ export async function saveIndex(file: string, index: SearchIndex): Promise<void>
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${threadId}.tmp`;
   const fd = openSync(temp, 'w');
+  // The pieces are small: gathered in one reused buffer, written a megabyte at a time.
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let used = 0;
   try {
-    for (const piece of index.jsonPieces()) writeSync(fd, piece);
+    for (const piece of index.jsonPieces()) {
+      if (used + piece.length * 3 > buffer.length) {
+        writeSync(fd, buffer, 0, used);
+        used = 0;
+      }
+      if (piece.length * 3 > buffer.length) writeSync(fd, piece);
+      else used += buffer.write(piece, used);
+    }
+    writeSync(fd, buffer, 0, used);
   } finally {
     closeSync(fd);
   }
   await rename(temp, file);
 }
 
-/** The stored index, undefined when there is none; CorruptIndexError when it cannot be used. */
-export async function loadIndex(file: string): Promise<SearchIndex | undefined> {
-  let text: string;
+/**
+ * The stored index, undefined when there is none; CorruptIndexError when it cannot be used.
+ * `collect` (a full garbage collection) runs every 20 lines: what MiniSearch's maps outgrow as
+ * they are filled goes before the next lines are parsed.
+ */
+export async function loadIndex(file: string, collect?: () => void): Promise<SearchIndex | undefined> {
+  let fd: number;
   try {
-    text = await readFile(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch {
     return undefined;
   }
-  return SearchIndex.fromJSON(text);
+  try {
+    return SearchIndex.fromLines(linesOf(fd, collect));
+  } catch (err) {
+    if (err instanceof CorruptIndexError) throw err;
+    return undefined; // unreadable (a folder, an I/O error): as if there were none
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A file's lines of UTF-8 text, read a megabyte at a time: the whole file is never in memory. */
+function* linesOf(fd: number, collect?: () => void): Generator<string> {
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let parts: Buffer[] = [];
+  let lines = 0;
+  for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
+    const bytes = buffer.subarray(0, read);
+    let start = 0;
+    for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
+      parts.push(bytes.subarray(start, newline));
+      yield Buffer.concat(parts).toString('utf8');
+      parts = [];
+      start = newline + 1;
+      if (++lines % 20 === 0) collect?.();
+    }
+    if (start < read) parts.push(Buffer.from(bytes.subarray(start)));
+  }
+  if (parts.length) yield Buffer.concat(parts).toString('utf8');
 }
 
 export { CorruptIndexError };

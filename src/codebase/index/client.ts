@@ -17,6 +17,8 @@ export interface IndexWorkerOptions {
   onExit?: (reason: string) => void;
   /** Old-generation heap cap of the worker (MB): a runaway index ends the worker, not the extension host. */
   maxHeapMb?: number;
+  /** Young-generation size of the worker (MB; see the constructor). */
+  youngHeapMb?: number;
 }
 
 export class IndexWorkerClient {
@@ -27,7 +29,11 @@ export class IndexWorkerClient {
 
   /** `script`: the worker's bundled entry (dist/indexWorker.js). */
   constructor(script: string, options: IndexWorkerOptions = {}) {
-    this.worker = new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 2048 } });
+    // A small young generation (V8's default is 48 MB, ~34 MB of it committed for good once a build
+    // has filled it): what the index allocates briefly is small, what it keeps lives in the old one.
+    this.worker = new Worker(script, {
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 2048, maxYoungGenerationSizeMb: options.youngHeapMb ?? 12 },
+    });
     this.worker.on('message', (reply: Reply) => this.receive(reply));
     const end = (reason: string) => {
       if (this.ended) return;

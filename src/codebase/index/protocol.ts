@@ -52,6 +52,14 @@ export interface FolderHit {
 
 export interface WorkerStats {
   heapUsed: number;
+  /** The worker's heap (bytes): committed, outside it, and per V8 space; the process's VmRSS. */
+  memory: {
+    heapTotal: number;
+    external: number;
+    arrayBuffers: number;
+    processRss: number;
+    spaces: Record<string, { used: number; committed: number }>;
+  };
   folders: Array<{ key: string; files: number; chunks: number; ready: boolean }>;
 }
 

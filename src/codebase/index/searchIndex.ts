@@ -28,15 +28,32 @@ const MIN_DF_LIMIT = 50;
 const MIN_POSTINGS_BUDGET = 500;
 
 /**
- * MiniSearch's term table: term → field id → chunk id → count. Not public API (read only: document
- * frequencies for queries, and a save in pieces); the unit tests fail if a MiniSearch update changes it.
+ * MiniSearch's term table: term → field id → chunk id → count. Not public API (document frequencies
+ * for queries, a save and a load in pieces); the unit tests fail if a MiniSearch update changes it.
  */
 interface TermTable extends Iterable<[string, Map<number, Map<number, number>>]> {
   get(term: string): Map<number, Map<number, number>> | undefined;
+  set(term: string, fields: Map<number, Map<number, number>>): unknown;
 }
 
 /** Bumped whenever what is stored changes meaning (tokenizer, chunking, layout): older files are rebuilt. */
-export const INDEX_FORMAT = 3;
+export const INDEX_FORMAT = 4;
+
+/** MiniSearch's document tables (not public API, read only for a save in pieces; see TermTable). */
+interface SearchInternals {
+  _documentIds: Map<number, unknown>;
+  _fieldLength: Map<number, number[]>;
+  _storedFields: Map<number, unknown>;
+}
+
+/** A map's entries as JSON object members, one piece each. */
+function* entries<K, V>(map: Map<K, V>, member: (key: K, value: V) => string): Generator<string> {
+  let first = true;
+  for (const [key, value] of map) {
+    yield first ? member(key, value) : `,${member(key, value)}`;
+    first = false;
+  }
+}
 
 interface ChunkDoc {
   id: number;
@@ -187,42 +204,67 @@ export class SearchIndex {
   }
 
   /**
-   * The serialized index as pieces of JSON text (together what fromJSON reads), a few thousand terms
-   * at a time: MiniSearch's toJSON builds the whole term table as objects and JSON.stringify then
-   * one string of it, 270 MB at the peak for 10,000 files; pieces written as they come need ~1 MB.
+   * The stored index as small pieces of text that make JSON lines: first everything but the term
+   * table (MiniSearch's toJSON layout, its "index" empty), then the table's terms, about
+   * `postingsPerLine` postings to a line, then their count. MiniSearch's toJSON builds every map as
+   * objects and JSON.stringify one string of them, and JSON.parse the whole tree back: 270 MB at
+   * the peak for 10,000 files. Here a save holds one term at a time, a load one line.
    */
-  *jsonPieces(termsPerPiece = 4000): Generator<string> {
-    // Everything but the term table, by MiniSearch itself: its toJSON on a view with an empty table.
-    const view = Object.create(this.search, { _index: { value: [] } }) as MiniSearch<ChunkDoc>;
-    const { index: _empty, ...rest } = view.toJSON();
-    const files = JSON.stringify(Object.fromEntries(this.files));
-    yield `{"format":${INDEX_FORMAT},"nextId":${this.nextId},"files":${files},"search":${JSON.stringify(rest).slice(0, -1)},"index":[`;
-    let batch: string[] = [];
-    let first = true;
-    const flush = () => {
-      const text = (first ? '' : ',') + batch.join(',');
-      first = false;
-      batch = [];
-      return text;
-    };
+  *jsonPieces(postingsPerLine = 20_000): Generator<string> {
+    const search = this.search as unknown as SearchInternals;
+    // The scalars by MiniSearch itself: its toJSON on a view whose maps are empty.
+    const empty = { value: new Map() };
+    const view = Object.create(this.search, {
+      _index: { value: [] },
+      _documentIds: empty,
+      _fieldLength: empty,
+      _storedFields: empty,
+    }) as MiniSearch<ChunkDoc>;
+    const { index: _i, documentIds: _d, fieldLength: _f, storedFields: _s, serializationVersion, ...rest } = view.toJSON();
+    yield `{"format":${INDEX_FORMAT},"nextId":${this.nextId},"files":{`;
+    yield* entries(this.files, (path, state) => `${JSON.stringify(path)}:${JSON.stringify(state)}`);
+    yield `},"search":${JSON.stringify(rest).slice(0, -1)},"documentIds":{`;
+    yield* entries(search._documentIds, (shortId, id) => `"${shortId}":${JSON.stringify(id)}`);
+    yield '},"fieldLength":{';
+    yield* entries(search._fieldLength, (shortId, lengths) => `"${shortId}":${JSON.stringify(lengths)}`);
+    yield '},"storedFields":{';
+    yield* entries(search._storedFields, (shortId, stored) => `"${shortId}":${JSON.stringify(stored)}`);
+    yield `},"index":[],"serializationVersion":${serializationVersion}}}\n`;
+    let terms = 0;
+    let postings = 0;
     for (const [term, fields] of this.termTable()) {
-      const data: Record<number, Record<number, number>> = {};
-      for (const [fieldId, counts] of fields) data[fieldId] = Object.fromEntries(counts);
-      batch.push(JSON.stringify([term, data]));
-      if (batch.length >= termsPerPiece) yield flush();
+      let piece = `${postings ? ',' : '['}[${JSON.stringify(term)},{`;
+      postings ||= 1;
+      let fieldComma = '';
+      for (const [fieldId, counts] of fields) {
+        piece += `${fieldComma}"${fieldId}":{`;
+        fieldComma = ',';
+        let n = 0;
+        for (const [chunk, count] of counts) {
+          piece += `${n++ ? ',' : ''}"${chunk}":${count}`;
+          if (piece.length > 60_000) {
+            yield piece;
+            piece = '';
+          }
+        }
+        piece += '}';
+        postings += n;
+      }
+      yield `${piece}}]`;
+      terms++;
+      if (postings > postingsPerLine) {
+        yield ']\n';
+        postings = 0;
+      }
     }
-    if (batch.length) yield flush();
-    yield ']}}';
+    if (postings) yield ']\n';
+    yield `{"terms":${terms}}\n`;
   }
 
-  /** An index from its serialized form; CorruptIndexError when the text is not one of this format. */
-  static fromJSON(text: string, chunking: ChunkOptions = {}): SearchIndex {
-    let data: SerializedIndex;
-    try {
-      data = JSON.parse(text) as SerializedIndex;
-    } catch (err) {
-      throw new CorruptIndexError(`not JSON: ${(err as Error).message}`);
-    }
+  /** An index from its stored lines (jsonPieces); CorruptIndexError when they are not this format's, whole. */
+  static fromLines(lines: Iterable<string>, chunking: ChunkOptions = {}): SearchIndex {
+    const next = nonEmpty(lines);
+    const data = parseLine(next(), 'header') as SerializedIndex;
     if (!data || typeof data !== 'object' || data.format !== INDEX_FORMAT)
       throw new CorruptIndexError(`format ${String(data?.format)}, expected ${INDEX_FORMAT}`);
     const index = new SearchIndex(chunking);
@@ -237,6 +279,54 @@ export class SearchIndex {
       if (!Array.isArray(state?.ids) || typeof state.mtimeMs !== 'number') throw new CorruptIndexError(`file entry ${path}`);
       index.files.set(path, state);
     }
-    return index;
+    // The term table as MiniSearch's loadJS builds it, a line at a time.
+    const table = index.termTable();
+    let terms = 0;
+    for (let line = next(); line !== undefined; line = next()) {
+      const parsed = parseLine(line, 'term table');
+      if (!Array.isArray(parsed)) {
+        const count = (parsed as { terms?: unknown } | null)?.terms;
+        if (count !== terms || next() !== undefined)
+          throw new CorruptIndexError(`term table: ${terms} terms read, ${String(count)} stored`);
+        return index;
+      }
+      for (const entry of parsed as Array<[unknown, unknown]>) {
+        const [term, fields] = Array.isArray(entry) ? entry : [];
+        if (typeof term !== 'string' || !fields || typeof fields !== 'object') throw new CorruptIndexError(`term entry ${terms}`);
+        const byField = new Map<number, Map<number, number>>();
+        for (const [fieldId, counts] of Object.entries(fields as Record<string, Record<string, number> | null>)) {
+          if (!counts || typeof counts !== 'object') throw new CorruptIndexError(`term entry ${term}`);
+          const byChunk = new Map<number, number>();
+          for (const chunk of Object.keys(counts)) byChunk.set(parseInt(chunk, 10), counts[chunk]);
+          byField.set(parseInt(fieldId, 10), byChunk);
+        }
+        table.set(term, byField);
+        terms++;
+      }
+    }
+    throw new CorruptIndexError(`term table cut short after ${terms} terms`);
+  }
+
+  /** fromLines on the whole stored text. */
+  static fromText(text: string, chunking: ChunkOptions = {}): SearchIndex {
+    return SearchIndex.fromLines(text.split('\n'), chunking);
+  }
+}
+
+/** The next non-empty line each call; undefined at the end. */
+function nonEmpty(lines: Iterable<string>): () => string | undefined {
+  const iterator = lines[Symbol.iterator]();
+  return () => {
+    for (let step = iterator.next(); !step.done; step = iterator.next()) if (step.value) return step.value;
+    return undefined;
+  };
+}
+
+function parseLine(line: string | undefined, what: string): unknown {
+  if (line === undefined) throw new CorruptIndexError(`${what} missing`);
+  try {
+    return JSON.parse(line) as unknown;
+  } catch (err) {
+    throw new CorruptIndexError(`${what} not JSON: ${(err as Error).message}`);
   }
 }
