@@ -36,35 +36,40 @@ const MAX_DRAFT = { draft: 24, lookup: 10 } as const;
 const greedyNext = { generateNext: { token: true } } as const;
 
 /**
- * Makes `seq` hold every token of `tokens` but the last (the divergent tail erased, only the
- * missing tokens evaluated, batch by batch so a cancel is noticed between batches) and returns
- * how many were reused plus the tokens left for the first generation step (the last one).
- * The prompt is always evaluated apart from generation so that plain and speculative decoding
- * see bit-identical KV states (llama.cpp's matmul results depend on the batch composition).
+ * Makes `seq` hold the start of `tokens` (the divergent tail erased, only the missing tokens
+ * evaluated, batch by batch so a cancel is noticed between batches) and returns how many were
+ * reused plus the tokens left for the first generation step. Those are the last token alone
+ * (`finalBatch` false: a warm-up) or the prompt's whole last batch, so that the first step
+ * evaluates it and predicts the first token in one decode, as llama-server does, instead of a
+ * decode of its own for the last token. Either way plain and speculative decoding see the prompt
+ * evaluated in the same batches (llama.cpp's matmul results depend on the batch composition).
  */
 export async function syncPrefix(
   seq: LlamaContextSequence,
   tokens: Token[],
   batchSize: number,
   signal: AbortSignal,
+  finalBatch = true,
 ): Promise<{ reused: number; rest: Token[] }> {
   const held = seq.contextTokens;
   let common = 0;
-  const last = tokens.length - 1;
-  const limit = Math.min(held.length, last);
+  const limit = Math.min(held.length, tokens.length - 1);
   while (common < limit && held[common] === tokens[common]) common++;
   if (common < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: common, end: seq.nextTokenIndex }]);
-  for (let start = common; start < last; start += batchSize) {
+  const missing = tokens.length - common;
+  const left = finalBatch ? ((missing - 1) % batchSize) + 1 : 1;
+  const end = tokens.length - left;
+  for (let start = common; start < end; start += batchSize) {
     throwIfAborted(signal);
-    await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(start, Math.min(start + batchSize, last)));
+    await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(start, Math.min(start + batchSize, end)));
   }
-  return { reused: common, rest: tokens.slice(last) };
+  return { reused: common, rest: tokens.slice(end) };
 }
 
 /** Greedy decoding of a FIM prompt on the slot's sequence, speculative when `o.mode` says so. */
 export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Token[], o: GreedyOptions): Promise<GreedyOutcome> {
   const { seq } = slot;
-  const { reused, rest } = await syncPrefix(seq, prompt, o.batchSize, o.signal);
+  const { reused, rest } = await syncPrefix(seq, prompt, o.batchSize, o.signal, o.maxTokens > 0);
   const all = prompt.slice();
   const generated: Token[] = [];
   const out: GreedyOutcome = {
@@ -188,6 +193,16 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
   };
 
   try {
+    if (pending.length > 1) {
+      // The prompt's last batch predicts the first token (the same decode in every mode); a lone
+      // last token instead goes into the first verify batch when speculating.
+      throwIfAborted(o.signal);
+      const first = await target.step(pending);
+      if (first === undefined) {
+        out.stopReason = 'eos';
+        done = true;
+      } else if (take(first)) pending = [first];
+    }
     while (!done) {
       throwIfAborted(o.signal);
       if (mode !== 'off' && (mode === 'lookup' || adapt.cooldown <= 0)) {

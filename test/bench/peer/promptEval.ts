@@ -1,6 +1,6 @@
 // Cold prompt evaluation, candidate by candidate, on identical tokens: the core's first prompt for a
 // new document (the cold keystroke), evaluated by node-llama-cpp the way the engine does it
-// (promptEvalWorker.ts: syncPrefix's batches, then the first greedy step) under each candidate
+// (promptEvalWorker.ts: syncPrefix's batches, then the last batch and the first token) under each candidate
 // setting — batch size, threads, flash attention, sequences, KV type, mmap, the binary (prebuilt or
 // built for this machine) — and by llama-server's /completion with the same token ids
 // (cache_prompt false, n_predict 1). Rounds interleave every candidate and the server, order
@@ -207,7 +207,7 @@ export async function promptEvalExperiment(o: PromptEvalOptions) {
     return {
       method:
         `the core's cold prompt (${tokens.length} tokens, first keystroke of ${sourceFiles(repoRoot)[0].name}), the same token ids on every side; ` +
-        "in process: node-llama-cpp in a child process per binary, a fresh context per candidate, the sequence cleared before each rep, all tokens but the last evaluated in batch-size chunks (the engine's syncPrefix) then one greedy step; " +
+        "in process: node-llama-cpp in a child process per binary, a fresh context per candidate, the sequence cleared before each rep, whole batch-size chunks, then the last chunk with the first token predicted in the same decode (the engine's syncPrefix and first step); " +
         'llama-server: POST /completion with the token ids, cache_prompt false, n_predict 1, its own timings (prompt_ms + predicted_ms); ' +
         `${o.rounds} rounds × ${o.reps} reps after a warm-up, every side once per round in rotating order, one at a time. ratioToServer: median / the first server's median.`,
       promptTokens: tokens.length,

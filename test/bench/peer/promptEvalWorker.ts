@@ -19,7 +19,7 @@ export interface EvalCandidate {
 export type EvalRequest = { candidate: EvalCandidate; tokens: number[]; reps: number } | { tokenize: string };
 
 export interface EvalAnswer {
-  /** Per rep: evaluating all tokens but the last (in batchSize chunks), then the first greedy step. */
+  /** Per rep: the whole batchSize chunks before the last one, then the last chunk with the first token. */
   promptMs: number[];
   firstTokenMs: number[];
   error?: string;
@@ -70,7 +70,8 @@ async function main(): Promise<void> {
         try {
           const seq = context.getSequence();
           const prompt = tokens as Token[];
-          const last = prompt.length - 1;
+          // As syncPrefix does: whole batches, then the last batch with the first token predicted.
+          const last = prompt.length - (((prompt.length - 1) % c.batchSize) + 1);
           for (let r = 0; r < reps; r++) {
             await seq.clearHistory();
             const t0 = performance.now();
