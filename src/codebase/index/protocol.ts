@@ -11,6 +11,8 @@ export interface FolderSpec {
   file: string;
   exclude: string[];
   maxFiles: number;
+  /** How files are cut into chunks: at syntax boundaries where a grammar ships (the default), or by lines only. */
+  chunking?: 'syntax' | 'lines';
 }
 
 export type Request =
@@ -52,6 +54,8 @@ export interface FolderHit {
 
 export interface WorkerStats {
   heapUsed: number;
+  /** Files cut into chunks by their syntax tree, and by lines (no grammar, too large, parse failed). */
+  chunkedFiles: { syntax: number; lines: number };
   folders: Array<{ key: string; files: number; chunks: number; ready: boolean }>;
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { buildIndex, CorruptIndexError, loadIndex, saveIndex, updateFile } from './builder';
 import type { FolderHit, FolderSpec, OpenResult, Reply, Request, WorkerStats } from './protocol';
 import { SearchIndex } from './searchIndex';
+import { SyntaxChunker } from './syntaxChunk';
 import { forgetSplits } from './terms';
 import { PathFilter } from './walk';
 import { closeVectors, discardVectors, fusedQuery, openVectors, pendingChunks, putVectors, saveVectors } from './workerVectors';
@@ -21,6 +22,11 @@ interface Folder {
 }
 
 const folders = new Map<string, Folder>();
+/** One for all folders: the tree-sitter runtime and each grammar load once, on first use. */
+const chunker = new SyntaxChunker();
+
+/** The folder's way of cutting files into chunks (undefined: by lines). */
+const chunkFile = (spec: FolderSpec) => (spec.chunking === 'lines' ? undefined : (path: string, text: string) => chunker.chunk(path, text));
 
 function folder(key: string): Folder {
   const found = folders.get(key);
@@ -64,6 +70,7 @@ async function build(key: string, fresh: boolean, progress: (done: number, total
       maxFiles: entry.spec.maxFiles,
       signal: controller.signal,
       sliceMs: 50,
+      chunk: chunkFile(entry.spec),
       onProgress: ({ done, total }) => progress(done, total),
     });
     entry.ready = true;
@@ -87,7 +94,7 @@ async function change(key: string, path: string): Promise<boolean> {
     return false;
   }
   if (entry.index.fileCount >= entry.spec.maxFiles && !entry.index.has(path)) return false;
-  await updateFile(entry.index, entry.spec.root, join(entry.spec.root, path));
+  await updateFile(entry.index, entry.spec.root, join(entry.spec.root, path), undefined, chunkFile(entry.spec));
   entry.dirty = true;
   return true;
 }
@@ -113,6 +120,7 @@ function stats(): WorkerStats {
   (globalThis as { gc?: () => void }).gc?.();
   return {
     heapUsed: process.memoryUsage().heapUsed,
+    chunkedFiles: { ...chunker.counts },
     folders: [...folders].map(([key, f]) => ({ key, files: f.index.fileCount, chunks: f.index.chunkCount, ready: f.ready })),
   };
 }
