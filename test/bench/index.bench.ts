@@ -87,7 +87,7 @@ async function main() {
     gc();
     const rssAfter = process.memoryUsage().rss;
     console.log(
-      `build: ${built.files} files, ${built.chunks} chunks in ${round(built.ms / 1000, 2)} s; worker heap ${round(workerStats.heapUsed / 1e6)} MB, rss +${round((rssAfter - rssBefore) / 1e6)} MB; chunked by syntax ${workerStats.chunkedFiles.syntax}, by lines ${workerStats.chunkedFiles.lines}`,
+      `build: ${built.files} files, ${built.chunks} chunks in ${round(built.ms / 1000, 2)} s; worker heap ${round(workerStats.heapUsed / 1e6)} MB, rss +${round((rssAfter - rssBefore) / 1e6)} MB; chunked by syntax ${workerStats.chunkedFiles.syntax}, by lines ${workerStats.chunkedFiles.lines} (parse failed ${workerStats.chunkedFiles.failed})`,
     );
 
     // Written after each phase, so a run stopped early still leaves what it measured.

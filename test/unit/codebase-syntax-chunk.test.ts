@@ -88,7 +88,7 @@ test('TypeScript: chunks start at declarations (or the comment above one), and a
   const chunker = new SyntaxChunker(small);
   await requireParser(chunker);
   const chunks = await chunker.chunk('src/orders.ts', typescript);
-  assert.deepEqual(chunker.counts, { syntax: 1, lines: 0 });
+  assert.deepEqual(chunker.counts, { syntax: 1, lines: 0, failed: 0 });
   assertTiles(chunks, typescript, small.maxLines);
   const starts = new Set([0, ...linesMatching(typescript, /^(export |\/\*\*)|^ {2}(\/\/|add|largerThan)/)]);
   for (const chunk of chunks)
@@ -228,14 +228,18 @@ test('a function longer than a chunk is cut at its statements, each piece within
   for (const chunk of chunks.slice(1)) assert.match(text.split('\n')[chunk.startLine], /^( {2}(const|if|return)|export|$)/);
 });
 
-test('a file without a grammar, too large, or with no runtime at all is chunked by lines', async () => {
+test('a file without a grammar, too large, parsed too slowly, or with no runtime at all is chunked by lines', async () => {
   const text = Array.from({ length: 200 }, (_, i) => (i % 30 === 29 ? '' : `line ${i} of the notes`)).join('\n');
   const chunker = new SyntaxChunker();
   await requireParser(chunker);
   assert.deepEqual(await chunker.chunk('notes/todo.txt', text), chunkLines(text));
   const tooLarge = new SyntaxChunker({ maxChars: 100 });
   assert.deepEqual(await tooLarge.chunk('src/orders.ts', typescript), chunkLines(typescript));
-  assert.deepEqual(tooLarge.counts, { syntax: 0, lines: 1 });
+  assert.deepEqual(tooLarge.counts, { syntax: 0, lines: 1, failed: 0 });
+  const long = typescript.repeat(20);
+  const outOfTime = new SyntaxChunker({ timeoutMs: 0 });
+  assert.deepEqual(await outOfTime.chunk('src/orders.ts', long), chunkLines(long), 'a parse past its time: by lines');
+  assert.deepEqual(outOfTime.counts, { syntax: 0, lines: 1, failed: 1 });
   const noRuntime = new SyntaxChunker({}, join(__dirname, 'no-such-tree-sitter'));
   assert.equal(await noRuntime.available(), false);
   assert.deepEqual(await noRuntime.chunk('src/orders.ts', typescript), chunkLines(typescript));
@@ -284,7 +288,11 @@ test("Enclave's own sources: chunks tile every file, within the cap; files longe
     else assert.deepEqual(chunks, chunkLines(text), `${file} fits in one chunk`);
   }
   assert.ok(longer >= 5);
-  assert.deepEqual(chunker.counts, { syntax: longer, lines: files.length - longer }, 'files longer than a chunk are parsed, the rest not');
+  assert.deepEqual(
+    chunker.counts,
+    { syntax: longer, lines: files.length - longer, failed: 0 },
+    'files longer than a chunk are parsed, the rest not',
+  );
 });
 
 test('the index worker as bundled finds tree-sitter and chunks by syntax', async () => {
@@ -294,7 +302,7 @@ test('the index worker as bundled finds tree-sitter and chunks by syntax', async
   try {
     await worker.open({ key: 'k', root, file: join(tempWorkspace({}), 'k.json'), exclude: [], maxFiles: 10 });
     await worker.build('k', true);
-    assert.deepEqual((await worker.stats()).chunkedFiles, { syntax: 1, lines: 2 });
+    assert.deepEqual((await worker.stats()).chunkedFiles, { syntax: 1, lines: 2, failed: 0 });
     assert.equal((await worker.query('largerThan orderTotal', 1))[0].hit.path, 'src/orders.ts');
   } finally {
     await worker.terminate();

@@ -54,8 +54,8 @@ export interface FolderHit {
 
 export interface WorkerStats {
   heapUsed: number;
-  /** Files cut into chunks by their syntax tree, and by lines (no grammar, too large, parse failed). */
-  chunkedFiles: { syntax: number; lines: number };
+  /** Files cut into chunks by their syntax tree, and by lines (no grammar, too large or small, or `failed`: parse failed). */
+  chunkedFiles: { syntax: number; lines: number; failed: number };
   folders: Array<{ key: string; files: number; chunks: number; ready: boolean }>;
 }
 

@@ -127,8 +127,11 @@ function fitsOneChunk(text: string, maxLines: number): boolean {
 /** Chunks files by syntax where a grammar ships for their language, by lines otherwise. */
 export class SyntaxChunker {
   private treeSitter?: Promise<TreeSitter | undefined>;
-  /** Files chunked each way (for the bench and the log); `lines` counts those that fit in one chunk too. */
-  readonly counts = { syntax: 0, lines: 0 };
+  /**
+   * Files chunked each way (for the bench and the log): `lines` counts those that fit in one chunk
+   * too; `failed`, among them, those whose parse failed or ran out of time.
+   */
+  readonly counts = { syntax: 0, lines: 0, failed: 0 };
 
   constructor(
     private readonly options: SyntaxChunkOptions = {},
@@ -153,13 +156,14 @@ export class SyntaxChunker {
     const worthParsing = language && text.length <= (this.options.maxChars ?? 300_000) && !fitsOneChunk(text, this.options.maxLines ?? 80);
     const parser = worthParsing ? await (await this.runtime())?.parser(language) : undefined;
     const tree = parser && TreeSitter.parse(parser, text, this.options.timeoutMs ?? 1000);
+    if (parser && !tree) this.counts.failed++;
     if (tree) {
       try {
         const chunks = chunkTree(tree.rootNode, text, this.options);
         this.counts.syntax++;
         return chunks;
       } catch {
-        // a tree the chunker cannot read: by lines below
+        this.counts.failed++; // a tree the chunker cannot read: by lines below
       } finally {
         tree.delete();
       }
