@@ -164,8 +164,9 @@ export class CodebaseIndexService implements vscode.Disposable {
         controller.signal,
       );
       this.log.info(
-        `index of ${entry.folder.name}: ${result.files} files (${result.indexed} read, ${result.removed} removed), ${result.chunks} chunks, ${Math.round(result.ms)} ms`,
+        `index of ${entry.folder.name}: ${result.files} files (${result.indexed} read, ${result.removed} removed), ${result.chunks} chunks (${result.parsed} files cut by syntax, ${result.parseFailed} parses failed), ${Math.round(result.ms)} ms`,
       );
+      if (!result.parser) this.log.warn('tree-sitter did not load (dist/tree-sitter missing?): files are cut into chunks by lines');
       if (result.capped)
         void vscode.window.showWarningMessage(
           `Enclave indexed only the first ${entry.spec.maxFiles} files of ${entry.folder.name}. Exclude generated folders (files.exclude, .gitignore) or raise enclave.index.maxFiles.`,

@@ -301,7 +301,8 @@ test('the index worker as bundled finds tree-sitter and chunks by syntax', async
   const worker = new IndexWorkerClient(bundle.script);
   try {
     await worker.open({ key: 'k', root, file: join(tempWorkspace({}), 'k.json'), exclude: [], maxFiles: 10 });
-    await worker.build('k', true);
+    const built = await worker.build('k', true);
+    assert.deepEqual([built.parser, built.parsed, built.parseFailed], [true, 1, 0]);
     assert.deepEqual((await worker.stats()).chunkedFiles, { syntax: 1, lines: 2, failed: 0 });
     assert.equal((await worker.query('largerThan orderTotal', 1))[0].hit.path, 'src/orders.ts');
   } finally {

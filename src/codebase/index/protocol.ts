@@ -45,6 +45,11 @@ export interface OpenResult {
 
 export interface BuildSummary extends BuildResult {
   chunks: number;
+  /** Files of this build cut at syntax boundaries, and those whose parse failed (cut by lines). */
+  parsed: number;
+  parseFailed: number;
+  /** False when syntax chunking is on but tree-sitter did not load: every file was cut by lines. */
+  parser: boolean;
 }
 
 export interface FolderHit {

@@ -63,6 +63,7 @@ async function build(key: string, fresh: boolean, progress: (done: number, total
   const controller = new AbortController();
   entry.build = controller;
   try {
+    const before = { ...chunker.counts };
     // Slices of 50 ms: nothing waits on this thread but the next message (a cancel, a query).
     const result = await buildIndex(entry.index, {
       root: entry.spec.root,
@@ -79,7 +80,13 @@ async function build(key: string, fresh: boolean, progress: (done: number, total
       await saveIndex(entry.spec.file, entry.index);
       entry.dirty = false;
     }
-    return { ...result, chunks: entry.index.chunkCount };
+    return {
+      ...result,
+      chunks: entry.index.chunkCount,
+      parsed: chunker.counts.syntax - before.syntax,
+      parseFailed: chunker.counts.failed - before.failed,
+      parser: entry.spec.chunking === 'lines' || (await chunker.available()),
+    };
   } finally {
     if (entry.build === controller) entry.build = undefined;
   }
