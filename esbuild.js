@@ -48,14 +48,42 @@ if (!production) {
   });
 }
 
+/**
+ * Tree-sitter's WebAssembly runtime and the grammars src/codebase/index/grammars.json names, copied
+ * from @vscode/tree-sitter-wasm to dist/tree-sitter/, where the index worker loads them
+ * (src/codebase/index/treeSitter.ts). Without the package a development build goes on (the index
+ * chunks by lines); a production build, the one that is packaged, stops.
+ */
+function copyTreeSitter() {
+  const fs = require('node:fs');
+  let wasmDir;
+  try {
+    wasmDir = path.join(path.dirname(require.resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');
+  } catch {
+    const message = '@vscode/tree-sitter-wasm is not installed: the codebase index would chunk every file by lines';
+    if (production) throw new Error(message);
+    console.warn(`esbuild: ${message}`);
+    return;
+  }
+  const target = path.resolve('dist', 'tree-sitter');
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.mkdirSync(target, { recursive: true });
+  const languages = Object.keys(JSON.parse(fs.readFileSync(path.resolve('src', 'codebase', 'index', 'grammars.json'), 'utf8')));
+  for (const file of ['tree-sitter.js', 'tree-sitter.wasm', ...languages.map((language) => `tree-sitter-${language}.wasm`)])
+    fs.copyFileSync(path.join(wasmDir, file), path.join(target, file));
+  fs.copyFileSync(path.join(wasmDir, '..', 'LICENSE'), path.join(target, 'LICENSE'));
+}
+
 async function main() {
   const existing = builds.filter((b) => Object.values(b.entryPoints).every((p) => require('node:fs').existsSync(path.join(__dirname, p))));
   if (watch) {
+    copyTreeSitter();
     for (const b of existing) await (await esbuild.context(b)).watch();
     return;
   }
   const started = Date.now();
   await Promise.all(existing.map((b) => esbuild.build(b)));
+  copyTreeSitter();
   console.log(`esbuild: ${existing.length} bundles (${production ? 'production' : 'development'}) in ${Date.now() - started} ms`);
 }
 

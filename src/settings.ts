@@ -68,6 +68,7 @@ export const OTHER_DEFAULTS = {
   'index.enabled': true,
   'index.chat': true,
   'index.completion': true,
+  'index.syntaxChunks': true,
   'index.embeddingPath': '',
 } as const;
 

@@ -48,6 +48,7 @@ export class CodebaseIndexService implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private worker?: IndexWorkerClient;
   private building?: vscode.CancellationTokenSource;
+  private chunking?: 'syntax' | 'lines';
   private saveTimer?: ReturnType<typeof setTimeout>;
   private readonly pending = new Map<string, vscode.Uri>();
   private flushing = false;
@@ -93,6 +94,10 @@ export class CodebaseIndexService implements vscode.Disposable {
 
   /** Loads the stored indexes and brings them up to date (in the background, in the worker). */
   async start(rebuild = false): Promise<void> {
+    // Chunks cut the other way would stay until their files change: a changed setting rebuilds.
+    const chunking = setting('index.syntaxChunks', true) ? 'syntax' : 'lines';
+    if (this.chunking && this.chunking !== chunking) rebuild = true;
+    this.chunking = chunking;
     this.building?.cancel();
     this.embedder?.stop();
     this.folders.clear();
@@ -117,6 +122,7 @@ export class CodebaseIndexService implements vscode.Disposable {
         file: join(this.storage.fsPath, 'codebase-index', `${keys[i]}.json`),
         exclude: excludes(folder),
         maxFiles: maxFiles(),
+        chunking,
       };
       const opened = await worker.open(spec, rebuild);
       if (opened.corrupt) {
@@ -158,8 +164,9 @@ export class CodebaseIndexService implements vscode.Disposable {
         controller.signal,
       );
       this.log.info(
-        `index of ${entry.folder.name}: ${result.files} files (${result.indexed} read, ${result.removed} removed), ${result.chunks} chunks, ${Math.round(result.ms)} ms`,
+        `index of ${entry.folder.name}: ${result.files} files (${result.indexed} read, ${result.removed} removed), ${result.chunks} chunks (${result.parsed} files cut by syntax, ${result.parseFailed} parses failed), ${Math.round(result.ms)} ms`,
       );
+      if (!result.parser) this.log.warn('tree-sitter did not load (dist/tree-sitter missing?): files are cut into chunks by lines');
       if (result.capped)
         void vscode.window.showWarningMessage(
           `Enclave indexed only the first ${entry.spec.maxFiles} files of ${entry.folder.name}. Exclude generated folders (files.exclude, .gitignore) or raise enclave.index.maxFiles.`,

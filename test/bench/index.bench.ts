@@ -3,7 +3,9 @@
 // BM25), then: build time, the main thread's event-loop delay during the build,
 // memory, re-indexing one saved file, query latency, and recall@5 of queries made from real
 // identifiers and doc comments whose answer is the file that defines them. No model involved.
-// Writes test/bench/results/index.json.   npm run bench:index [-- --files N]
+// Writes test/bench/results/index.json.   npm run bench:index [-- --files N] [-- --lines]
+// --lines: chunks by lines only (no tree-sitter), the comparison for syntax chunking. Without the
+// @vscode/tree-sitter-wasm package installed, ENCLAVE_TREE_SITTER_DIR names an unpacked copy.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,6 +18,7 @@ import { bundleIndexWorker } from './indexWorkerBundle';
 const root = join(__dirname, '..', '..');
 const arg = process.argv.indexOf('--files');
 const wanted = arg > 0 ? Number(process.argv[arg + 1]) : 10_000;
+const linesOnly = process.argv.includes('--lines');
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -60,7 +63,14 @@ async function main() {
     // its event loop is watched throughout the build (the extension host's responsiveness).
     const bundle = bundleIndexWorker();
     const worker = new IndexWorkerClient(bundle.script);
-    const spec: FolderSpec = { key: 'bench', root: dir, file: join(bundle.dir, 'bench.json'), exclude: [], maxFiles: 20_000 };
+    const spec: FolderSpec = {
+      key: 'bench',
+      root: dir,
+      file: join(bundle.dir, 'bench.json'),
+      exclude: [],
+      maxFiles: 20_000,
+      chunking: linesOnly ? 'lines' : 'syntax',
+    };
     await worker.stats();
     gc();
     const rssBefore = process.memoryUsage().rss;
@@ -69,15 +79,18 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const idleLoop = idle.stop();
     const watch = watchMainThread();
+    const cpuBefore = process.cpuUsage();
     await worker.open(spec);
     const built = await worker.build('bench', true);
     const { maxLoopDelay, rssPeak } = watch.stop();
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const storedBytes = statSync(spec.file).size;
     const workerStats = await worker.stats();
     gc();
     const rssAfter = process.memoryUsage().rss;
     console.log(
-      `build: ${built.files} files, ${built.chunks} chunks in ${round(built.ms / 1000, 2)} s; worker heap ${round(workerStats.heapUsed / 1e6)} MB, rss +${round((rssAfter - rssBefore) / 1e6)} MB`,
+      `build: ${built.files} files, ${built.chunks} chunks in ${round(built.ms / 1000, 2)} s (${round(cpuSeconds, 2)} s CPU); worker heap ${round(workerStats.heapUsed / 1e6)} MB, rss +${round((rssAfter - rssBefore) / 1e6)} MB; chunked by syntax ${workerStats.chunkedFiles.syntax}, by lines ${workerStats.chunkedFiles.lines} (parse failed ${workerStats.chunkedFiles.failed})`,
     );
 
     // Written after each phase, so a run stopped early still leaves what it measured.
@@ -94,9 +107,14 @@ async function main() {
         megabytes: round(bytes / 1e6),
         source: 'source files (.ts .js .mjs .cjs ≤ 1 MB) from node_modules, first N in path order',
       },
-      chunking: 'lines, cut at blank lines / top-level declarations (target 40, 12–80 lines)',
+      chunking: linesOnly
+        ? 'lines, cut at blank lines / top-level declarations (target 40, 12–80 lines)'
+        : 'syntax (tree-sitter) where a grammar ships, files ≤ 300,000 characters, else lines (target 40, 12–80 lines)',
+      chunkedFiles: workerStats.chunkedFiles,
       build: {
         seconds: round(built.ms / 1000, 2),
+        cpuSeconds: round(cpuSeconds, 2),
+        cpuNote: "the process's CPU time during the build (the worker's, mostly): less dependent on the machine's load than seconds",
         files: built.files,
         chunks: built.chunks,
         goalSeconds: 60,

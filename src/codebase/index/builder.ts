@@ -5,6 +5,7 @@ import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import { dirname, join, relative, sep } from 'node:path';
 
+import type { Chunk } from './chunk';
 import { looksBinary, walkWorkspace, type WalkOptions } from './walk';
 import { CorruptIndexError, SearchIndex } from './searchIndex';
 
@@ -28,7 +29,11 @@ export interface BuildOptions extends WalkOptions {
   /** A full garbage collection, run after every `collectEvery` files indexed (see worker.ts). */
   collect?: () => void;
   collectEvery?: number;
+  /** Cuts a file into chunks (SyntaxChunker); by lines when absent. */
+  chunk?: ChunkFile;
 }
+
+export type ChunkFile = (path: string, text: string) => Promise<Chunk[]>;
 
 const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -57,7 +62,7 @@ export async function buildIndex(index: SearchIndex, options: BuildOptions): Pro
       try {
         const read = await readText(join(options.root, file.path), maxBytes);
         if (read) {
-          index.setFile(file.path, read.text, read);
+          index.setFile(file.path, read.text, read, await options.chunk?.(file.path, read.text));
           if (++indexed % (options.collectEvery ?? 500) === 0) options.collect?.();
         } else index.removeFile(file.path);
       } catch {
@@ -77,13 +82,19 @@ export async function buildIndex(index: SearchIndex, options: BuildOptions): Pro
 }
 
 /** Re-indexes one file after it changed (or removes it); false when it is outside `root`. */
-export async function updateFile(index: SearchIndex, root: string, absolute: string, maxBytes = 1_000_000): Promise<boolean> {
+export async function updateFile(
+  index: SearchIndex,
+  root: string,
+  absolute: string,
+  maxBytes = 1_000_000,
+  chunk?: ChunkFile,
+): Promise<boolean> {
   const path = relative(root, absolute);
   if (!path || path.startsWith('..') || path.startsWith(sep) || /^[a-zA-Z]:/.test(path)) return false;
   const key = path.split(sep).join('/');
   try {
     const read = await readText(absolute, maxBytes);
-    if (read) index.setFile(key, read.text, read);
+    if (read) index.setFile(key, read.text, read, await chunk?.(key, read.text));
     else index.removeFile(key);
   } catch {
     index.removeFile(key);

@@ -1,7 +1,7 @@
 // Files cut into chunks for the index by lines, at cheap syntax boundaries: a chunk ends at a blank
 // line or before a line that starts at the file's outer indentation (a new top-level declaration),
-// whichever comes nearest its target size. No parser: tree-sitter's grammars would add megabytes per
-// language for boundaries that blank lines and indentation already give in most code.
+// whichever comes nearest its target size. The fallback of syntaxChunk.ts (tree-sitter), for files
+// without a grammar, files too large to parse, a failed parse, and files that fit in one chunk.
 
 export interface Chunk {
   /** 0-based first line. */

@@ -11,6 +11,8 @@ export interface FolderSpec {
   file: string;
   exclude: string[];
   maxFiles: number;
+  /** How files are cut into chunks: at syntax boundaries where a grammar ships (the default), or by lines only. */
+  chunking?: 'syntax' | 'lines';
 }
 
 export type Request =
@@ -43,6 +45,11 @@ export interface OpenResult {
 
 export interface BuildSummary extends BuildResult {
   chunks: number;
+  /** Files of this build cut at syntax boundaries, and those whose parse failed (cut by lines). */
+  parsed: number;
+  parseFailed: number;
+  /** False when syntax chunking is on but tree-sitter did not load: every file was cut by lines. */
+  parser: boolean;
 }
 
 export interface FolderHit {
@@ -60,6 +67,8 @@ export interface WorkerStats {
     processRss: number;
     spaces: Record<string, { used: number; committed: number }>;
   };
+  /** Files cut into chunks by their syntax tree, and by lines (no grammar, too large or small, or `failed`: parse failed). */
+  chunkedFiles: { syntax: number; lines: number; failed: number };
   folders: Array<{ key: string; files: number; chunks: number; ready: boolean }>;
 }
 

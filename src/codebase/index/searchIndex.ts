@@ -2,7 +2,7 @@
 // identifier parts. Only positions are stored, not text: a hit is read back from its file.
 import MiniSearch, { type Options } from 'minisearch';
 
-import { chunkLines, type ChunkOptions } from './chunk';
+import { chunkLines, type Chunk, type ChunkOptions } from './chunk';
 import type { Hit } from './hits';
 import { termsOf, words } from './terms';
 
@@ -96,11 +96,11 @@ export class SearchIndex {
     this.search = new MiniSearch(options);
   }
 
-  /** Indexes (or re-indexes) one file's text. */
-  setFile(path: string, text: string, stat: { mtimeMs: number; size: number }): void {
+  /** Indexes (or re-indexes) one file's text, as `chunks` when given (syntaxChunk.ts), else cut by lines. */
+  setFile(path: string, text: string, stat: { mtimeMs: number; size: number }, chunks?: Chunk[]): void {
     this.removeFile(path);
     const ids: number[] = [];
-    for (const chunk of chunkLines(text, this.chunking)) {
+    for (const chunk of chunks ?? chunkLines(text, this.chunking)) {
       const id = this.nextId++;
       ids.push(id);
       this.search.add({ id, path, text: chunk.text, startLine: chunk.startLine, endLine: chunk.endLine });

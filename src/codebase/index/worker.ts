@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { buildIndex, CorruptIndexError, loadIndex, saveIndex, updateFile } from './builder';
 import type { FolderHit, FolderSpec, OpenResult, Reply, Request, WorkerStats } from './protocol';
 import { SearchIndex } from './searchIndex';
+import { SyntaxChunker } from './syntaxChunk';
 import { forgetSplits } from './terms';
 import { PathFilter } from './walk';
 import { closeVectors, discardVectors, fusedQuery, openVectors, pendingChunks, putVectors, saveVectors } from './workerVectors';
@@ -24,6 +25,11 @@ interface Folder {
 }
 
 const folders = new Map<string, Folder>();
+/** One for all folders: the tree-sitter runtime and each grammar load once, on first use. */
+const chunker = new SyntaxChunker();
+
+/** The folder's way of cutting files into chunks (undefined: by lines). */
+const chunkFile = (spec: FolderSpec) => (spec.chunking === 'lines' ? undefined : (path: string, text: string) => chunker.chunk(path, text));
 
 /**
  * A full garbage collection on demand (the extension host runs without --expose-gc; the flag only
@@ -81,6 +87,7 @@ async function build(key: string, fresh: boolean, progress: (done: number, total
   const controller = new AbortController();
   entry.build = controller;
   try {
+    const before = { ...chunker.counts };
     // Slices of 50 ms: nothing waits on this thread but the next message (a cancel, a query).
     const result = await buildIndex(entry.index, {
       root: entry.spec.root,
@@ -89,6 +96,7 @@ async function build(key: string, fresh: boolean, progress: (done: number, total
       signal: controller.signal,
       sliceMs: 50,
       collect,
+      chunk: chunkFile(entry.spec),
       onProgress: ({ done, total }) => progress(done, total),
     });
     entry.ready = true;
@@ -98,7 +106,13 @@ async function build(key: string, fresh: boolean, progress: (done: number, total
       await saveIndex(entry.spec.file, entry.index);
       entry.dirty = false;
     }
-    return { ...result, chunks: entry.index.chunkCount };
+    return {
+      ...result,
+      chunks: entry.index.chunkCount,
+      parsed: chunker.counts.syntax - before.syntax,
+      parseFailed: chunker.counts.failed - before.failed,
+      parser: entry.spec.chunking === 'lines' || (await chunker.available()),
+    };
   } finally {
     if (entry.build === controller) entry.build = undefined;
   }
@@ -113,7 +127,7 @@ async function change(key: string, path: string): Promise<boolean> {
     return false;
   }
   if (entry.index.fileCount >= entry.spec.maxFiles && !entry.index.has(path)) return false;
-  await updateFile(entry.index, entry.spec.root, join(entry.spec.root, path));
+  await updateFile(entry.index, entry.spec.root, join(entry.spec.root, path), undefined, chunkFile(entry.spec));
   entry.dirty = true;
   return true;
 }
@@ -144,6 +158,7 @@ function stats(): WorkerStats {
   return {
     heapUsed,
     memory: { heapTotal, external, arrayBuffers, processRss: residentBytes(), spaces },
+    chunkedFiles: { ...chunker.counts },
     folders: [...folders].map(([key, f]) => ({ key, files: f.index.fileCount, chunks: f.index.chunkCount, ready: f.ready })),
   };
 }
