@@ -37,6 +37,25 @@ function assertNoEnclaveEgress(report: EgressReport): void {
 }
 
 /** This machine's own non-loopback IPv4 address and a closed port on it: connects there are refused locally. */
+/**
+ * A loopback port free now, below Linux's ephemeral range (32768+), where the connections of
+ * code-server's own processes take their local ports (a random pick there once collided).
+ */
+async function freeLoopbackPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+}
+
 async function canaryAddress(): Promise<{ host: string; port: number } | undefined> {
   const host = Object.values(networkInterfaces())
     .flat()
@@ -91,7 +110,7 @@ test('zero egress: activation, completion, chat, review, models and the API serv
   if (canary) execFileSync('git', ['remote', 'add', 'origin', `git://${canary.host}:${canary.port}/canary.git`], { cwd: workspace });
   const traceDir = mkdtempSync(join(tmpdir(), 'enclave-egress-'));
   const trace = join(traceDir, 'connect.strace');
-  const serverPort = 20_000 + Math.floor(Math.random() * 20_000);
+  const serverPort = await freeLoopbackPort();
   const wb = await launch({
     name: 'egress',
     workspace,
