@@ -4,43 +4,38 @@
 // never a disposed one; state listeners hear the new backend's state on a switch.
 import {
   EngineError,
-  type AdapterSpec,
   type AdapterSwitchResult,
   type Backend,
-  type ChatRequest,
-  type EmbedRequest,
-  type EmbedResult,
   type EngineInfo,
   type EngineMetrics,
   type EngineState,
-  type FimRequest,
   type GenerationResult,
-  type RequestOptions,
-  type StructuredRequest,
   type StructuredResult,
 } from './engine/protocol';
+import { ForwardingBackend } from './engine/forwarding';
 
 type Target = Backend & { readonly currentState?: EngineState };
 
-export class SwitchingBackend implements Backend {
-  private target: Target;
+export class SwitchingBackend extends ForwardingBackend {
+  private active: Target;
   private detach: () => void;
   private state: EngineState;
   private readonly listeners = new Set<(state: EngineState) => void>();
 
   constructor(initial: Target) {
-    this.target = initial;
+    super();
+    this.active = initial;
     this.state = initial.currentState ?? { kind: 'stopped' };
     this.detach = initial.onState((s) => this.emit(s));
   }
 
-  get kind(): 'local' | 'remote' {
-    return this.target.kind;
+  protected target(): Backend {
+    return this.active;
   }
 
   /** The backend calls go to now. */
   get current(): Backend {
-    return this.target;
+    return this.active;
   }
 
   get currentState(): EngineState {
@@ -49,46 +44,20 @@ export class SwitchingBackend implements Backend {
 
   /** Sends calls to `next` from now on; listeners hear its state. The caller disposes the old one. */
   switchTo(next: Target): void {
-    if (next === this.target) return;
+    if (next === this.active) return;
     this.detach();
-    this.target = next;
+    this.active = next;
     this.detach = next.onState((s) => this.emit(s));
     this.emit(next.currentState ?? { kind: 'stopped' });
   }
 
-  info(engine?: 'nextEdit'): Promise<EngineInfo> {
-    return this.target.info(engine);
-  }
-  completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult> {
-    return this.target.completeFim(request, options);
-  }
-  chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
-    return this.target.chat(request, options);
-  }
-  generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult> {
-    return this.target.generateStructured(request, options);
-  }
-  countTokens(text: string): Promise<number> {
-    return this.target.countTokens(text);
-  }
-  async embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult> {
-    if (!this.target.embed) throw new EngineError('BAD_REQUEST', 'Embeddings need the local engine.');
-    return this.target.embed(request, options);
-  }
-  setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
-    return this.target.setAdapters(adapters);
-  }
-  metrics(): Promise<EngineMetrics> {
-    return this.target.metrics();
-  }
-
-  onState(listener: (state: EngineState) => void): () => void {
+  override onState(listener: (state: EngineState) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Stops re-emitting; the backends behind it belong to their owner, who disposes them. */
-  async dispose(): Promise<void> {
+  override async dispose(): Promise<void> {
     this.detach();
     this.listeners.clear();
   }

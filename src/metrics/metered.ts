@@ -1,22 +1,16 @@
 // A Backend that passes every call through and records chat and review generations (throughput,
 // time to first token) and failed calls. The composition root hands features this one object, so
 // chat, review and the API server are measured without knowing about metrics.
-import {
-  EngineError,
-  type AdapterSpec,
-  type AdapterSwitchResult,
-  type Backend,
-  type ChatRequest,
-  type EmbedRequest,
-  type EmbedResult,
-  type EngineInfo,
-  type EngineMetrics,
-  type EngineState,
-  type FimRequest,
-  type GenerationResult,
-  type RequestOptions,
-  type StructuredRequest,
-  type StructuredResult,
+import { ForwardingBackend } from '../engine/forwarding';
+import type {
+  Backend,
+  ChatRequest,
+  EngineState,
+  FimRequest,
+  GenerationResult,
+  RequestOptions,
+  StructuredRequest,
+  StructuredResult,
 } from '../engine/protocol';
 import type { GenerationFeature, MetricEvent } from './events';
 
@@ -28,53 +22,33 @@ export interface MeterSink {
   dimensions(): { model: string; adapter: string };
 }
 
-export class MeteredBackend implements Backend {
+export class MeteredBackend extends ForwardingBackend {
   constructor(
     private readonly inner: Backend & { readonly currentState?: EngineState },
     private readonly sink: MeterSink,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    super();
+  }
 
-  get kind(): 'local' | 'remote' {
-    return this.inner.kind;
+  protected target(): Backend {
+    return this.inner;
   }
   /** The wrapped backend's state (the SwitchingBackend exposes it; feature code may read it). */
   get currentState(): EngineState | undefined {
     return this.inner.currentState;
   }
 
-  info(engine?: 'nextEdit'): Promise<EngineInfo> {
-    return this.inner.info(engine);
-  }
-  completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult> {
+  override completeFim(request: FimRequest, options?: RequestOptions): Promise<GenerationResult> {
     return this.measure(undefined, options, () => this.inner.completeFim(request, options));
   }
-  chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
+  override chat(request: ChatRequest, options?: RequestOptions): Promise<GenerationResult> {
     return this.measure('chat', options, () => this.inner.chat(request, options));
   }
-  generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult> {
+  override generateStructured(request: StructuredRequest, options?: RequestOptions): Promise<StructuredResult> {
     // A next-edit prediction is not a review (it is measured as the predictor's own request).
     const feature = request.engine === 'nextEdit' ? undefined : 'review';
     return this.measure(feature, options, () => this.inner.generateStructured(request, options));
-  }
-  countTokens(text: string): Promise<number> {
-    return this.inner.countTokens(text);
-  }
-  async embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResult> {
-    if (!this.inner.embed) throw new EngineError('BAD_REQUEST', 'Embeddings need the local engine.');
-    return this.inner.embed(request, options);
-  }
-  setAdapters(adapters: AdapterSpec[]): Promise<AdapterSwitchResult> {
-    return this.inner.setAdapters(adapters);
-  }
-  metrics(): Promise<EngineMetrics> {
-    return this.inner.metrics();
-  }
-  onState(listener: (state: EngineState) => void): () => void {
-    return this.inner.onState(listener);
-  }
-  dispose(): Promise<void> {
-    return this.inner.dispose();
   }
 
   private async measure<T extends GenerationResult>(
