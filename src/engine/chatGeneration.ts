@@ -193,7 +193,7 @@ async function draftedChat(
       evaluatedTokens: out.evaluated,
       reusedTokens: out.reused,
       generatedTokens: out.tokens.length,
-      draft: { accepted: out.draftAccepted, rejected: out.draftRejected, speedUp: out.draftSpeedUp },
+      draft: { accepted: out.draftAccepted, rejected: out.draftRejected, rounds: out.draftRounds, speedUp: out.draftSpeedUp },
       timeToFirstTokenMs: (out.firstTokenAt || performance.now()) - started,
       totalMs,
       queuedMs: 0,

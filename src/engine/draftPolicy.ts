@@ -20,6 +20,11 @@ export interface DraftLimits {
 export interface RunState {
   /** Draft tokens agreed on since the last disagreement; −1 while unknown (a request starts mid-run). */
   run: number;
+  /**
+   * While `run` is unknown: the next disagreement is expected within this many tokens (the
+   * document's run plus one, narrowed by each fully accepted probe); unset at a request's start.
+   */
+  window?: number;
 }
 
 /**
@@ -27,12 +32,17 @@ export interface RunState {
  * run of agreement): the draft ends where the next one is expected — on it when the spacing has
  * been regular (the verify batch's own token then corrects it for free), one past it otherwise
  * (so the disagreement is seen and the spacing measured). No disagreement seen yet: doubling.
+ * Where the run stands is unknown at a request's start (and after plain steps): the next
+ * disagreement then lies anywhere in the next run + 1 tokens, and a probe of half that window
+ * finds it with less waste on average than one drafting the whole window (a wasted position costs
+ * D + P, a second probe V + its positions, and half the time the first probe already finds it).
  */
 export function nextDraftLength(adapt: AdaptiveDraft, state: RunState, limits: DraftLimits): number {
   const expected = adapt.expectedRun;
   if (expected === undefined) return clamp(adapt.draftLength, limits);
   const runLength = Math.round(expected);
-  if (state.run < 0) return clamp(runLength + 1, limits);
+  if (state.run < 0)
+    return adapt.regular ? Math.min(limits.maxDraft, probeLength(state.window ?? runLength + 1)) : clamp(runLength + 1, limits);
   const remaining = runLength - state.run;
   if (remaining >= 1) return clamp(adapt.regular ? remaining : remaining + 1, limits);
   // Longer than expected already: probe half a run ahead.
@@ -54,23 +64,59 @@ export function afterRound(adapt: AdaptiveDraft, state: RunState, drafted: numbe
     }
     // The target's own token replaced the rejected one: a new run starts after it.
     state.run = 0;
+    state.window = undefined;
     return;
   }
-  if (state.run >= 0) state.run += accepted;
-  const expected = adapt.expectedRun === undefined ? undefined : Math.round(adapt.expectedRun);
-  if (adapt.regular && expected !== undefined && state.run === expected) {
-    // The verify batch's own token fell where the regular spacing puts a disagreement.
-    state.run = 0;
-  } else if (state.run >= 0) state.run += 1;
   if (adapt.expectedRun === undefined) adapt.draftLength = Math.min(limits.maxDraft, adapt.draftLength * 2);
+  // A probe of an unknown phase that found no disagreement: the target's own token after it may
+  // have been the disagreement, corrected unseen, so the phase stays unknown (the whole window).
+  if (state.run < 0) return;
+  state.run += accepted;
+  const expected = adapt.expectedRun === undefined ? undefined : Math.round(adapt.expectedRun);
+  // The verify batch's own token fell where the regular spacing puts a disagreement, or agreed.
+  state.run = adapt.regular && state.run === expected ? 0 : state.run + 1;
+}
+
+/**
+ * After a plain step (no draft): with a regular spacing the phase moves on by one token (a step
+ * landing where a disagreement is due starts a new run); otherwise it is no longer known.
+ */
+export function afterPlainStep(adapt: AdaptiveDraft, state: RunState): void {
+  const expected = adapt.expectedRun === undefined ? undefined : Math.round(adapt.expectedRun);
+  if (!adapt.regular || expected === undefined) {
+    state.run = -1;
+    state.window = undefined;
+  } else if (state.run >= 0) state.run = state.run >= expected ? 0 : state.run + 1;
+  else {
+    // The window's last token, when the step was that one, was the disagreement.
+    const window = (state.window ?? expected + 1) - 1;
+    if (window === 0) state.run = 0;
+    state.window = window > 0 ? window : undefined;
+  }
+}
+
+/**
+ * A probe of `window` tokens (the next disagreement is in one of them): about half of it, but
+ * never leaving a window of one token — the verify batch's own token covers the position after a
+ * probe, so a probe of window − 1 settles the whole window instead.
+ */
+function probeLength(window: number): number {
+  // A window of one: that token disagrees, and a plain step is cheaper than a doomed draft.
+  if (window <= 1) return 0;
+  const k = Math.ceil(window / 2);
+  return window - k - 1 === 1 ? window - 1 : k;
 }
 
 /**
  * After a round of the draft model: pause drafting (for a stretch that grows each time) when the
  * round did not pay — nothing accepted, or rounds measured clearly slower per token than plain
- * steps (25 % margin: the two averages come from different moments of a shared machine).
+ * steps (25 % margin: the two averages come from different moments of a shared machine). `probe`:
+ * the round started where the run stood unknown (a request's first round, or after plain steps).
  */
-export function backOff(adapt: AdaptiveDraft, accepted: number): void {
+export function backOff(adapt: AdaptiveDraft, accepted: number, probe = false): void {
+  // A probe that met a disagreement at once, for a document whose drafts have agreed before, only
+  // found where the run stands: the next round, from a known phase, tells whether drafts pay.
+  if (probe && accepted === 0 && adapt.everAccepted) return;
   const slower =
     adapt.plainMsPerToken !== undefined && adapt.specMsPerToken !== undefined && adapt.specMsPerToken > adapt.plainMsPerToken * 1.25;
   if (accepted === 0) {

@@ -4,7 +4,7 @@
 // so the output is token-for-token what plain greedy decoding produces.
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
-import { afterRound, backOff, measuredSpeedUp, nextDraftLength } from './draftPolicy';
+import { afterPlainStep, afterRound, backOff, measuredSpeedUp, nextDraftLength, type RunState } from './draftPolicy';
 import { EngineError, type RequestStats, type SpeculativeMode } from './protocol';
 import type { Slot } from './slots';
 
@@ -26,6 +26,8 @@ export interface GreedyOutcome {
   reused: number;
   draftAccepted: number;
   draftRejected: number;
+  /** Verify batches (each checks one draft and adds the target's own next token). */
+  draftRounds: number;
   /** Measured speed-up of the document's speculative rounds over its plain steps. */
   draftSpeedUp?: number;
   firstTokenAt: number;
@@ -79,6 +81,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     reused,
     draftAccepted: 0,
     draftRejected: 0,
+    draftRounds: 0,
     firstTokenAt: 0,
     stopReason: 'maxTokens',
   };
@@ -151,8 +154,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
   const drafter = mode === 'draft' && slot.draft ? draftStepper(slot.draft) : undefined;
 
   const limits = { maxDraft: MAX_DRAFT[mode === 'lookup' ? 'lookup' : 'draft'] };
-  const runState = { run: -1 };
-  let rounds = 0;
+  const runState: RunState = { run: -1 };
 
   const spec = async (): Promise<boolean> => {
     const room = o.maxTokens - generated.length - 1;
@@ -177,10 +179,12 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
     }
     out.draftAccepted += accepted;
     out.draftRejected += draft.length - accepted;
+    out.draftRounds++;
+    const probe = runState.run < 0;
     afterRound(adapt, runState, draft.length, accepted, limits);
     // A request's first round also brings the draft sequence up to the prompt: not counted.
-    if (rounds++ > 0) adapt.specMsPerToken = average(adapt.specMsPerToken, (performance.now() - roundStart) / (accepted + 1));
-    if (mode === 'draft') backOff(adapt, accepted);
+    if (out.draftRounds > 1) adapt.specMsPerToken = average(adapt.specMsPerToken, (performance.now() - roundStart) / (accepted + 1));
+    if (mode === 'draft') backOff(adapt, accepted, probe);
     for (let i = 0; i < accepted; i++) if (!take(draft[i])) return true;
     if (next === undefined || next === null) {
       out.stopReason = 'eos';
@@ -221,7 +225,7 @@ export async function generateGreedy(model: LlamaModel, slot: Slot, prompt: Toke
         }
         if (!take(token) || o.signal.aborted) break;
         pending = [token];
-        runState.run = -1; // plain steps do not show where the draft would have disagreed
+        afterPlainStep(adapt, runState);
         if (mode !== 'lookup' && warm) adapt.plainMsPerToken = average(adapt.plainMsPerToken, performance.now() - stepStart);
         if (mode === 'draft' && --adapt.cooldown <= 0) break;
         if (mode === 'lookup' && lookupDraft(all, 1).length > 0) break;

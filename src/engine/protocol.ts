@@ -79,7 +79,7 @@ export interface RequestStats {
    * Speculative decoding: draft tokens accepted and rejected, and the measured speed-up of the
    * document's speculative rounds over its plain steps (per token; absent until both were timed).
    */
-  draft?: { accepted: number; rejected: number; speedUp?: number };
+  draft?: { accepted: number; rejected: number; rounds: number; speedUp?: number };
   timeToFirstTokenMs: number;
   totalMs: number;
   /** Milliseconds the request waited in the scheduler queue. */

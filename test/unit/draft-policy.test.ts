@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { formatSpeculative } from '../../src/completion/status';
-import { afterRound, backOff, measuredSpeedUp, nextDraftLength, type RunState } from '../../src/engine/draftPolicy';
+import { afterPlainStep, afterRound, backOff, measuredSpeedUp, nextDraftLength, type RunState } from '../../src/engine/draftPolicy';
 import type { AdaptiveDraft } from '../../src/engine/slots';
 
 const limits = { maxDraft: 24 };
@@ -12,26 +12,43 @@ const fresh = (): AdaptiveDraft => ({ draftLength: 4, cooldown: 0, plainStretch:
 
 /**
  * Runs the policy over a draft that agrees except at every `period`-th token (from `offset`), as
- * the wide-margin bench drafts do; returns the verify rounds and the tokens they emitted.
+ * the wide-margin bench drafts do, the way fimDecoding.ts drives it (plain steps while cooling
+ * down or when no draft is worth it); returns the verify rounds, the plain steps, the drafted
+ * tokens rejected and the draft lengths.
  */
-function simulate(period: number, tokens: number, offset = 3, adapt = fresh()): { rounds: number; wasted: number; lengths: number[] } {
+function simulate(
+  period: number,
+  tokens: number,
+  offset = 3,
+  adapt = fresh(),
+): { rounds: number; plain: number; wasted: number; lengths: number[] } {
   const disagrees = (position: number) => (position + offset) % period === period - 1;
   const state: RunState = { run: -1 };
   let position = 0;
   let rounds = 0;
+  let plain = 0;
   let wasted = 0;
   const lengths: number[] = [];
   while (position < tokens) {
-    const k = nextDraftLength(adapt, state, limits);
+    const k = adapt.cooldown > 0 ? 0 : nextDraftLength(adapt, state, limits);
+    if (k === 0) {
+      afterPlainStep(adapt, state);
+      adapt.cooldown--;
+      position++;
+      plain++;
+      continue;
+    }
     lengths.push(k);
     let accepted = 0;
     while (accepted < k && !disagrees(position + accepted)) accepted++;
     wasted += k - accepted;
+    const probe = state.run < 0;
     afterRound(adapt, state, k, accepted, limits);
+    backOff(adapt, accepted, probe);
     position += accepted + 1; // the accepted tokens and the target's own
     rounds++;
   }
-  return { rounds, wasted, lengths };
+  return { rounds, plain, wasted, lengths };
 }
 
 test('a regular spacing of disagreements is learned: one round per run of agreement, no wasted draft', () => {
@@ -44,6 +61,39 @@ test('a regular spacing of disagreements is learned: one round per run of agreem
     assert.ok(tail.rounds <= 400 / period + 8, `period ${period}: ${tail.rounds} rounds`);
     assert.ok(tail.wasted <= 16, `period ${period}: ${tail.wasted} drafted tokens wasted`);
   }
+});
+
+test('a request starting where the run stands unknown probes half of it, whatever the phase, and never backs off for it', () => {
+  for (const period of [10, 4]) {
+    const adapt = fresh();
+    simulate(period, 400, 3, adapt); // the spacing is learned
+    for (let offset = 0; offset < period; offset++) {
+      const request = simulate(period, 40, offset, adapt);
+      // Half the window (run + 1 tokens), or all but its last token when half would leave one.
+      assert.equal(request.lengths[0], period === 10 ? 5 : 3, `period ${period}, offset ${offset}: ${request.lengths.join(',')}`);
+      // Only the probe can waste tokens: once the phase is found, drafts end at each disagreement.
+      assert.ok(request.wasted <= request.lengths[0], `period ${period}, offset ${offset}: ${request.wasted} wasted`);
+      // A probe that meets the disagreement at once found the phase: no plain stretch follows.
+      assert.ok(request.plain <= 2, `period ${period}, offset ${offset}: ${request.plain} plain steps`);
+      assert.ok(request.rounds <= 40 / period + 3, `period ${period}, offset ${offset}: ${request.rounds} rounds`);
+    }
+  }
+});
+
+test('plain steps keep a regular phase: one landing where a disagreement is due starts a new run', () => {
+  const adapt = fresh();
+  simulate(4, 400, 3, adapt);
+  assert.equal(adapt.regular, true);
+  const state: RunState = { run: 2 };
+  afterPlainStep(adapt, state);
+  assert.equal(state.run, 3);
+  afterPlainStep(adapt, state);
+  assert.equal(state.run, 0);
+  assert.equal(nextDraftLength(adapt, state, limits), 3);
+  // Without a regular spacing a plain step says nothing about where the run stands.
+  const irregular: AdaptiveDraft = { ...adapt, regular: false };
+  afterPlainStep(irregular, state);
+  assert.equal(state.run, -1);
 });
 
 test('a draft that always agrees doubles up to the longest draft', () => {

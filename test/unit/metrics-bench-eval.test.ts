@@ -149,7 +149,7 @@ test('benchmark: a whole run measures every case; the next run is compared case 
         generatedTokens: request.maxTokens,
         timeToFirstTokenMs: 10,
         totalMs: 10 + request.maxTokens,
-        draft: request.speculative === 'auto' ? { accepted: 5, rejected: 1 } : undefined,
+        draft: request.speculative === 'auto' ? { accepted: 5, rejected: 1, rounds: 2 } : undefined,
       }),
     }),
     chat: () => 'a clamp keeps a value in a range',
