@@ -14,8 +14,8 @@ import { buildPrompt, CharsPerTokenEstimator, type BuiltPrompt, type WindowHint 
 import { fimTemplate, noFimMessage, type FileChunk, type FimTemplate } from './templates';
 import { errorMessage } from '../util';
 
-/** What the core reads of the completion settings (settings.ts defines them). */
-export type CompletionSettings = Omit<ConfigSnapshot['completion'], 'enabled' | 'languages'>;
+/** What the core reads of the completion settings (settings.ts defines them; the shell decides the rest). */
+export type CompletionSettings = Omit<ConfigSnapshot['completion'], 'enabled' | 'languages' | 'warmOnOpen' | 'definitions'>;
 
 /** The engine request for one prompt and one length variant. */
 function fimRequest(
