@@ -98,6 +98,9 @@ export class Config implements vscode.Disposable {
   get completion(): ConfigSnapshot['completion'] {
     return this.snap.completion;
   }
+  get index(): ConfigSnapshot['index'] {
+    return this.snap.index;
+  }
   get chat(): ConfigSnapshot['chat'] {
     return this.snap.chat;
   }
@@ -155,6 +158,7 @@ function effectiveValues(snapshot: ConfigSnapshot): Record<string, string> {
     'engine',
     'backend',
     'completion',
+    'index',
     'chat',
     'review',
     'adapters',

@@ -151,7 +151,13 @@ export interface ConfigSnapshot {
     /** Milliseconds, or -1 for adaptive (derived from measured latency). */
     debounceMs: number;
     speculative: SpeculativeMode;
+    /** Evaluate a file's prompt when it becomes active, before the first keystroke there. */
+    warmOnOpen: boolean;
+    /** Definitions of the names near the cursor (from the language server) in the prompt. */
+    definitions: boolean;
   };
+  /** Where the codebase index's hits go (the index itself is read by codebase/indexShell.ts). */
+  index: { chat: boolean; completion: boolean };
   chat: { maxTokens: number; temperature: number };
   review: { maxTokens: number; contextLines: number };
   adapters: { folders: string[] };
@@ -254,7 +260,10 @@ export function readSnapshot(inspect: (key: string) => Inspected | undefined, op
       extraContext: bool('completion.extraContext'),
       debounceMs: num('completion.debounceMs'),
       speculative: oneOf('completion.speculative', ['auto', 'draft', 'lookup', 'off']),
+      warmOnOpen: bool('completion.warmOnOpen'),
+      definitions: bool('completion.definitions'),
     },
+    index: { chat: bool('index.chat'), completion: bool('index.completion') },
     chat: { maxTokens: num('chat.maxTokens'), temperature: num('chat.temperature') },
     review: { maxTokens: num('review.maxTokens'), contextLines: num('review.contextLines') },
     adapters: { folders: Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string' && f.trim() !== '') : [] },

@@ -1,6 +1,7 @@
 // The chat's state machine, free of vscode: the current conversation, what is attached to the next
-// question, and the reply being streamed. The view shell feeds it webview messages and editor
-// context; it talks to the engine through `Backend` and writes every change to the history store.
+// question (attachments.ts), and the reply being streamed. The view shell feeds it webview messages
+// and editor context; it talks to the engine through `Backend` and writes every change to the
+// history store.
 import { LRUCache } from 'lru-cache';
 
 import { type Backend, EngineError } from '../engine/protocol';
@@ -8,15 +9,11 @@ import type { Logger } from '../logger';
 import { type Conversation, type HistoryStore, newId, type StoredAttachment, type StoredMessage, titleFor } from './history';
 import type { AttachmentView, ConversationView, HostMessage, MessageView } from './messages';
 import type { RulesText } from '../rules/prompt';
-import { describeAttachment, planReply, PromptTooLargeError } from './session';
+import { planReply, PromptTooLargeError } from './session';
 import { errorMessage } from '../util';
-import { RetrievedChips } from './retrieved';
+import { attachmentView, QuestionAttachments, type PendingAttachment } from './attachments';
 
-export interface PendingAttachment {
-  view: AttachmentView;
-  /** Reads the content when the question is sent (undefined: the source is gone). */
-  resolve(): Promise<StoredAttachment | undefined> | StoredAttachment | undefined;
-}
+export type { PendingAttachment } from './attachments';
 
 export interface ChatControllerOptions {
   store: HistoryStore;
@@ -45,10 +42,6 @@ interface ActiveReply {
   saveTimer?: ReturnType<typeof setTimeout>;
 }
 
-export function attachmentView(a: StoredAttachment): AttachmentView {
-  return { id: a.id, kind: a.kind, label: a.label, detail: describeAttachment(a) };
-}
-
 export function messageView(m: StoredMessage): MessageView {
   const view: MessageView = { id: m.id, role: m.role, content: m.content, time: m.time };
   if (m.attachments?.length) view.attachments = m.attachments.map(attachmentView);
@@ -60,20 +53,16 @@ export function messageView(m: StoredMessage): MessageView {
 
 export class ChatController {
   private conversation: Conversation;
-  private auto: PendingAttachment | undefined;
-  private autoDismissed = false;
-  private explicit: PendingAttachment[] = [];
+  private readonly attachments: QuestionAttachments;
   private active: ActiveReply | undefined;
   private sending = false;
   private readonly tokenCounts = new LRUCache<string, number>({ max: 2_000 });
   private readonly now: () => number;
   private restoring: Promise<void> = Promise.resolve();
-  /** The codebase chunks retrieved for the draft: chips the user can remove before sending. */
-  private readonly retrieved: RetrievedChips;
 
   constructor(private readonly options: ChatControllerOptions) {
     this.now = options.now ?? Date.now;
-    this.retrieved = new RetrievedChips(options.retrieve, options.logger, () => this.postAttachments());
+    this.attachments = new QuestionAttachments(options.retrieve, options.logger, (message) => this.post(message));
     this.conversation = this.emptyConversation();
   }
 
@@ -147,43 +136,25 @@ export class ChatController {
   // — attachments —
 
   attachmentViews(): AttachmentView[] {
-    const views = this.explicit.map((a) => a.view);
-    if (this.auto && !this.autoDismissed && !views.some((v) => v.id === this.auto?.view.id))
-      views.unshift({ ...this.auto.view, auto: true });
-    const attachedPaths = new Set(views.map((v) => v.detail ?? v.label));
-    return [...views, ...this.retrieved.current(attachedPaths).map(attachmentView)];
-  }
-
-  private postAttachments(): void {
-    this.post({ type: 'attachments', attachments: this.attachmentViews() });
+    return this.attachments.views();
   }
 
   /** The editor's current selection or file; a different one than before shows its chip again. */
   setAuto(attachment: PendingAttachment | undefined): void {
-    if (attachment?.view.id === this.auto?.view.id && attachment?.view.label === this.auto?.view.label) {
-      this.auto = attachment;
-      return;
-    }
-    this.auto = attachment;
-    this.autoDismissed = false;
-    this.postAttachments();
+    this.attachments.setAuto(attachment);
   }
 
   addAttachment(attachment: PendingAttachment): void {
-    this.explicit = [...this.explicit.filter((a) => a.view.id !== attachment.view.id), attachment];
-    this.postAttachments();
+    this.attachments.add(attachment);
   }
 
   /** The question as the user is writing it: its codebase chunks show as chips (debounced by the view). */
   draft(text: string): Promise<void> {
-    return this.retrieved.draft(text);
+    return this.attachments.draft(text);
   }
 
   removeAttachment(id: string): void {
-    if (this.retrieved.remove(id)) return;
-    if (this.auto?.view.id === id) this.autoDismissed = true;
-    this.explicit = this.explicit.filter((a) => a.view.id !== id);
-    this.postAttachments();
+    this.attachments.remove(id);
   }
 
   // — conversation —
@@ -201,26 +172,10 @@ export class ChatController {
     let conversation: Conversation;
     try {
       await this.restoring;
-      const pending = attachments ?? [...(this.auto && !this.autoDismissed ? [this.auto] : []), ...this.explicit];
-      const resolved: StoredAttachment[] = [];
-      for (const p of pending) {
-        try {
-          const a = await p.resolve();
-          if (a) resolved.push(a);
-        } catch (err) {
-          this.options.logger.warn(`attachment ${p.view.label} could not be read: ${errorMessage(err)}`);
-          this.post({ type: 'notice', level: 'warning', text: `${p.view.label} could not be read and was not attached.` });
-        }
-      }
+      const resolved = await this.attachments.read(attachments);
       if (text.trim() === '' && resolved.length === 0) return;
-      const attached = new Set(resolved.map((a) => a.path));
-      for (const found of await this.retrieved.forQuestion(text)) if (!attached.has(found.path)) resolved.push(found);
-      if (!attachments) {
-        this.explicit = [];
-        this.autoDismissed = false;
-        this.retrieved.reset();
-        this.postAttachments();
-      }
+      resolved.push(...(await this.attachments.retrievedFor(text, resolved)));
+      if (!attachments) this.attachments.clear();
       conversation = this.conversation;
       const user: StoredMessage = { id: newId(this.now()), role: 'user', content: text, time: this.now() };
       if (resolved.length > 0) user.attachments = resolved;

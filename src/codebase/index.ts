@@ -20,8 +20,6 @@ export interface Codebase {
   disposable: vscode.Disposable;
 }
 
-const setting = <T>(key: string, fallback: T): T => vscode.workspace.getConfiguration('enclave').get<T>(key, fallback);
-
 /** The URIs of the rules files that go into a chat question's system message (chat/index.ts asks for the same). */
 async function rulesFiles(ctx: EnclaveContext): Promise<string[]> {
   const active = vscode.window.activeTextEditor?.document.uri;
@@ -44,8 +42,8 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
   const index = new CodebaseIndexService(ctx.extension.storageUri ?? ctx.extension.globalStorageUri, log, ctx.trusted, embedder);
   const completionContext = new CodebaseCompletionContext({
     definitions,
-    useDefinitions: () => setting('completion.definitions', true),
-    useIndex: () => index.enabled && setting('index.completion', true),
+    useDefinitions: () => ctx.config.completion.definitions,
+    useIndex: () => index.enabled && ctx.config.index.completion,
     search: async (query, limit) =>
       (await index.retrieve(query, limit)).map((c) => ({ path: c.path, uri: c.uri.toString(), text: c.text })),
     log,
@@ -55,7 +53,7 @@ export function registerCodebase(ctx: EnclaveContext): Codebase {
   const startTimer = setTimeout(() => void index.start().catch((err: unknown) => log.warn(`index: ${String(err)}`)), 3_000);
   const retrieveForChat = async (question: string): Promise<StoredAttachment[]> => {
     const found = await retrieve(question, {
-      enabled: () => setting('index.chat', true),
+      enabled: () => ctx.config.index.chat,
       search: async (query, limit) => (await index.retrieve(query, limit, true)).map((c) => ({ ...c, uri: c.uri.toString() })),
       rulesFiles: () => rulesFiles(ctx),
     });

@@ -21,8 +21,6 @@ const WARM_DELAY_MS = 300;
 /** A cursor move this far (lines) at once is a jump: the new place is warmed. */
 const WARM_JUMP_LINES = 30;
 
-const setting = <T>(key: string, fallback: T): T => vscode.workspace.getConfiguration('enclave').get<T>(key, fallback);
-
 /**
  * Inline completions: the provider, the status bar item and their commands; `observer` hears what
  * is shown and accepted, `contextSource` adds chunks (definitions, the codebase index) to prompts.
@@ -127,7 +125,7 @@ export function registerCompletion(
       const document = editor.document;
       const ready = status.state.engine?.kind === 'ready' && watched?.kind === 'local';
       if (!ready || vscode.window.activeTextEditor !== editor || !ctx.config.completion.enabled) return;
-      if (!ctx.config.isLanguageEnabled(document.languageId) || !setting('completion.warmOnOpen', true)) return;
+      if (!ctx.config.isLanguageEnabled(document.languageId) || !ctx.config.completion.warmOnOpen) return;
       const line = (warmedLine = editor.selection.active.line);
       void core.warm(documentRequest(document, editor.selection.active)).then((stats) => {
         if (stats)

@@ -1,12 +1,14 @@
 // Loading a model: node-llama-cpp itself (ESM, loaded once), the thread default, the checks a GGUF
-// file gets before llama.cpp parses it, load errors mapped to codes that say what to do, and what
-// the runtime learns from a loaded model (its FIM family, whether a draft model shares its vocabulary).
+// file gets before llama.cpp parses it, the model and draft model loaded together (`loadModels`),
+// load errors mapped to codes that say what to do, and what the runtime learns from a loaded model
+// (its FIM family, whether a draft model shares its vocabulary).
 import * as os from 'node:os';
 
 import type { Llama, LlamaModel, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 import { GgufError, readGgufHeader, type GgufHeader } from '../gguf';
-import { EngineError, type FimFamily } from './protocol';
+import type { Logger } from '../logger';
+import { EngineError, type EngineSettings, type FimFamily } from './protocol';
 import { errorMessage } from '../util';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
@@ -137,4 +139,62 @@ export function mapLoadError(err: unknown, modelPath: string, what: 'model' | 'c
     'MODEL_INVALID',
     `Could not load the ${what} for ${modelPath}: ${message}. The file may be damaged or not a supported model; download it again.`,
   );
+}
+
+/** What `loadModels` hands the runtime. */
+export interface LoadedModels {
+  nlc: NodeLlamaCpp;
+  llama: Llama;
+  threads: number;
+  model: LlamaModel;
+  draftModel?: LlamaModel;
+}
+
+/**
+ * node-llama-cpp, llama.cpp with the settings' threads and GPU choice, the checked model and draft
+ * model files, then the models; a draft model must share the model's vocabulary. What was loaded is
+ * disposed again when a later step fails.
+ */
+export async function loadModels(
+  settings: EngineSettings,
+  logger: Logger,
+  onProgress?: (progress: { progress: number; file: string }) => void,
+): Promise<LoadedModels> {
+  const nlc = await loadNodeLlamaCpp();
+  const threads = settings.threads > 0 ? settings.threads : defaultThreads();
+  const llama = await nlc.getLlama({
+    gpu: settings.gpu === 'cpu' ? false : 'auto',
+    build: 'never',
+    maxThreads: threads,
+    logLevel: nlc.LlamaLogLevel.error,
+    logger: (level, message) => {
+      const line = message.trimEnd();
+      if (line) logger.debug(`llama.cpp ${level}: ${line}`);
+    },
+  });
+  await checkGgufFile(settings.modelPath, 'model');
+  if (settings.draftModelPath) await checkGgufFile(settings.draftModelPath, 'draft model');
+
+  const model = await loadModelFile(llama, settings.modelPath, (p) => onProgress?.({ progress: p, file: settings.modelPath }));
+  let draftModel: LlamaModel | undefined;
+  try {
+    if (settings.draftModelPath) {
+      draftModel = await loadModelFile(llama, settings.draftModelPath, (p) =>
+        onProgress?.({ progress: p, file: settings.draftModelPath! }),
+      );
+      const mismatch = vocabularyMismatch(model, draftModel);
+      if (mismatch) {
+        throw new EngineError(
+          'DRAFT_MISMATCH',
+          `The draft model ${settings.draftModelPath} cannot draft for ${settings.modelPath}: ${mismatch}. ` +
+            'Choose a draft model from the same family (same tokenizer), or clear enclave.model.draftPath.',
+        );
+      }
+    }
+    return { nlc, llama, threads, model, draftModel };
+  } catch (err) {
+    await draftModel?.dispose().catch(() => undefined);
+    await model.dispose().catch(() => undefined);
+    throw err;
+  }
 }

@@ -2,9 +2,8 @@
 // context whose sequences are an LRU prompt cache (slots.ts), FIM through Enclave's own greedy and
 // speculative decoding loop (fimDecoding.ts), chat and JSON-schema structured output through the
 // model's chat template (chatGeneration.ts), LoRA switching on the loaded model, all through one
-// scheduler. Loading and file checks are in modelFiles.ts. Runs inside the engine process
-// (worker.ts); benchmarks and the CLI server also call it directly. Just over 400 lines since
-// prettier's wrapping: each job it coordinates already lives in its own module.
+// scheduler. Loading (node-llama-cpp, the model and the draft model) and file checks are in
+// modelFiles.ts. Runs inside the engine process (worker.ts); benchmarks and the CLI server call it too.
 import * as os from 'node:os';
 
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
@@ -17,17 +16,7 @@ import { validateTools } from './toolCalls';
 import { generateGreedy } from './fimDecoding';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
-import {
-  checkGgufFile,
-  defaultThreads,
-  detectFimFamily,
-  loadModelFile,
-  modelTags,
-  loadNodeLlamaCpp,
-  mapLoadError,
-  vocabularyMismatch,
-  type NodeLlamaCpp,
-} from './modelFiles';
+import { detectFimFamily, loadModels, mapLoadError, modelTags, type NodeLlamaCpp } from './modelFiles';
 import {
   emptyMetrics,
   EngineError,
@@ -104,37 +93,8 @@ export class EngineRuntime implements Backend {
   static async load(settings: EngineSettings, options: RuntimeOptions = {}): Promise<EngineRuntime> {
     const logger = options.logger ?? nullLogger;
     const started = performance.now();
-    const nlc = await loadNodeLlamaCpp();
-    const threads = settings.threads > 0 ? settings.threads : defaultThreads();
-    const llama = await nlc.getLlama({
-      gpu: settings.gpu === 'cpu' ? false : 'auto',
-      build: 'never',
-      maxThreads: threads,
-      logLevel: nlc.LlamaLogLevel.error,
-      logger: (level, message) => {
-        const line = message.trimEnd();
-        if (line) logger.debug(`llama.cpp ${level}: ${line}`);
-      },
-    });
-    await checkGgufFile(settings.modelPath, 'model');
-    if (settings.draftModelPath) await checkGgufFile(settings.draftModelPath, 'draft model');
-
-    const model = await loadModelFile(llama, settings.modelPath, (p) => options.onProgress?.({ progress: p, file: settings.modelPath }));
-    let draftModel: LlamaModel | undefined;
+    const { nlc, llama, threads, model, draftModel } = await loadModels(settings, logger, options.onProgress);
     try {
-      if (settings.draftModelPath) {
-        draftModel = await loadModelFile(llama, settings.draftModelPath, (p) =>
-          options.onProgress?.({ progress: p, file: settings.draftModelPath! }),
-        );
-        const mismatch = vocabularyMismatch(model, draftModel);
-        if (mismatch) {
-          throw new EngineError(
-            'DRAFT_MISMATCH',
-            `The draft model ${settings.draftModelPath} cannot draft for ${settings.modelPath}: ${mismatch}. ` +
-              'Choose a draft model from the same family (same tokenizer), or clear enclave.model.draftPath.',
-          );
-        }
-      }
       const runtime = new EngineRuntime(nlc, llama, model, draftModel, settings, threads, 0, options);
       await runtime.createContexts(settings.adapters);
       runtime.loadTimeMs = performance.now() - started;
@@ -377,8 +337,7 @@ export class EngineRuntime implements Backend {
     }
   }
 
-  /** Runs `work` on a sequence of the pool (chat and review share a key each), released after. */
-  /** Runs `work` on a free slot whose sequence yields to the editor's completions between steps. */
+  /** Runs `work` on a sequence of the pool (chat and review share a key each) that yields to the editor's completions between steps. */
   private async onSlot<T>(key: string, signal: AbortSignal, work: (slot: Slot) => Promise<T>): Promise<T> {
     const slot = this.slots.acquire(key);
     try {

@@ -102,6 +102,35 @@ describe('settings: clamping', () => {
   });
 });
 
+describe('settings: switches', () => {
+  it('warming on open, definitions and the index in prompts are on by default', () => {
+    const snapshot = readSnapshot(inspectFrom({}), options());
+    assert.equal(snapshot.completion.warmOnOpen, true);
+    assert.equal(snapshot.completion.definitions, true);
+    assert.deepEqual(snapshot.index, { chat: true, completion: true });
+  });
+
+  it('each is off when set to false, by the user or by a workspace (trusted or not)', () => {
+    const table = {
+      'completion.warmOnOpen': { globalValue: false },
+      'completion.definitions': { globalValue: false },
+      'index.chat': { workspaceValue: false },
+      'index.completion': { workspaceValue: false },
+    };
+    for (const trusted of [true, false]) {
+      const snapshot = readSnapshot(inspectFrom(table), options({ trusted }));
+      assert.equal(snapshot.completion.warmOnOpen, false);
+      assert.equal(snapshot.completion.definitions, false);
+      assert.deepEqual(snapshot.index, { chat: false, completion: false });
+    }
+  });
+
+  it('a value of the wrong type is the default', () => {
+    const snapshot = readSnapshot(inspectFrom({ 'completion.warmOnOpen': { globalValue: 'no' } }), options());
+    assert.equal(snapshot.completion.warmOnOpen, true);
+  });
+});
+
 describe('settings: where a value may come from', () => {
   it('an untrusted workspace cannot set engine resources or start the server', () => {
     const table = {
