@@ -8,7 +8,9 @@
 // With D ≈ 0.12 T and P ≈ 0.17 T the ceiling is ≈ T / (D + P) ≈ 3.4× at 100 % agreement (f16
 // weights: P ≈ 0.3 T, ≈ 2.2×); a round pays off only when it emits more than (V + k·(D + P)) / T
 // tokens. Hence: draft exactly up to where a disagreement is expected (a wasted position costs
-// D + P and a needless extra round costs V), and pause where rounds lose.
+// D + P and a needless extra round costs V), and pause where rounds lose. V is not linear on every
+// CPU: with AMX (sapphirerapids) a batch of 2 runs the 32-row tile kernel instead of the 1-row VNNI
+// one, so V(2) ≈ 1.5 T, V(4) ≈ 1.7 T, V(8) ≈ 2.1 T, V(16) ≈ 3.4 T (speculativeProfile.ts).
 import type { AdaptiveDraft } from './slots';
 
 export interface DraftLimits {
