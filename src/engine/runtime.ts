@@ -200,7 +200,8 @@ export class EngineRuntime implements Backend {
           queuedMs,
           stopReason: out.stopReason,
         };
-        if (mode !== 'off') stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected, rounds: out.draftRounds, speedUp: out.draftSpeedUp };
+        if (mode !== 'off')
+          stats.draft = { accepted: out.draftAccepted, rejected: out.draftRejected, rounds: out.draftRounds, speedUp: out.draftSpeedUp };
         return { text: out.text, stats };
       } finally {
         leave?.();
