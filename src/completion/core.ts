@@ -36,6 +36,9 @@ export {
   type CompletionSource,
 } from './request';
 
+/** The key of a warm-up's engine call (then the document's URI). */
+const WARM = 'warm:';
+
 export interface CoreCounters {
   requests: number;
   modelCalls: number;
@@ -285,14 +288,17 @@ export class CompletionCore {
    * prompt, undefined when skipped or cancelled.
    */
   async warm(request: Omit<CompletionRequest, 'trigger' | 'selected'>): Promise<RequestStats | undefined> {
-    if (this.engineCall.busy || this.current) return undefined;
+    // Never in the way of the user's keystrokes; a warm-up in flight is for a place the user left,
+    // so this one replaces it.
+    const blocked = () => this.current !== undefined || (this.engineCall.busy && !this.engineCall.key?.startsWith(WARM));
+    if (blocked()) return undefined;
     const { text, offset } = request;
     if (this.skipReason(text, offset)) return undefined;
     const full: CompletionRequest = { ...request, trigger: 'automatic' };
     // Whatever the first keystroke's prompt will hold: the lookups it would start, the same windows.
     await this.options.contextSource?.prepare(full, text, offset, new AbortController().signal).catch(() => undefined);
     const model = await this.models.get().catch(() => undefined);
-    if (!model || this.engineCall.busy || this.current) return undefined;
+    if (!model || blocked()) return undefined;
     const settings = this.settings();
     const estimator = this.estimatorFor(request.languageId);
     if (!estimator.calibrated) {
@@ -304,12 +310,15 @@ export class CompletionCore {
           .countTokens(draft.prompt)
           .catch(() => 0),
       );
-      if (this.engineCall.busy || this.current) return undefined;
+      if (blocked()) return undefined;
     }
+    await this.engineCall.cancel((key) => key.startsWith(WARM));
+    if (blocked()) return undefined;
+    const key = WARM + request.uri;
     const built = this.prompts.build(model.template, full, text, offset, settings);
     const [variant] = requestVariants('automatic', built, model.template, settings);
     const fim = { ...fimRequest(request.uri, built, variant, settings), maxTokens: 0 };
-    return this.callEngine(request.uri, `warm:${request.uri}`, fim, estimator, undefined, true).then(
+    return this.callEngine(request.uri, key, fim, estimator, undefined, true).then(
       ({ result }) => result.stats,
       () => undefined,
     );

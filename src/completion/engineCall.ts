@@ -28,6 +28,11 @@ export class EngineCallSlot {
     return this.call !== undefined;
   }
 
+  /** The state the call in flight computes (its `key`), if any. */
+  get key(): string | undefined {
+    return this.call?.key;
+  }
+
   /**
    * Starts a call as the one in flight (`key`: the state it computes). The result comes with the
    * call's own timing; `onDone` hears it first, whoever is still waiting for it. A call that was
@@ -89,6 +94,14 @@ export class EngineCallSlot {
 
   abort(): void {
     this.call?.controller.abort();
+  }
+
+  /** Cancels the call in flight when `which` says so of its key, and waits until it has ended. */
+  async cancel(which: (key: string) => boolean): Promise<void> {
+    for (let call = this.call; call && which(call.key); call = this.call) {
+      call.controller.abort();
+      await call.settled;
+    }
   }
 }
 

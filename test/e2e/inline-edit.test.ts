@@ -245,12 +245,13 @@ test('inline edit: streamed rewrite, per-hunk and all-hunk decisions, one undo s
     await button.click();
     const box = wb.page.locator('.scm-editor .monaco-editor .view-lines').first();
     const expected = cleanCommitMessage(commitAnswer);
+    // The message streams into the box: wait for its first and its last line.
     await wb.page.waitForFunction(
-      (subject) =>
-        [...document.querySelectorAll('.scm-editor .view-line')].some((l) =>
-          (l.textContent ?? '').replace(/\u00a0/g, ' ').includes(subject),
+      (lines) =>
+        lines.every((line) =>
+          [...document.querySelectorAll('.scm-editor .view-line')].some((l) => (l.textContent ?? '').replace(/\u00a0/g, ' ') === line),
         ),
-      expected.split('\n')[0],
+      [expected.split('\n')[0], expected.split('\n').at(-1)],
       { timeout: 60_000 },
     );
     await wb.screenshot('commit-message');

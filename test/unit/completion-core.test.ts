@@ -410,6 +410,25 @@ test('warming does not cancel or wait behind the user: skipped while a call runs
   assert.equal(backend.maxRunning, 1);
 });
 
+test('a warm-up replaces one still running for a file the user has left', async () => {
+  const clock = new FakeClock();
+  const backend = scripted(() => 'a;', clock);
+  backend.fimDelayMs = 200;
+  const c = core(backend);
+  const left = c.warm(request({ uri: 'file:///left.ts' }));
+  await clock.advance(5);
+  assert.equal(backend.fimRequests.length, 1);
+  const switched = c.warm(request({ uri: 'file:///switched.ts' }));
+  await clock.advance(5);
+  assert.equal(await left, undefined, 'the first warm-up was cancelled');
+  assert.equal(backend.aborted, 1);
+  assert.equal(backend.fimRequests.length, 2);
+  assert.equal(backend.fimRequests[1].maxTokens, 0);
+  await clock.advance(200);
+  assert.ok(await switched, 'the file switched to was warmed');
+  assert.equal(backend.maxRunning, 1);
+});
+
 test('a place where no suggestion would be asked for is not warmed', async () => {
   const backend = scripted(() => 'a;');
   const mid = text.indexOf('number');
