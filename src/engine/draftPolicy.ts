@@ -72,7 +72,10 @@ export function afterRound(adapt: AdaptiveDraft, state: RunState, drafted: numbe
   if (adapt.expectedRun === undefined) adapt.draftLength = Math.min(limits.maxDraft, adapt.draftLength * 2);
   // A probe of an unknown phase that found no disagreement: the target's own token after it may
   // have been the disagreement, corrected unseen, so the phase stays unknown (the whole window).
-  if (state.run < 0) return;
+  if (state.run < 0) {
+    state.window = undefined;
+    return;
+  }
   state.run += accepted;
   const expected = adapt.expectedRun === undefined ? undefined : Math.round(adapt.expectedRun);
   // The verify batch's own token fell where the regular spacing puts a disagreement, or agreed.
