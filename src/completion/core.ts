@@ -318,7 +318,7 @@ export class CompletionCore {
     const built = this.prompts.build(model.template, full, text, offset, settings);
     const [variant] = requestVariants('automatic', built, model.template, settings);
     const fim = { ...fimRequest(request.uri, built, variant, settings), maxTokens: 0 };
-    return this.callEngine(request.uri, key, fim, estimator, undefined, true).then(
+    return this.callEngine(request.uri, key, fim, estimator).then(
       ({ result }) => result.stats,
       () => undefined,
     );
@@ -363,12 +363,11 @@ export class CompletionCore {
     fim: FimRequest,
     estimator: CharsPerTokenEstimator,
     signal?: AbortSignal,
-    /** A warm-up: its time is not a completion's (the debounce and the status bar do not see it). */
-    warming = false,
   ): Promise<EngineCallDone> {
     return this.engineCall.start(uri, key, fim, signal, ({ result, elapsedMs }) => {
       estimator.calibrate(fim.prompt.length, result.stats.promptTokens);
-      if (warming) return;
+      // A warm-up's time is not a completion's: the debounce and the status bar do not see it.
+      if (key.startsWith(WARM)) return;
       this.debounce.record(elapsedMs);
       const seconds = result.stats.totalMs / 1000;
       this.options.onEvent?.({
